@@ -1,0 +1,173 @@
+"""Keras builders for the zoo's TensorFlow models, each following its write-up.
+
+Every model takes float images of shape `(batch, 28, 28, 1)` in `[0, 1]` and outputs
+class probabilities of shape `(batch, 10)`. A preset that trained on raw 0..255 pixels
+gets a `Rescaling(255)` layer inside the model, so a saved model never depends on
+preprocessing kept elsewhere.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+from core.config import TrainConfig
+from core.data import NUM_CLASSES
+from core.models.one_cycle import OneCycle
+from core.zoo import SPECS
+
+INPUT_SHAPE = (28, 28, 1)
+
+
+def initializer(config: TrainConfig, preset):
+    """The kernel initializer: the write-up's (`preset`) unless the config names another."""
+    named = {
+        "normal": lambda: keras.initializers.RandomNormal(0.0, 1.0),
+        "truncated_normal": lambda: keras.initializers.TruncatedNormal(0.0, 0.1),
+    }
+    if config.initializer == "preset":
+        return preset() if callable(preset) else preset
+    if config.initializer in named:
+        return named[config.initializer]()
+    return config.initializer
+
+
+def input_layers(config: TrainConfig) -> list:
+    """Input, optional raw-pixel rescaling, and optional training-time augmentation."""
+    stack = [keras.Input(INPUT_SHAPE)]
+    if config.pixel_scale == "raw":
+        stack.append(layers.Rescaling(255.0, name="to_raw_pixels"))
+    if config.augment_rotation:
+        stack.append(layers.RandomRotation(config.augment_rotation / 360.0, fill_mode="constant", seed=config.seed))
+    if config.augment_zoom:
+        stack.append(layers.RandomZoom(config.augment_zoom, fill_mode="constant", seed=config.seed))
+    if config.augment_shift:
+        shift = config.augment_shift
+        stack.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=config.seed))
+    return stack
+
+
+def build_softmax(config: TrainConfig) -> list:
+    init = initializer(config, lambda: keras.initializers.RandomNormal(0.0, 1.0))
+    bias = "zeros" if config.initializer != "preset" else keras.initializers.RandomNormal(0.0, 1.0)
+    return [layers.Flatten(), layers.Dense(NUM_CLASSES, "softmax", kernel_initializer=init, bias_initializer=bias)]
+
+
+def build_mlp(config: TrainConfig) -> list:
+    units = config.hidden_units or SPECS["mlp"].default_hidden_units
+    normal = lambda: keras.initializers.RandomNormal(0.0, 1.0)  # noqa: E731
+    bias = normal if config.initializer == "preset" else (lambda: "zeros")
+    stack = [layers.Flatten()]
+    for _ in range(2):
+        stack.append(layers.Dense(units, config.activation, kernel_initializer=initializer(config, normal), bias_initializer=bias()))
+        if config.dropout:
+            stack.append(layers.Dropout(config.dropout))
+    stack.append(layers.Dense(NUM_CLASSES, "softmax", kernel_initializer=initializer(config, normal), bias_initializer=bias()))
+    return stack
+
+
+def build_cnn(config: TrainConfig) -> list:
+    units = config.hidden_units or SPECS["cnn"].default_hidden_units
+    glorot = "glorot_uniform"
+    dense_bias = keras.initializers.RandomNormal(0.0, 0.01)
+    return [
+        layers.Conv2D(32, 5, padding="same", activation="relu", use_bias=False, kernel_initializer=initializer(config, glorot)),
+        layers.MaxPooling2D(2, 2),
+        layers.Conv2D(64, 5, padding="same", activation="relu", use_bias=False, kernel_initializer=initializer(config, glorot)),
+        layers.MaxPooling2D(2, 2),
+        layers.Flatten(),
+        layers.Dense(units, config.activation, kernel_initializer=initializer(config, glorot), bias_initializer=dense_bias),
+        layers.Dropout(config.dropout),
+        layers.Dense(NUM_CLASSES, "softmax", kernel_initializer=initializer(config, glorot), bias_initializer=dense_bias),
+    ]
+
+
+def build_cnn_deep(config: TrainConfig) -> list:
+    units = config.hidden_units or SPECS["cnn_deep"].default_hidden_units
+    truncated = lambda: keras.initializers.TruncatedNormal(0.0, 0.1)  # noqa: E731
+    bias = keras.initializers.Constant(0.1)
+    return [
+        layers.Conv2D(32, 5, padding="same", activation="relu", kernel_initializer=initializer(config, truncated), bias_initializer=bias),
+        layers.MaxPooling2D(2, 2, padding="same"),
+        layers.Conv2D(64, 5, padding="same", activation="relu", kernel_initializer=initializer(config, truncated), bias_initializer=bias),
+        layers.MaxPooling2D(2, 2, padding="same"),
+        layers.Flatten(),
+        layers.Dense(units, config.activation, kernel_initializer=initializer(config, truncated), bias_initializer=bias),
+        layers.Dropout(config.dropout),
+        layers.Dense(NUM_CLASSES, "softmax", kernel_initializer=initializer(config, truncated), bias_initializer=bias),
+    ]
+
+
+def build_lenet5(config: TrainConfig) -> list:
+    units = config.hidden_units or SPECS["lenet5"].default_hidden_units
+    glorot = "glorot_uniform"  # Keras's default, as the write-up's subclassed model used
+    stack = [
+        layers.Conv2D(6, 5, padding="same", activation="relu", kernel_initializer=initializer(config, glorot)),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(16, 5, activation="relu", kernel_initializer=initializer(config, glorot)),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(units, config.activation, kernel_initializer=initializer(config, glorot)),
+        layers.Dense(84, config.activation, kernel_initializer=initializer(config, glorot)),
+    ]
+    if config.dropout:
+        stack.append(layers.Dropout(config.dropout))
+    stack.append(layers.Dense(NUM_CLASSES, "softmax", kernel_initializer=initializer(config, glorot)))
+    return stack
+
+
+def build_fast(config: TrainConfig) -> list:
+    units = config.hidden_units or SPECS["fast"].default_hidden_units
+    he = "he_uniform"
+    stack = [
+        layers.Conv2D(24, 5, padding="same", activation="relu", kernel_initializer=initializer(config, he)),
+        layers.MaxPooling2D(2),
+        layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=initializer(config, he)),
+        layers.MaxPooling2D(2),
+        layers.Flatten(),
+        layers.Dense(units, config.activation, kernel_initializer=initializer(config, he)),
+    ]
+    if config.dropout:
+        stack.append(layers.Dropout(config.dropout))
+    stack.append(layers.Dense(NUM_CLASSES, "softmax", kernel_initializer=initializer(config, he)))
+    return stack
+
+
+BUILDERS = {
+    "softmax": build_softmax,
+    "mlp": build_mlp,
+    "cnn": build_cnn,
+    "cnn_deep": build_cnn_deep,
+    "lenet5": build_lenet5,
+    "fast": build_fast,
+}
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """The config's optimizer, with a one-cycle learning-rate schedule when asked for."""
+    learning_rate = config.learning_rate
+    if config.schedule == "one_cycle":
+        learning_rate = OneCycle(config.learning_rate, total_steps=config.epochs * steps_per_epoch)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if config.optimizer == "momentum":
+        return keras.optimizers.SGD(learning_rate, momentum=config.momentum)
+    if config.optimizer == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    return keras.optimizers.Adam(learning_rate)
+
+
+def build_keras_model(config: TrainConfig, steps_per_epoch: int) -> keras.Model:
+    """Build and compile the zoo model `config.model` for `steps_per_epoch` batches an epoch.
+
+    Seeds Keras (Python, NumPy and TensorFlow) with `config.seed` first, so weights are repeatable.
+    """
+    keras.utils.set_random_seed(config.seed)
+    stack = input_layers(config) + BUILDERS[config.model](config)
+    model = keras.Sequential(stack, name=config.model)
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model

@@ -1,0 +1,213 @@
+"""The streaming trainer: iterate it to train, and it yields progress and per-epoch metrics.
+
+Keras models train inside Keras's own `model.fit`, run on a worker thread, with one callback
+that forwards what Keras logs; so the numbers streamed are exactly Keras's `History`, and the
+cost over plain `fit` is one queue put per epoch and per progress tick (`bench/trainer_overhead.py`).
+The NumPy model trains in the calling thread through the same events.
+
+Determinism: the same config (seed included) on the same machine, TensorFlow build and thread
+count gives the same metrics. Across machines, or with a different number of CPU threads,
+floating-point reduction order (oneDNN and Eigen pick kernels per CPU) can change the last digits,
+which then grow over epochs.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+
+from core.config import ConfigError, TrainConfig
+from core.events import (
+    COMPLETED, DIVERGED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, Progress, TrainingEnd,
+)
+from core.splits import Splits
+
+PROGRESS_INTERVAL_SECONDS = 0.25  # at most four progress events a second
+
+
+class _AbortFit(Exception):
+    """Raised inside `fit` to leave it at once, without validating a half-finished epoch."""
+
+    def __init__(self, status: str, reason: str):
+        super().__init__(reason)
+        self.status, self.reason = status, reason
+
+
+class Trainer:
+    """Train one model, streaming events; `stop()` may be called from any thread.
+
+    Args:
+        config: the run's hyperparameters.
+        splits: the arrays to train, validate and test on.
+        progress_interval: minimum seconds between `Progress` events.
+
+    Iterating yields `Progress` (within an epoch), `EpochEnd` (after each epoch) and, last,
+    one `TrainingEnd`. Afterwards `model` holds the trained Keras model (the NumPy model is
+    converted to an equivalent Keras one) and `epochs` the streamed `EpochEnd`s.
+    """
+
+    def __init__(self, config: TrainConfig, splits: Splits, progress_interval: float = PROGRESS_INTERVAL_SECONDS):
+        if config.batch_size > len(splits.x_train):
+            raise ConfigError(
+                f"`batch_size`={config.batch_size} is larger than the {len(splits.x_train)} training images. "
+                f"Pass a batch size of at most {len(splits.x_train)}, or 0 for full-batch training."
+            )
+        if len(splits.x_train) < 2:
+            raise ConfigError("At least 2 training images are needed; pass a larger `train_size`.")
+        self.config = config
+        self.splits = splits
+        self.progress_interval = progress_interval
+        self.model = None
+        self.history = None  # Keras's own History, when fit ran to its end
+        self.epochs: list[EpochEnd] = []
+        self._stop_requested = threading.Event()
+
+    def stop(self) -> None:
+        """Ask the run to stop; it does so after the batch in progress, keeping finished epochs."""
+        self._stop_requested.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested.is_set()
+
+    def __iter__(self) -> Iterator[Progress | EpochEnd | TrainingEnd]:
+        if self.config.model == "numpy_logreg":
+            events = self._train_numpy()
+        else:
+            events = self._train_keras()
+        for event in events:
+            if isinstance(event, EpochEnd):
+                self.epochs.append(event)
+            yield event
+
+    @property
+    def batch_size(self) -> int:
+        return self.config.batch_size or len(self.splits.x_train)
+
+    def _train_keras(self) -> Iterator:
+        import keras
+
+        from core.models.keras_models import build_keras_model
+        from core.streaming_callback import StreamingCallback
+
+        config, splits = self.config, self.splits
+        steps_per_epoch = math.ceil(len(splits.x_train) / self.batch_size)
+        self.model = build_keras_model(config, steps_per_epoch)
+        events: queue.Queue = queue.Queue()
+        streaming = StreamingCallback(
+            events, self._stop_requested, steps_per_epoch, self.batch_size, len(splits.x_train),
+            self.progress_interval, config.target_accuracy, _AbortFit,
+        )
+        callbacks = [streaming]
+        early_stopping = None
+        if config.patience:
+            early_stopping = keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=config.patience, restore_best_weights=config.restore_best_weights
+            )
+            callbacks.append(early_stopping)
+        validation_data = None if splits.x_val is None else (splits.x_val, splits.y_val)
+        finished = object()
+
+        def fit() -> None:
+            try:
+                self.history = self.model.fit(
+                    splits.x_train, splits.y_train, batch_size=self.batch_size, epochs=config.epochs,
+                    validation_data=validation_data, callbacks=callbacks, verbose=0, shuffle=True,
+                )
+                events.put(finished)
+            except BaseException as error:  # handed to the consuming thread
+                events.put(error)
+
+        worker = threading.Thread(target=fit, name=f"fit-{config.model}", daemon=True)
+        worker.start()
+        ended = False
+        try:
+            while True:
+                item = events.get()
+                if item is finished:
+                    break
+                if isinstance(item, _AbortFit):
+                    yield TrainingEnd(item.status, item.reason, len(self.epochs), self._best_epoch())
+                    ended = True
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if not ended:
+                self._stop_requested.set()  # the consumer left early: end the worker too
+            worker.join()
+        if streaming.target_reached:
+            status, reason = TARGET_REACHED, f"train accuracy passed {config.target_accuracy:g}"
+        elif early_stopping is not None and early_stopping.stopped_epoch > 0:
+            status = EARLY_STOPPED
+            reason = f"val_loss did not improve for {config.patience} epochs"
+        else:
+            status, reason = COMPLETED, f"all {config.epochs} epochs ran"
+        yield TrainingEnd(status, reason, len(self.epochs), self._best_epoch())
+
+    def _best_epoch(self) -> int | None:
+        scored = [e for e in self.epochs if e.val_loss is not None and math.isfinite(e.val_loss)]
+        return min(scored, key=lambda e: e.val_loss).epoch if scored else None
+
+    def _train_numpy(self) -> Iterator:
+        from core.models.numpy_logreg import NumpyLogisticRegression
+
+        config, splits = self.config, self.splits
+        if config.optimizer != "sgd" or config.schedule != "constant" or config.augments:
+            raise ConfigError(
+                "`numpy_logreg` trains by plain gradient descent only: pass `optimizer='sgd'`, "
+                "`schedule='constant'` and no augmentation, or pick a Keras model."
+            )
+        scale = 255.0 if config.pixel_scale == "raw" else 1.0
+        x_train = splits.x_train.reshape(len(splits.x_train), -1).astype(np.float64) * scale
+        x_val = None if splits.x_val is None else splits.x_val.reshape(len(splits.x_val), -1).astype(np.float64) * scale
+        model = NumpyLogisticRegression(config.seed)
+        rng = np.random.default_rng(config.seed)
+        batch = self.batch_size
+        status, reason = COMPLETED, f"all {config.epochs} epochs ran"
+        best_val_loss, waited = math.inf, 0
+        for epoch in range(1, config.epochs + 1):
+            started = time.perf_counter()
+            order = rng.permutation(len(x_train)) if batch < len(x_train) else np.arange(len(x_train))
+            last_tick = started
+            for start in range(0, len(order), batch):
+                if self._stop_requested.is_set():
+                    self.model = model.to_keras()
+                    yield TrainingEnd(STOPPED, "stopped by request", len(self.epochs), self._best_epoch())
+                    return
+                chosen = order[start : start + batch]
+                model.step(x_train[chosen], splits.y_train[chosen], config.learning_rate)
+                now = time.perf_counter()
+                if now - last_tick >= self.progress_interval and start + batch < len(order):
+                    last_tick = now
+                    yield Progress(epoch, (start + batch) / len(order), model.loss(x_train[chosen], splits.y_train[chosen]),
+                                   model.accuracy(x_train[chosen], splits.y_train[chosen]), now - started)
+            loss, accuracy = model.loss(x_train, splits.y_train), model.accuracy(x_train, splits.y_train)
+            seconds = time.perf_counter() - started
+            val_loss = val_accuracy = None
+            if x_val is not None:
+                val_loss, val_accuracy = model.loss(x_val, splits.y_val), model.accuracy(x_val, splits.y_val)
+            yield EpochEnd(epoch, loss, accuracy, val_loss, val_accuracy, config.learning_rate, seconds,
+                           len(x_train) / max(seconds, 1e-9))
+            if not (math.isfinite(loss) and np.all(np.isfinite(model.weights))):
+                status, reason = DIVERGED, f"the loss became {loss} at epoch {epoch}; lower the learning rate"
+                break
+            if config.target_accuracy and accuracy > config.target_accuracy:
+                status, reason = TARGET_REACHED, f"train accuracy passed {config.target_accuracy:g}"
+                break
+            if config.patience and val_loss is not None:
+                if val_loss < best_val_loss:
+                    best_val_loss, waited = val_loss, 0
+                else:
+                    waited += 1
+                    if waited >= config.patience:
+                        status, reason = EARLY_STOPPED, f"val_loss did not improve for {config.patience} epochs"
+                        break
+        self.model = model.to_keras()
+        yield TrainingEnd(status, reason, len(self.epochs), self._best_epoch())

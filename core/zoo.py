@@ -1,0 +1,136 @@
+"""The model zoo: each write-up's model with its preset, described without importing TensorFlow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the dashboard and CLI need to know about a zoo model before building it."""
+
+    name: str
+    title: str
+    source: str  # where the architecture and preset come from
+    reported: str  # the accuracy the write-up reported, as it reported it
+    architecture: str
+    preset: dict[str, Any] = field(default_factory=dict)  # TrainConfig overrides
+    is_image_model: bool = True  # convolutional: augmentation and filters apply
+    has_hidden_layers: bool = True  # activation and hidden_units apply
+    default_hidden_units: int = 0
+
+
+SPECS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            name="numpy_logreg",
+            title="NumPy one-vs-all logistic regression",
+            source="write-up 001, part 1 (pure NumPy)",
+            reported="81.47% train accuracy at epoch 32",
+            architecture="784 → 10 sigmoid (one-vs-all), weights and biases U(-1, 1), raw 0..255 pixels",
+            preset=dict(
+                epochs=100, batch_size=0, learning_rate=0.1, optimizer="sgd", activation="sigmoid",
+                target_accuracy=0.80, validation="holdout", pixel_scale="raw",
+            ),
+            is_image_model=False,
+            has_hidden_layers=False,
+        ),
+        ModelSpec(
+            name="softmax",
+            title="Softmax regression",
+            source="write-up 001, part 2 (TensorFlow)",
+            reported="90.92% (on train); the TF tutorial says about 92% on test",
+            architecture="784 → 10 softmax, weights and biases N(0, 1), raw 0..255 pixels",
+            preset=dict(
+                epochs=1000, batch_size=0, learning_rate=0.01, optimizer="sgd", activation="linear",
+                validation="holdout", pixel_scale="raw",
+            ),
+            is_image_model=False,
+            has_hidden_layers=False,
+        ),
+        ModelSpec(
+            name="mlp",
+            title="3-layer sigmoid MLP",
+            source="write-up 003",
+            reported="91.64% test",
+            architecture="784 → 256 → 256 → 10, sigmoid hidden layers, weights and biases N(0, 1)",
+            preset=dict(
+                epochs=30, batch_size=100, learning_rate=0.1, optimizer="sgd", activation="sigmoid",
+                validation="holdout",
+            ),
+            is_image_model=False,
+            default_hidden_units=256,
+        ),
+        ModelSpec(
+            name="cnn",
+            title="Two-layer CNN (TF layers tutorial)",
+            source="write-up 000",
+            reported="98.66% test",
+            architecture=(
+                "conv 32×5×5 (no bias) ReLU → maxpool → conv 64×5×5 (no bias) ReLU → maxpool → "
+                "dense 1024 (no activation, as in the post's code) → dropout 0.6 → dense 10"
+            ),
+            preset=dict(
+                epochs=15, batch_size=1000, learning_rate=0.01, optimizer="adam", activation="linear",
+                dropout=0.6, validation="holdout",
+            ),
+            default_hidden_units=1024,
+        ),
+        ModelSpec(
+            name="cnn_deep",
+            title="Deep MNIST for Experts CNN",
+            source="write-up 002 (TF 'Deep MNIST for Experts')",
+            reported="not printed in the post; the tutorial reports ≈99.2%",
+            architecture=(
+                "conv 32×5×5 ReLU → maxpool → conv 64×5×5 ReLU → maxpool → dense 1024 ReLU → "
+                "dropout 0.5 → dense 10; weights truncated N(0, 0.1), biases 0.1"
+            ),
+            preset=dict(
+                epochs=25, batch_size=50, learning_rate=1e-4, optimizer="adam", activation="relu",
+                dropout=0.5, validation="holdout",
+            ),
+            default_hidden_units=1024,
+        ),
+        ModelSpec(
+            name="lenet5",
+            title="LeNet-5",
+            source="write-up 004 (Keras subclassed model)",
+            reported="98.85% best val accuracy (test set as validation)",
+            architecture="conv 6×5×5 same ReLU → maxpool → conv 16×5×5 ReLU → maxpool → dense 120 → dense 84 → dense 10",
+            preset=dict(
+                epochs=30, batch_size=32, learning_rate=0.01, optimizer="sgd", activation="relu",
+                patience=3, restore_best_weights=False, validation="test",
+            ),
+            default_hidden_units=120,
+        ),
+        ModelSpec(
+            name="fast",
+            title="Fast CNN (99% in one epoch on a CPU)",
+            source="this project: conv24 → conv32 → dense 256, Adam with a one-cycle schedule",
+            reported="≥ 99.0% test after one epoch",
+            architecture="conv 24×5×5 ReLU → maxpool → conv 32×3×3 ReLU → maxpool → dense 256 ReLU → dense 10",
+            preset=dict(
+                epochs=1, batch_size=256, learning_rate=3e-3, optimizer="adam", activation="relu",
+                schedule="one_cycle", validation="none",
+            ),
+            default_hidden_units=256,
+        ),
+    ]
+}
+
+MODEL_NAMES = tuple(SPECS)
+
+
+def preset_config(model: str, **overrides: Any):
+    """The `TrainConfig` of `model`'s write-up, with `overrides` applied and validated.
+
+    Raises:
+        ConfigError: for an unknown model or an invalid override.
+    """
+    from core.config import ConfigError, TrainConfig
+
+    if model not in SPECS:
+        raise ConfigError(f"Unknown model {model!r}. Pass one of {list(MODEL_NAMES)}.")
+    return TrainConfig(model=model).replace(**{**SPECS[model].preset, **overrides})

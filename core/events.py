@@ -63,3 +63,20 @@ class TrainingEnd:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class RunDone:
+    """A recorded run is over and saved: how it ended, its test-set score, and where it lies."""
+
+    status: str
+    reason: str
+    epochs_completed: int
+    test_accuracy: float | None
+    test_loss: float | None
+    run_dir: str
+    name: str
+    event: str = "done"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,117 @@
+"""The command line: `python -m core train --model NAME [...]` and `python -m core runs`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from dataclasses import fields
+
+from core.config import ConfigError, TrainConfig, from_dict
+from core.data import DatasetError
+from core.runs import RunError, list_runs
+from core.zoo import MODEL_NAMES, SPECS
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported as one line on stderr with exit status 2."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(f"{message} (see `python -m core {self.prog.split()[-1]} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m core", description="MNIST training lab: train zoo models and list runs.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    train = commands.add_parser("train", help="train a zoo model and save the run")
+    train.add_argument("--model", required=True, help=f"one of {', '.join(MODEL_NAMES)}")
+    for field in fields(TrainConfig):
+        if field.name != "model":
+            train.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None, metavar=field.type.upper(),
+                               help=f"(default: the model's preset, else {field.default!r})")
+    train.add_argument("--name", help="the run's folder name (default: <model>-<date>-<time>-<random>)")
+    train.add_argument("--runs-dir", help="where runs are saved (default: $MNIST_LAB_RUNS_DIR or runs/)")
+    train.add_argument("--mnist-path", help="an mnist.npz to use (default: $MNIST_PATH, data/mnist.npz, Keras's cache, download)")
+    train.add_argument("--json", action="store_true", help="print one JSON object per epoch and a last `done` line")
+    runs = commands.add_parser("runs", help="list saved runs")
+    runs.add_argument("--runs-dir", help="where runs are saved")
+    runs.add_argument("--json", action="store_true", help="one JSON object per run")
+    return parser
+
+
+def make_config(args: argparse.Namespace) -> TrainConfig:
+    """The model's preset with every flag the user gave applied on top."""
+    if args.model not in SPECS:
+        raise ConfigError(f"Unknown model {args.model!r}. Pass one of {list(MODEL_NAMES)}.")
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "model" and getattr(args, f.name) is not None}
+    return from_dict({"model": args.model, **SPECS[args.model].preset, **given})
+
+
+def progress_bar(fraction: float, width: int = 30) -> str:
+    done = int(round(fraction * width))
+    return "[" + "#" * done + "." * (width - done) + f"] {fraction:4.0%}"
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from core.data import load_mnist
+    from core.recorded_run import RecordedRun
+
+    config = make_config(args)
+    run = RecordedRun(config, runs_dir=args.runs_dir, name=args.name, mnist=load_mnist(args.mnist_path))
+    previous = signal.signal(signal.SIGINT, lambda *_: (run.stop(), signal.signal(signal.SIGINT, previous)))
+    if not args.json:
+        print(f"training {config.model} into {run.writer.path} (Ctrl-C stops after the current batch)", file=sys.stderr)
+    for event in run:
+        if args.json:
+            if event.event != "progress":
+                print(json.dumps({k: v for k, v in event.to_dict().items()}), flush=True)
+        elif event.event == "progress":
+            print(f"\repoch {event.epoch}/{config.epochs} {progress_bar(event.fraction)} loss {event.loss:.4f}",
+                  end="", file=sys.stderr, flush=True)
+        elif event.event == "epoch":
+            validation = "" if event.val_loss is None else f"  val_loss {event.val_loss:.4f}  val_accuracy {event.val_accuracy:.4f}"
+            print(f"\r\033[Kepoch {event.epoch}/{config.epochs}  loss {event.loss:.4f}  accuracy {event.accuracy:.4f}"
+                  f"{validation}  {event.seconds:.1f}s", flush=True)
+        else:
+            score = "" if event.test_accuracy is None else f"  test_accuracy {event.test_accuracy:.4f}"
+            print(f"{event.status}: {event.reason}{score}\nsaved to {event.run_dir}", flush=True)
+    return 0
+
+
+def runs_command(args: argparse.Namespace) -> int:
+    runs = list_runs(args.runs_dir)
+    if args.json:
+        for run in runs:
+            print(json.dumps({"name": run.name, "model": run.model, "status": run.status, "epochs": len(run.epochs),
+                              "best_val_accuracy": run.best_val_accuracy, "test_accuracy": run.test_accuracy,
+                              "seconds": run.seconds, "problems": run.problems}))
+        return 0
+    if not runs:
+        print("no saved runs")
+        return 0
+    print(f"{'name':<40} {'model':<13} {'status':<14} {'epochs':>6} {'best val':>9} {'test':>7} {'time':>8}")
+    for run in runs:
+        best = "" if run.best_val_accuracy is None else f"{run.best_val_accuracy:.4f}"
+        test = "" if run.test_accuracy is None else f"{run.test_accuracy:.4f}"
+        print(f"{run.name:<40} {run.model:<13} {run.status:<14} {len(run.epochs):>6} {best:>9} {test:>7} {run.seconds:>7.1f}s")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (2 for bad input, with one line on stderr)."""
+    try:
+        args = build_parser().parse_args(argv)
+        started = time.perf_counter()
+        status = train_command(args) if args.command == "train" else runs_command(args)
+        if args.command == "train" and not args.json:
+            print(f"total {time.perf_counter() - started:.1f}s", file=sys.stderr)
+        return status
+    except (UsageError, ConfigError, DatasetError, RunError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return USAGE_ERROR

@@ -1,0 +1,80 @@
+"""A training run that records itself into a run folder: what the CLI and the dashboard start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import numpy as np
+
+from core.config import TrainConfig
+from core.data import Mnist, load_mnist
+from core.events import DIVERGED, EpochEnd, Progress, RunDone, TrainingEnd
+from core.run_writer import RunWriter
+from core.splits import make_splits
+from core.trainer import Trainer
+
+PREDICT_BATCH_SIZE = 1000
+
+
+class RecordedRun:
+    """Train `config` and save everything into a new run folder as it goes.
+
+    Args:
+        config: the run's hyperparameters.
+        runs_dir: the runs directory; None = the default (see `core.runs.resolve_runs_dir`).
+        name: the run folder's name; None = a fresh one.
+        mnist: the dataset; None = `load_mnist()`.
+
+    Raises:
+        DatasetError, ConfigError, RunError: at construction, before any folder is created
+            (but for a folder that cannot be created, which is the RunError).
+
+    Iterating yields `Progress` and `EpochEnd` events, then one `RunDone`. If training raises,
+    the run is marked failed with the error's message and the error propagates.
+    """
+
+    def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None,
+                 name: str | None = None, mnist: Mnist | None = None):
+        self.config = config
+        splits = make_splits(mnist or load_mnist(), config)
+        self.trainer = Trainer(config, splits)
+        self.writer = RunWriter(config, runs_dir, name)
+
+    @property
+    def name(self) -> str:
+        return self.writer.name
+
+    def stop(self) -> None:
+        """Stop after the current batch; finished epochs and (if any) the model are kept."""
+        self.trainer.stop()
+
+    def __iter__(self) -> Iterator[Progress | EpochEnd | RunDone]:
+        try:
+            end = None
+            for event in self.trainer:
+                if isinstance(event, TrainingEnd):
+                    end = event
+                    continue
+                if isinstance(event, EpochEnd):
+                    self.writer.append_epoch(event)
+                yield event
+            test_loss = test_accuracy = None
+            if end.epochs_completed and end.status != DIVERGED:
+                test_loss, test_accuracy = self._save_model_and_predictions()
+            self.writer.finish(end, test_loss, test_accuracy)
+        except BaseException as error:
+            self.writer.fail(f"{type(error).__name__}: {error}")
+            raise
+        yield RunDone(end.status, end.reason, end.epochs_completed, test_accuracy, test_loss,
+                      str(self.writer.path), self.writer.name)
+
+    def _save_model_and_predictions(self) -> tuple[float, float]:
+        model, splits = self.trainer.model, self.trainer.splits
+        probabilities = model.predict(splits.x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+        picked = probabilities[np.arange(len(splits.y_test)), splits.y_test]
+        test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
+        test_accuracy = float(np.mean(np.argmax(probabilities, axis=1) == splits.y_test))
+        self.writer.save_model(model)
+        self.writer.save_predictions(splits.y_test, probabilities)
+        return test_loss, test_accuracy

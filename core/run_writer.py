@@ -1,0 +1,116 @@
+"""Write one run's folder as training goes: config, status, metrics, TensorBoard logs, model."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import numpy as np
+
+from core.atomic_files import atomic_path, write_json_atomic
+from core.config import TrainConfig
+from core.events import FAILED, RUNNING, EpochEnd, TrainingEnd
+from core.runs import (
+    CONFIG_FILE, LOGS_DIR, RUNS_DIR_ENV, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError,
+    new_run_name, process_start_time, resolve_runs_dir, run_path,
+)
+
+
+class RunWriter:
+    """Creates a new run folder and records the run into it.
+
+    Args:
+        config: the run's config, written at once.
+        runs_dir: the runs directory (created if missing).
+        name: the run's folder name; a fresh one when None.
+
+    Raises:
+        RunError: if the name is invalid or taken, or the runs directory cannot be written.
+    """
+
+    def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None, name: str | None = None):
+        self.config = config
+        root = resolve_runs_dir(runs_dir)
+        self.name = name or new_run_name(config.model)
+        self.path = run_path(root, self.name)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self.path.mkdir()
+        except FileExistsError:
+            raise RunError(f"A run named {self.name!r} already exists. Pick another name.") from None
+        except OSError as error:
+            raise RunError(f"Cannot create run folder {self.path} ({error.strerror}). "
+                           f"Make the runs directory writable, or choose another with --runs-dir or ${RUNS_DIR_ENV}.") from None
+        self.started = time.time()
+        self._status = {
+            "status": RUNNING, "reason": "training", "pid": os.getpid(),
+            "pid_started": process_start_time(os.getpid()), "started": self.started,
+        }
+        try:
+            write_json_atomic(self.path / CONFIG_FILE, config.to_dict())
+            write_json_atomic(self.path / STATUS_FILE, self._status)
+        except OSError as error:
+            raise RunError(f"Cannot write to run folder {self.path} ({error.strerror}).") from None
+        self._summary_writers = None
+
+    def append_epoch(self, epoch: EpochEnd) -> None:
+        """Append one epoch's metrics (one fsynced JSON line) and its TensorBoard scalars."""
+        line = json.dumps({k: v for k, v in epoch.to_dict().items() if k != "event"}) + "\n"
+        with open(self.path / METRICS_FILE, "a") as metrics:
+            metrics.write(line)
+            metrics.flush()
+            os.fsync(metrics.fileno())
+        self._log_scalars(epoch)
+
+    def _log_scalars(self, epoch: EpochEnd) -> None:
+        import tensorflow as tf
+
+        if self._summary_writers is None:
+            logs = self.path / LOGS_DIR
+            self._summary_writers = {
+                "train": tf.summary.create_file_writer(str(logs / "train")),
+                "validation": tf.summary.create_file_writer(str(logs / "validation")),
+            }
+        # Keras's TensorBoard callback names: epoch_loss / epoch_accuracy under train/ and validation/
+        scalars = {
+            "train": {"epoch_loss": epoch.loss, "epoch_accuracy": epoch.accuracy, "epoch_learning_rate": epoch.learning_rate},
+            "validation": {"epoch_loss": epoch.val_loss, "epoch_accuracy": epoch.val_accuracy},
+        }
+        for split, values in scalars.items():
+            with self._summary_writers[split].as_default():
+                for tag, value in values.items():
+                    if value is not None:
+                        tf.summary.scalar(tag, value, step=epoch.epoch)
+            self._summary_writers[split].flush()
+
+    def save_model(self, model) -> None:
+        """Save the Keras model atomically (a crash mid-save leaves no `model.keras`)."""
+        with atomic_path(self.path / MODEL_FILE, suffix=".keras") as temporary:
+            model.save(temporary)
+
+    def save_predictions(self, y_true: np.ndarray, probabilities: np.ndarray) -> None:
+        with atomic_path(self.path / PREDICTIONS_FILE, suffix=".npz") as temporary:
+            np.savez_compressed(temporary, y_true=y_true, probabilities=probabilities.astype(np.float16))
+
+    def finish(self, end: TrainingEnd, test_loss: float | None = None, test_accuracy: float | None = None) -> None:
+        """Record how the run ended."""
+        self._status.update(
+            status=end.status, reason=end.reason, ended=time.time(), epochs_completed=end.epochs_completed,
+            best_epoch=end.best_epoch, test_loss=test_loss, test_accuracy=test_accuracy,
+        )
+        self._write_status()
+
+    def fail(self, reason: str) -> None:
+        """Mark the run failed with `reason`; never raises (it runs while handling another error)."""
+        self._status.update(status=FAILED, reason=reason, ended=time.time())
+        try:
+            self._write_status()
+        except OSError:
+            pass
+
+    def _write_status(self) -> None:
+        write_json_atomic(self.path / STATUS_FILE, self._status)
+        if self._summary_writers:
+            for writer in self._summary_writers.values():
+                writer.close()
+            self._summary_writers = None

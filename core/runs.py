@@ -1,0 +1,276 @@
+"""Saved runs: one folder per training run under a runs directory; list, read and delete them.
+
+A run folder holds:
+    config.json       the TrainConfig
+    status.json       running / completed / stopped / ..., with the process that owns it
+    metrics.jsonl     one EpochEnd per line, appended (and fsynced) as each epoch ends
+    model.keras       the final model, written atomically
+    predictions.npz   test-set labels and probabilities (for the Errors view)
+    logs/             TensorBoard event files (`tensorboard --logdir runs`)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.data import PROJECT_ROOT
+from core.events import ENDINGS, INTERRUPTED, RUNNING
+
+RUNS_DIR_ENV = "MNIST_LAB_RUNS_DIR"
+DEFAULT_RUNS_DIR = PROJECT_ROOT / "runs"
+RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
+CONFIG_FILE, STATUS_FILE, METRICS_FILE = "config.json", "status.json", "metrics.jsonl"
+MODEL_FILE, PREDICTIONS_FILE, LOGS_DIR = "model.keras", "predictions.npz", "logs"
+
+
+class RunError(RuntimeError):
+    """A run cannot be found, named, read or written; the message says what to do."""
+
+
+def resolve_runs_dir(runs_dir: str | os.PathLike | None = None) -> Path:
+    """`runs_dir`, else `$MNIST_LAB_RUNS_DIR`, else `runs/` in the project."""
+    chosen = runs_dir or os.environ.get(RUNS_DIR_ENV) or DEFAULT_RUNS_DIR
+    return Path(chosen).resolve()
+
+
+def run_path(runs_dir: str | os.PathLike | None, name: str) -> Path:
+    """The folder of run `name`, guaranteed to lie directly inside the runs directory.
+
+    Raises:
+        RunError: if `name` is not a plain folder name (letters, digits, `_`, `.`, `-`,
+            starting with a letter or digit, at most 80 characters).
+    """
+    if not isinstance(name, str) or not RUN_NAME_PATTERN.fullmatch(name) or ".." in name:
+        raise RunError(
+            f"Invalid run name {name!r}: use 1-80 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (no '/' and no '..')."
+        )
+    root = resolve_runs_dir(runs_dir)
+    path = (root / name).resolve()
+    if path.parent != root:
+        raise RunError(f"Invalid run name {name!r}: it would leave the runs directory {root}.")
+    return path
+
+
+def new_run_name(model: str) -> str:
+    """A fresh, sortable name like `lenet5-20261122-143005-3f9a`."""
+    return f"{model}-{time.strftime('%Y%m%d-%H%M%S')}-{os.urandom(2).hex()}"
+
+
+def process_start_time(pid: int) -> str | None:
+    """The kernel's start time of process `pid` (to tell a live owner from a reused pid)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_alive(status: dict) -> bool:
+    pid = status.get("pid")
+    if not isinstance(pid, int):
+        return False
+    started = process_start_time(pid)
+    if started is None:
+        try:
+            os.kill(pid, 0)  # no /proc (not Linux): fall back to "a process with this pid exists"
+        except OSError:
+            return False
+        return status.get("pid_started") is None
+    return started == status.get("pid_started")
+
+
+@dataclass
+class RunSummary:
+    """What the Runs table and the other views need to know about one saved run."""
+
+    name: str
+    path: Path
+    config: dict
+    status: str
+    reason: str
+    epochs: list[dict] = field(default_factory=list)
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    problems: list[str] = field(default_factory=list)  # files missing or unreadable
+
+    @property
+    def model(self) -> str:
+        return self.config.get("model", "?")
+
+    @property
+    def best_val_accuracy(self) -> float | None:
+        values = [e["val_accuracy"] for e in self.epochs if e.get("val_accuracy") is not None]
+        return max(values) if values else None
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(e.get("seconds", 0.0) for e in self.epochs))
+
+    @property
+    def has_model(self) -> bool:
+        return (self.path / MODEL_FILE).is_file()
+
+    @property
+    def has_predictions(self) -> bool:
+        return (self.path / PREDICTIONS_FILE).is_file()
+
+
+def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
+    """Epoch records from `metrics.jsonl`, skipping (and reporting) lines that do not parse.
+
+    A torn last line, left by a process killed mid-write, is dropped rather than trusted.
+    """
+    problems: list[str] = []
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return [], []
+    except (OSError, UnicodeDecodeError) as error:
+        return [], [f"{path.name} unreadable ({error})"]
+    epochs = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
+                raise ValueError("not an epoch record")
+            epochs.append(record)
+        except ValueError:
+            problems.append(f"{path.name} line {number} is corrupt and was skipped")
+    return epochs, problems
+
+
+def _read_json(path: Path, problems: list[str]) -> dict:
+    try:
+        value = json.loads(path.read_text())
+        if not isinstance(value, dict):
+            raise ValueError("not a JSON object")
+        return value
+    except FileNotFoundError:
+        problems.append(f"{path.name} is missing")
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        problems.append(f"{path.name} is corrupt ({error})")
+    return {}
+
+
+def read_run(path: Path) -> RunSummary:
+    """Read one run folder, never raising for damaged contents: problems are listed instead."""
+    problems: list[str] = []
+    config = _read_json(path / CONFIG_FILE, problems)
+    status = _read_json(path / STATUS_FILE, problems)
+    epochs, metric_problems = read_metrics(path / METRICS_FILE)
+    problems += metric_problems
+    state = status.get("status", INTERRUPTED if problems else RUNNING)
+    reason = status.get("reason", "")
+    if state not in ENDINGS and not owner_alive(status):
+        state = INTERRUPTED
+        reason = f"its process ended before it finished; {len(epochs)} finished epoch(s) kept"
+    if state not in ENDINGS + (RUNNING,):
+        state = INTERRUPTED
+    return RunSummary(
+        name=path.name, path=path, config=config, status=state, reason=reason, epochs=epochs,
+        test_accuracy=status.get("test_accuracy"), test_loss=status.get("test_loss"),
+        started=status.get("started"), ended=status.get("ended"), problems=problems,
+    )
+
+
+def list_runs(runs_dir: str | os.PathLike | None = None) -> list[RunSummary]:
+    """Every run folder in the runs directory, newest first; damaged runs are listed with problems."""
+    root = resolve_runs_dir(runs_dir)
+    if not root.is_dir():
+        return []
+    runs = [
+        read_run(entry)
+        for entry in root.iterdir()
+        if entry.is_dir() and not entry.is_symlink() and RUN_NAME_PATTERN.fullmatch(entry.name)
+    ]
+    return sorted(runs, key=lambda run: (run.started or 0.0, run.name), reverse=True)
+
+
+def load_run(name: str, runs_dir: str | os.PathLike | None = None) -> RunSummary:
+    """One run by name.
+
+    Raises:
+        RunError: if the name is invalid or no such run exists.
+    """
+    path = run_path(runs_dir, name)
+    if not path.is_dir():
+        raise RunError(f"No run named {name!r} in {path.parent}. It may have been deleted; pick another run.")
+    return read_run(path)
+
+
+def load_model(name: str, runs_dir: str | os.PathLike | None = None):
+    """The run's trained Keras model, loaded in Keras's safe mode (no code from the file runs).
+
+    Raises:
+        RunError: if the model file is missing or cannot be loaded.
+    """
+    path = run_path(runs_dir, name) / MODEL_FILE
+    return load_model_file(path, f"run {name!r}")
+
+
+def load_model_file(path: str | os.PathLike, what: str):
+    """Load a `.keras` file in safe mode, turning any failure into a `RunError`."""
+    import keras
+
+    import core.models.one_cycle  # noqa: F401  (registers the schedule for deserialisation)
+
+    path = Path(path)
+    if not path.is_file():
+        raise RunError(f"{what} has no saved model ({path.name} missing): it did not finish an epoch, or was damaged.")
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # zip, h5 and deserialisation errors come as many types
+        raise RunError(f"{what}: the model file {path.name} is corrupt or unsafe ({type(error).__name__}). Delete the run and retrain.") from None
+
+
+def load_predictions(name: str, runs_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`(y_true (10000,) uint8, probabilities (10000, 10) float32)` on the test set.
+
+    Raises:
+        RunError: if the file is missing or malformed.
+    """
+    path = run_path(runs_dir, name) / PREDICTIONS_FILE
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            y_true, probabilities = archive["y_true"], archive["probabilities"].astype(np.float32)
+    except FileNotFoundError:
+        raise RunError(f"Run {name!r} has no test predictions: it did not finish. Pick a finished run.") from None
+    except Exception as error:
+        raise RunError(f"Run {name!r}: {PREDICTIONS_FILE} is corrupt ({type(error).__name__}). Delete the run and retrain.") from None
+    if probabilities.ndim != 2 or probabilities.shape != (len(y_true), 10):
+        raise RunError(f"Run {name!r}: {PREDICTIONS_FILE} has the wrong shape {probabilities.shape}. Delete the run and retrain.")
+    return y_true, probabilities
+
+
+def delete_run(name: str, runs_dir: str | os.PathLike | None = None) -> None:
+    """Remove a run folder (only ever one directly inside the runs directory).
+
+    Raises:
+        RunError: if the run is still training in a live process, or does not exist.
+    """
+    summary = load_run(name, runs_dir)
+    if summary.status == RUNNING:
+        raise RunError(f"Run {name!r} is still training. Stop it first, then delete it.")
+    shutil.rmtree(summary.path)
+
+
+def metrics_csv(summary: RunSummary) -> str:
+    """The run's per-epoch metrics as CSV text (for download)."""
+    columns = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "samples_per_second"]
+    lines = [",".join(columns)]
+    for record in summary.epochs:
+        lines.append(",".join("" if record.get(c) is None else repr(record.get(c)) for c in columns))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,201 @@
+"""Background training jobs for a server: a cap on concurrent runs, a FIFO queue for the rest.
+
+One `TrainingJobs` is shared by every browser session of the dashboard. Each job trains on its
+own thread (never touching Streamlit), records into a run folder, and keeps its latest state
+in memory for pages to poll. A job id is an unguessable token: a session sees only the jobs
+whose ids it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+from core.config import TrainConfig
+from core.events import FAILED, QUEUED, RUNNING, STOPPED, EpochEnd, Progress, RunDone
+
+MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_TRAININGS"
+DEFAULT_MAX_CONCURRENT = 1  # a 2-core CPU trains one model at full speed; two would each run at half
+MAX_QUEUED = 20  # beyond this, new jobs are refused rather than left waiting for hours
+FINISHED_JOBS_KEPT = 200
+
+
+class QueueFullError(RuntimeError):
+    """Too many trainings are waiting; the message says to try again later."""
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A snapshot of one job, safe to read from any thread."""
+
+    job_id: str
+    config: TrainConfig
+    status: str = QUEUED  # queued, running, or one of core.events.ENDINGS
+    queue_position: int | None = None  # 1 = next to start
+    epochs: tuple[EpochEnd, ...] = ()
+    progress: Progress | None = None
+    run_name: str | None = None
+    reason: str = ""
+    test_accuracy: float | None = None
+    submitted: float = field(default_factory=time.time)
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in (QUEUED, RUNNING)
+
+
+def default_max_concurrent() -> int:
+    try:
+        return max(1, int(os.environ.get(MAX_CONCURRENT_ENV, DEFAULT_MAX_CONCURRENT)))
+    except ValueError:
+        return DEFAULT_MAX_CONCURRENT
+
+
+class TrainingJobs:
+    """Run training jobs in the background, at most `max_concurrent` at a time.
+
+    Args:
+        max_concurrent: trainings that may run at once; the rest wait in submission order.
+        runs_dir: where runs are recorded (None = the default runs directory).
+        mnist_path: an explicit MNIST file (None = the loader's search order).
+    """
+
+    def __init__(self, max_concurrent: int | None = None, runs_dir=None, mnist_path=None):
+        self.max_concurrent = max_concurrent or default_max_concurrent()
+        self.runs_dir = runs_dir
+        self.mnist_path = mnist_path
+        self._lock = threading.Condition()
+        self._states: dict[str, JobState] = {}
+        self._runs: dict[str, object] = {}  # job id → RecordedRun while training
+        self._waiting: deque[str] = deque()
+        self._running: set[str] = set()
+        self._stop_requested: set[str] = set()
+        self.peak_running = 0  # the most ever running at once (for tests and benchmarks)
+
+    def submit(self, config: TrainConfig, name: str | None = None) -> str:
+        """Queue a training of `config`; returns its job id at once.
+
+        Raises:
+            QueueFullError: when `MAX_QUEUED` jobs already wait.
+        """
+        job_id = secrets.token_urlsafe(12)
+        with self._lock:
+            if len(self._waiting) >= MAX_QUEUED:
+                raise QueueFullError(f"{len(self._waiting)} trainings are already waiting; try again in a few minutes.")
+            self._states[job_id] = JobState(job_id, config)
+            self._waiting.append(job_id)
+            self._renumber_queue()
+        threading.Thread(target=self._work, args=(job_id, name), name=f"job-{job_id[:6]}", daemon=True).start()
+        return job_id
+
+    def get(self, job_id: str) -> JobState | None:
+        with self._lock:
+            return self._states.get(job_id)
+
+    def stop(self, job_id: str) -> None:
+        """Stop a job: a queued one leaves the queue, a running one stops after its current batch."""
+        with self._lock:
+            state = self._states.get(job_id)
+            if state is None or state.finished:
+                return
+            self._stop_requested.add(job_id)
+            run = self._runs.get(job_id)
+            if job_id in self._waiting:
+                self._lock.notify_all()
+        if run is not None:
+            run.stop()
+
+    def active_count(self) -> tuple[int, int]:
+        """`(running, queued)` right now."""
+        with self._lock:
+            return len(self._running), len(self._waiting)
+
+    def wait(self, job_id: str, timeout: float | None = None) -> JobState:
+        """Block until the job has finished (or `timeout` seconds pass); returns its state."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while not self._states[job_id].finished:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._lock.wait(remaining)
+            return self._states[job_id]
+
+    def _update(self, job_id: str, **changes) -> None:
+        with self._lock:
+            self._states[job_id] = replace(self._states[job_id], **changes)
+            self._lock.notify_all()
+
+    def _renumber_queue(self) -> None:
+        for position, waiting_id in enumerate(self._waiting, start=1):
+            self._states[waiting_id] = replace(self._states[waiting_id], queue_position=position)
+
+    def _wait_for_slot(self, job_id: str) -> bool:
+        """Block until this job may run; False if it was stopped while waiting."""
+        with self._lock:
+            while True:
+                if job_id in self._stop_requested:
+                    self._waiting.remove(job_id)
+                    self._renumber_queue()
+                    return False
+                if self._waiting[0] == job_id and len(self._running) < self.max_concurrent:
+                    self._waiting.popleft()
+                    self._running.add(job_id)
+                    self.peak_running = max(self.peak_running, len(self._running))
+                    self._renumber_queue()
+                    self._states[job_id] = replace(self._states[job_id], status=RUNNING, queue_position=None, started=time.time())
+                    self._lock.notify_all()
+                    return True
+                self._lock.wait()
+
+    def _work(self, job_id: str, name: str | None) -> None:
+        if not self._wait_for_slot(job_id):
+            self._update(job_id, status=STOPPED, reason="stopped while waiting in the queue", ended=time.time())
+            self._forget_old_jobs()
+            return
+        try:
+            self._train(job_id, name)
+        except Exception as error:  # shown to the user; the run folder (if any) is marked failed
+            self._update(job_id, status=FAILED, reason=str(error), ended=time.time())
+        finally:
+            with self._lock:
+                self._running.discard(job_id)
+                self._runs.pop(job_id, None)
+                self._lock.notify_all()
+            self._forget_old_jobs()
+
+    def _train(self, job_id: str, name: str | None) -> None:
+        from core.data import load_mnist
+        from core.recorded_run import RecordedRun
+
+        config = self._states[job_id].config
+        run = RecordedRun(config, runs_dir=self.runs_dir, name=name, mnist=load_mnist(self.mnist_path))
+        with self._lock:
+            self._runs[job_id] = run
+            stop_now = job_id in self._stop_requested
+        self._update(job_id, run_name=run.name)
+        if stop_now:
+            run.stop()
+        epochs: list[EpochEnd] = []
+        for event in run:
+            if isinstance(event, Progress):
+                self._update(job_id, progress=event)
+            elif isinstance(event, EpochEnd):
+                epochs.append(event)
+                self._update(job_id, epochs=tuple(epochs), progress=None)
+            elif isinstance(event, RunDone):
+                self._update(job_id, status=event.status, reason=event.reason,
+                             test_accuracy=event.test_accuracy, ended=time.time(), progress=None)
+
+    def _forget_old_jobs(self) -> None:
+        """Keep memory bounded: drop the oldest finished jobs beyond `FINISHED_JOBS_KEPT`."""
+        with self._lock:
+            finished = sorted((s for s in self._states.values() if s.finished), key=lambda s: s.ended or 0.0)
+            for state in finished[: max(0, len(finished) - FINISHED_JOBS_KEPT)]:
+                del self._states[state.job_id]

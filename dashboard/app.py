@@ -1,0 +1,26 @@
+"""Entry point: `streamlit run dashboard/app.py`. Routes to one page per view in `pages/`."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on sys.path
+    sys.path.insert(0, str(ROOT))
+
+import core  # noqa: E402,F401  (turns oneDNN on before anything imports TensorFlow)
+import streamlit as st  # noqa: E402
+
+st.set_page_config(page_title="MNIST training lab", page_icon="✏️", layout="wide")
+
+PAGES = ROOT / "pages"
+navigation = st.navigation(
+    [
+        st.Page(PAGES / "data.py", title="Data", icon="🔢", default=True),
+        st.Page(PAGES / "train.py", title="Train", icon="🏋️"),
+        st.Page(PAGES / "runs.py", title="Runs", icon="📈"),
+        st.Page(PAGES / "inspect.py", title="Inspect", icon="🔬"),
+        st.Page(PAGES / "errors.py", title="Errors", icon="❌"),
+        st.Page(PAGES / "draw.py", title="Draw", icon="✏️"),
+    ]
+)
+navigation.run()

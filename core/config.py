@@ -92,6 +92,11 @@ class TrainConfig:
             )
         _check_range("validation_size", self.validation_size, 1, 30_000)
         _check_range("seed", self.seed, 0, 2**31 - 1)
+        if self.model == "numpy_logreg" and (self.optimizer != "sgd" or self.schedule != "constant" or self.augments):
+            raise ConfigError(
+                "`numpy_logreg` trains by plain gradient descent only: pass `optimizer='sgd'`, "
+                "`schedule='constant'` and no augmentation, or pick a Keras model such as `softmax`."
+            )
         if self.patience and self.validation == "none":
             raise ConfigError(
                 "Early stopping watches `val_loss`, but `validation='none'`. "

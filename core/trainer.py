@@ -158,12 +158,7 @@ class Trainer:
     def _train_numpy(self) -> Iterator:
         from core.models.numpy_logreg import NumpyLogisticRegression
 
-        config, splits = self.config, self.splits
-        if config.optimizer != "sgd" or config.schedule != "constant" or config.augments:
-            raise ConfigError(
-                "`numpy_logreg` trains by plain gradient descent only: pass `optimizer='sgd'`, "
-                "`schedule='constant'` and no augmentation, or pick a Keras model."
-            )
+        config, splits = self.config, self.splits  # TrainConfig refuses optimizers other than SGD here
         scale = 255.0 if config.pixel_scale == "raw" else 1.0
         x_train = splits.x_train.reshape(len(splits.x_train), -1).astype(np.float64) * scale
         x_val = None if splits.x_val is None else splits.x_val.reshape(len(splits.x_val), -1).astype(np.float64) * scale

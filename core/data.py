@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +89,10 @@ def read_mnist_file(path: str | os.PathLike, verify_hashes: bool = False) -> Mni
     if not path.is_file():
         raise DatasetError(f"MNIST file not found: {path}. {fix}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare .npy holds one array, not four
+            raise DatasetError(f"{path} is not MNIST: it is a single .npy array, not an .npz archive. {fix}")
+        with loaded as archive:
             missing = [key for key in EXPECTED_SHAPES if key not in archive.files]
             if missing:
                 raise DatasetError(
@@ -98,7 +102,7 @@ def read_mnist_file(path: str | os.PathLike, verify_hashes: bool = False) -> Mni
             arrays = {key: archive[key] for key in EXPECTED_SHAPES}
     except DatasetError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as error:  # zlib: bytes damaged mid-stream
         raise DatasetError(f"{path} is truncated or corrupt ({error}). {fix}") from None
     for key, shape in EXPECTED_SHAPES.items():
         array = arrays[key]

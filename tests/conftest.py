@@ -1,0 +1,36 @@
+"""Shared fixtures: the real MNIST (found via $MNIST_PATH) and a throwaway runs directory.
+
+`MNIST_PATH` defaults to the shared copy beside the repository (`../shared/data/mnist.npz`);
+set it to use another file. Test modules that set it themselves keep working: `setdefault`
+never overrides a value already there.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MNIST_PATH", str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
+if str(ROOT) not in sys.path:  # also covered by `pythonpath = .` in pytest.ini
+    sys.path.insert(0, str(ROOT))
+
+import pytest  # noqa: E402
+
+import core  # noqa: E402,F401  (turns oneDNN on before anything imports TensorFlow)
+from core.data import load_mnist  # noqa: E402
+from core.runs import RUNS_DIR_ENV  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The real MNIST, validated by the project's loader (never downloaded in tests)."""
+    return load_mnist(download=False)
+
+
+@pytest.fixture
+def tmp_runs_dir(tmp_path, monkeypatch):
+    """An empty runs directory, also set as `$MNIST_LAB_RUNS_DIR` so nothing lands in `runs/`."""
+    runs_dir = tmp_path / "runs"
+    runs_dir.mkdir()
+    monkeypatch.setenv(RUNS_DIR_ENV, str(runs_dir))
+    return runs_dir

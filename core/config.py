@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -134,7 +135,7 @@ def from_dict(values: dict[str, Any]) -> TrainConfig:
     """
     unknown = sorted(set(values) - set(FIELD_TYPES))
     if unknown:
-        raise ConfigError(f"Unknown hyperparameter(s) {unknown}. Known: {sorted(FIELD_TYPES)}.")
+        raise ConfigError(f"Unknown hyperparameter(s) {_shown(unknown)}. Known: {sorted(FIELD_TYPES)}.")
     return TrainConfig(**{name: coerce(name, value) for name, value in values.items()})
 
 
@@ -158,9 +159,18 @@ def coerce(name: str, value: Any) -> Any:
             raise ValueError(text)
     except ValueError:
         raise ConfigError(
-            f"Received an invalid value for `{name}`, expected {_describe(kind)}. Received: {name}={value!r}"
+            f"Received an invalid value for `{name}`, expected {_describe(kind)}. Received: {name}={_shown(value)}"
         ) from None
     return value
+
+
+_SHORT_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 80
+
+
+def _shown(value: Any) -> str:
+    """`repr(value)`, cut short: a hostile 1 MB query parameter must not fill the error box."""
+    return _SHORT_REPR.repr(value)
 
 
 def _describe(kind: str) -> str:
@@ -176,15 +186,22 @@ def _check_type(name: str, value: Any, kind: str) -> None:
     }[kind]
     if not ok:
         raise ConfigError(
-            f"Received an invalid value for `{name}`, expected {_describe(kind)}. Received: {name}={value!r}"
+            f"Received an invalid value for `{name}`, expected {_describe(kind)}. Received: {name}={_shown(value)}"
         )
-    if kind == "float" and not math.isfinite(value):
-        raise ConfigError(f"Received an invalid value for `{name}`, expected a finite number. Received: {name}={value!r}")
+    if kind == "float" and not _is_finite(value):
+        raise ConfigError(f"Received an invalid value for `{name}`, expected a finite number. Received: {name}={_shown(value)}")
+
+
+def _is_finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float, e.g. 10**400 from JSON
+        return False
 
 
 def _check_choice(name: str, value: str, choices) -> None:
     if value not in choices:
-        raise ConfigError(f"Received an invalid value for `{name}`: {value!r}. Pass one of {list(choices)}.")
+        raise ConfigError(f"Received an invalid value for `{name}`: {_shown(value)}. Pass one of {list(choices)}.")
 
 
 def _check_range(name, value, low, high, low_open=False, high_open=False) -> None:
@@ -192,4 +209,4 @@ def _check_range(name, value, low, high, low_open=False, high_open=False) -> Non
     above = value >= high if high_open else value > high
     if below or above:
         interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-        raise ConfigError(f"Received an invalid value for `{name}`, expected a value in {interval}. Received: {name}={value!r}")
+        raise ConfigError(f"Received an invalid value for `{name}`, expected a value in {interval}. Received: {name}={_shown(value)}")

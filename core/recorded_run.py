@@ -11,6 +11,7 @@ from core.config import TrainConfig
 from core.data import Mnist, load_mnist
 from core.events import DIVERGED, EpochEnd, Progress, RunDone, TrainingEnd
 from core.run_writer import RunWriter
+from core.runs import RunError
 from core.splits import make_splits
 from core.trainer import Trainer
 
@@ -31,7 +32,8 @@ class RecordedRun:
             (but for a folder that cannot be created, which is the RunError).
 
     Iterating yields `Progress` and `EpochEnd` events, then one `RunDone`. If training raises,
-    the run is marked failed with the error's message and the error propagates.
+    the run is marked failed with the error's message and the error propagates; a failed write
+    (e.g. a full disk) propagates as a `RunError` that says so.
     """
 
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None,
@@ -63,6 +65,13 @@ class RecordedRun:
             if end.epochs_completed and end.status != DIVERGED:
                 test_loss, test_accuracy = self._save_model_and_predictions()
             self.writer.finish(end, test_loss, test_accuracy)
+        except OSError as error:  # disk full, runs directory removed or made read-only mid-run
+            problem = error.strerror or str(error)
+            self.writer.fail(f"the run could not be written ({problem})")
+            raise RunError(
+                f"Run {self.name!r} could not be written ({problem}). Free disk space or make the runs "
+                "directory writable, then train again; the epochs already written are kept."
+            ) from error
         except BaseException as error:
             self.writer.fail(f"{type(error).__name__}: {error}")
             raise

@@ -33,6 +33,9 @@ class RunWriter:
         root = resolve_runs_dir(runs_dir)
         self.name = name or new_run_name(config.model)
         self.path = run_path(root, self.name)
+        if root.exists() and not root.is_dir():
+            raise RunError(f"The runs directory {root} is a file, not a folder. "
+                           f"Move it away, or choose another with --runs-dir or ${RUNS_DIR_ENV}.")
         try:
             root.mkdir(parents=True, exist_ok=True)
             self.path.mkdir()

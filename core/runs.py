@@ -132,6 +132,8 @@ def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
     A torn last line, left by a process killed mid-write, is dropped rather than trusted.
     """
     problems: list[str] = []
+    if path.is_symlink():
+        return [], [f"{path.name} is a symbolic link and was not read"]
     try:
         text = path.read_text()
     except FileNotFoundError:
@@ -153,6 +155,9 @@ def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
 
 
 def _read_json(path: Path, problems: list[str]) -> dict:
+    if path.is_symlink():  # planted links could point anywhere on the server
+        problems.append(f"{path.name} is a symbolic link and was not read")
+        return {}
     try:
         value = json.loads(path.read_text())
         if not isinstance(value, dict):
@@ -172,8 +177,14 @@ def read_run(path: Path) -> RunSummary:
     status = _read_json(path / STATUS_FILE, problems)
     epochs, metric_problems = read_metrics(path / METRICS_FILE)
     problems += metric_problems
+    expected = status.get("epochs_completed")
+    if isinstance(expected, int) and len(epochs) < expected and not metric_problems:
+        problems.append(f"{METRICS_FILE} is missing" if not (path / METRICS_FILE).exists()
+                        else f"{METRICS_FILE} holds {len(epochs)} of the {expected} finished epochs")
+    if status.get("test_accuracy") is not None:  # the run saved its model and predictions
+        problems += [f"{file} is missing" for file in (MODEL_FILE, PREDICTIONS_FILE) if not (path / file).is_file()]
     state = status.get("status", INTERRUPTED if problems else RUNNING)
-    reason = status.get("reason", "")
+    reason = status.get("reason", "") if status else f"{STATUS_FILE} is missing or unreadable; {len(epochs)} finished epoch(s) kept"
     if state not in ENDINGS and not owner_alive(status):
         state = INTERRUPTED
         reason = f"its process ended before it finished; {len(epochs)} finished epoch(s) kept"
@@ -211,14 +222,29 @@ def load_run(name: str, runs_dir: str | os.PathLike | None = None) -> RunSummary
     return read_run(path)
 
 
+def run_file(runs_dir: str | os.PathLike | None, name: str, file: str) -> Path:
+    """The path of `file` in run `name`'s folder.
+
+    Raises:
+        RunError: if the name is invalid, the run no longer exists, or `file` is a symbolic
+            link (which could point outside the runs directory).
+    """
+    folder = run_path(runs_dir, name)
+    if not folder.is_dir():
+        raise RunError(f"No run named {name!r} in {folder.parent}. It may have been deleted; pick another run.")
+    path = folder / file
+    if path.is_symlink():
+        raise RunError(f"Run {name!r}: {file} is a symbolic link, which is never followed. Delete the run and retrain.")
+    return path
+
+
 def load_model(name: str, runs_dir: str | os.PathLike | None = None):
     """The run's trained Keras model, loaded in Keras's safe mode (no code from the file runs).
 
     Raises:
         RunError: if the model file is missing or cannot be loaded.
     """
-    path = run_path(runs_dir, name) / MODEL_FILE
-    return load_model_file(path, f"run {name!r}")
+    return load_model_file(run_file(runs_dir, name, MODEL_FILE), f"run {name!r}")
 
 
 def load_model_file(path: str | os.PathLike, what: str):
@@ -242,7 +268,7 @@ def load_predictions(name: str, runs_dir: str | os.PathLike | None = None) -> tu
     Raises:
         RunError: if the file is missing or malformed.
     """
-    path = run_path(runs_dir, name) / PREDICTIONS_FILE
+    path = run_file(runs_dir, name, PREDICTIONS_FILE)
     try:
         with np.load(path, allow_pickle=False) as archive:
             y_true, probabilities = archive["y_true"], archive["probabilities"].astype(np.float32)

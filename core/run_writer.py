@@ -31,7 +31,7 @@ class RunWriter:
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None, name: str | None = None):
         self.config = config
         root = resolve_runs_dir(runs_dir)
-        self.name = name or new_run_name(config.model)
+        self.name = new_run_name(config.model) if name is None else name  # "" is a bad name, not "pick one"
         self.path = run_path(root, self.name)
         if root.exists() and not root.is_dir():
             raise RunError(f"The runs directory {root} is a file, not a folder. "

@@ -1,0 +1,79 @@
+"""Background training jobs: the concurrency cap, queue positions, stopping, and failures."""
+
+import os
+import time
+
+import pytest
+
+import core.training_jobs
+from core.events import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED
+from core.runs import load_run
+from core.training_jobs import QueueFullError, TrainingJobs
+from core.zoo import preset_config
+
+WAIT = 300  # seconds; generous for a CPU shared with other work, never a performance check
+
+
+def wait_until(predicate, what: str):
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_cap_queue_positions_and_stopping(tmp_runs_dir):
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"])
+    # A would train for a long while (60 epochs); it is stopped after its first.
+    long = preset_config("mlp", epochs=60, train_size=1000, validation_size=100, batch_size=20)
+    short = preset_config("mlp", epochs=1, train_size=200, validation_size=100, batch_size=50)
+    a, b, c = jobs.submit(long, name="job-a"), jobs.submit(short, name="job-b"), jobs.submit(short, name="job-c")
+
+    wait_until(lambda: jobs.get(a).status == RUNNING, "job A to start")
+    assert (jobs.get(b).status, jobs.get(b).queue_position) == (QUEUED, 1)
+    assert (jobs.get(c).status, jobs.get(c).queue_position) == (QUEUED, 2)
+    assert jobs.active_count() == (1, 2)
+
+    jobs.stop(c)  # while queued: it leaves the queue and never makes a run folder
+    stopped_c = jobs.wait(c, timeout=WAIT)
+    assert stopped_c.status == STOPPED and "queue" in stopped_c.reason and stopped_c.run_name is None
+    assert jobs.get(b).queue_position == 1 and jobs.active_count() == (1, 1)
+
+    wait_until(lambda: len(jobs.get(a).epochs) >= 1, "job A's first epoch")
+    assert jobs.get(b).status == QUEUED  # the cap holds while A runs
+    jobs.stop(a)  # while running: it stops after its current batch, keeping finished epochs
+    stopped_a = jobs.wait(a, timeout=WAIT)
+    assert stopped_a.status == STOPPED and 1 <= len(stopped_a.epochs) < 60
+    assert stopped_a.test_accuracy is not None  # a stopped run with finished epochs is evaluated and saved
+    saved_a = load_run("job-a", tmp_runs_dir)
+    assert saved_a.status == STOPPED and len(saved_a.epochs) == len(stopped_a.epochs) and saved_a.has_model
+
+    done_b = jobs.wait(b, timeout=WAIT)
+    assert done_b.status == COMPLETED and done_b.run_name == "job-b" and len(done_b.epochs) == 1
+    assert 0.0 < done_b.test_accuracy <= 1.0
+    assert done_b.started >= stopped_a.ended  # B waited for A's slot
+    assert jobs.peak_running == 1 and jobs.active_count() == (0, 0)
+    assert sorted(p.name for p in tmp_runs_dir.iterdir()) == ["job-a", "job-b"]
+
+
+def test_a_job_that_cannot_load_mnist_fails_with_a_clear_reason(tmp_runs_dir, tmp_path):
+    missing = tmp_path / "missing" / "mnist.npz"
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=missing)
+    state = jobs.wait(jobs.submit(preset_config("mlp", epochs=1, train_size=200)), timeout=WAIT)
+    assert state.status == FAILED
+    assert str(missing) in state.reason and "MNIST_PATH" in state.reason
+    assert jobs.active_count() == (0, 0) and not any(tmp_runs_dir.iterdir())
+
+
+def test_a_full_queue_refuses_new_jobs(tmp_runs_dir, monkeypatch):
+    monkeypatch.setattr(core.training_jobs, "MAX_QUEUED", 0)
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir)
+    with pytest.raises(QueueFullError, match="try again"):
+        jobs.submit(preset_config("mlp", epochs=1, train_size=200))
+    assert jobs.active_count() == (0, 0)
+
+
+def test_cap_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(core.training_jobs.MAX_CONCURRENT_ENV, "3")
+    assert TrainingJobs().max_concurrent == 3
+    monkeypatch.setenv(core.training_jobs.MAX_CONCURRENT_ENV, "lots")
+    assert TrainingJobs().max_concurrent == core.training_jobs.DEFAULT_MAX_CONCURRENT

@@ -1,5 +1,125 @@
-"""Placeholder: replaced by the real page."""
-import streamlit as st
+"""Draw: sketch a digit and watch a model (or every saved model) classify it as you draw."""
 
-st.title("draw")
-st.info("This page is being built.")
+import time
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from core.model_sources import model_sources
+from core.preprocess import canvas_to_input, has_ink
+from core.runs import RunError
+from dashboard.model_cache import predictor_for
+
+CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel
+INPUT_ZOOM = 6  # the 28x28 model input shown at 168x168
+COMPARE_ALL = "Compare all models"
+BACKGROUND = "black"  # white ink on black, like MNIST; `canvas_to_input` reads the brightest channel
+
+st.title("Draw a digit")
+st.caption(
+    "Draw one digit, 0 to 9, big and centred. The drawing is cropped, scaled to 20×20 pixels and "
+    "centred by its centre of mass in a 28×28 frame, as MNIST's digits were, then classified."
+)
+st.session_state.setdefault("draw_canvas_version", 0)
+
+sources = model_sources()
+if not sources:
+    st.info(
+        "No model to draw against: the shipped model `pretrained/mnist_fast.keras` is missing and no run "
+        "has been saved yet. Train one on the Train page, or run `python scripts/train_pretrained.py`."
+    )
+    st.stop()
+by_label = {source.label: source for source in sources}
+choice = st.selectbox("Model", list(by_label) + ([COMPARE_ALL] if len(sources) > 1 else []), key="draw_model")
+
+canvas_column, input_column, result_column = st.columns([3, 2, 4], gap="medium")
+with canvas_column:
+    from streamlit_drawable_canvas import st_canvas  # registers its component: only inside a running app
+
+    brush = st.slider("Brush width", min_value=5, max_value=50, value=22, key="draw_brush")
+    canvas = st_canvas(
+        stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=CANVAS_SIZE,
+        height=CANVAS_SIZE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
+        key=f"draw_canvas_{st.session_state['draw_canvas_version']}",
+    )
+
+    def clear_canvas() -> None:
+        st.session_state["draw_canvas_version"] += 1  # a new key mounts a new, empty canvas
+
+    st.button("Clear", key="draw_clear", on_click=clear_canvas, icon="🧽")
+
+rgba = canvas.image_data
+if rgba is None or not has_ink(rgba, BACKGROUND):
+    with result_column:
+        st.info("Draw a digit on the black square to see what the model thinks it is.")
+    st.stop()
+
+image = canvas_to_input(rgba, BACKGROUND)  # float32 (28, 28) in [0, 1]
+st.session_state["latest_drawing"] = image  # for the Inspect page
+with input_column:
+    st.markdown("**What the model sees**")
+    big = Image.fromarray(np.round(image * 255).astype(np.uint8)).resize((28 * INPUT_ZOOM,) * 2, Image.Resampling.NEAREST)
+    st.image(big, caption="28×28 model input")
+
+with result_column:
+    if choice != COMPARE_ALL:
+        source = by_label[choice]
+        try:
+            predictor = predictor_for(source)
+        except RunError as error:
+            st.error(str(error))
+            st.stop()
+        started = time.perf_counter()
+        probabilities = predictor.probabilities(image)
+        milliseconds = (time.perf_counter() - started) * 1000
+        digit = int(probabilities.argmax())
+        st.metric(label="Prediction", value=digit)
+        st.caption(f"{probabilities[digit]:.1%} sure · model call {milliseconds:.1f} ms")
+        figure = go.Figure(go.Bar(
+            x=list(range(10)), y=probabilities, marker_color=["#e4572e" if d == digit else "#4c78a8" for d in range(10)],
+            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
+        ))
+        figure.update_layout(
+            height=300, margin=dict(l=10, r=10, t=30, b=10), title="Probability of each digit",
+            xaxis=dict(tickmode="linear", title="digit"), yaxis=dict(range=[0, 1], tickformat=".0%"),
+        )
+        st.plotly_chart(figure, key="draw_probabilities", config={"displayModeBar": False})
+        st.stop()
+
+    rows, failed = [], []
+    for source in sources:
+        try:
+            rows.append((source, predictor_for(source).probabilities(image)))
+        except RunError as error:
+            failed.append(str(error))
+    for message in failed:
+        st.warning(message)
+    if not rows:
+        st.stop()
+    mean = np.mean([probabilities for _, probabilities in rows], axis=0)
+    st.metric(label="Prediction", value=int(mean.argmax()),
+              help="The digit with the highest probability averaged over all models.")
+    votes = sum(int(probabilities.argmax()) == int(mean.argmax()) for _, probabilities in rows)
+    st.caption(f"{votes} of {len(rows)} models agree")
+
+st.dataframe(
+    pd.DataFrame({
+        "model": [source.label for source, _ in rows],
+        "prediction": [int(probabilities.argmax()) for _, probabilities in rows],
+        "probability": [float(probabilities.max()) for _, probabilities in rows],
+    }),
+    hide_index=True, key="draw_compare_table",
+    column_config={"probability": st.column_config.ProgressColumn("probability", format="percent", min_value=0.0, max_value=1.0)},
+)
+figure = go.Figure(go.Heatmap(
+    z=[probabilities for _, probabilities in rows], x=list(range(10)), y=[source.label for source, _ in rows],
+    zmin=0, zmax=1, colorscale="Blues", texttemplate="%{z:.0%}", hovertemplate="%{y}<br>digit %{x}: %{z:.2%}<extra></extra>",
+))
+figure.update_layout(
+    height=120 + 40 * len(rows), margin=dict(l=10, r=10, t=30, b=10), title="Each model's probability of each digit",
+    xaxis=dict(tickmode="linear", title="digit"), yaxis=dict(autorange="reversed"),
+)
+st.plotly_chart(figure, key="draw_compare_probabilities", config={"displayModeBar": False})

@@ -1,5 +1,120 @@
-"""Placeholder: replaced by the real page."""
+"""Errors: which digits a model confuses, and the test images behind each confusion."""
+
+import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("errors")
-st.info("This page is being built.")
+from core.confusion import cell_examples, confusion_matrix, per_class_accuracy, predicted_labels
+from core.data import load_mnist
+from core.events import RUNNING
+from core.model_sources import describe, model_sources
+from core.runs import RunError, list_runs
+from dashboard.model_cache import load_test_predictions
+
+DIGITS = list(range(10))
+GALLERY_SIZES = (16, 32, 64, 128)
+GALLERY_PIXELS = 100  # on-screen width of one test digit
+
+st.title("Errors")
+st.caption("How a model does on MNIST's 10,000 test images: which digits it mixes up, and the images it got wrong.")
+sources = {source.label: source for source in model_sources()}
+unfinished = {describe(run.name, run.model, None) + " — no predictions": run for run in list_runs() if not run.has_model}
+if not sources and not unfinished:
+    st.info("No trained model yet: train one on the Train page.")
+    st.stop()
+choice = st.selectbox("Model", list(sources) + list(unfinished), key="errors_model")
+if choice in unfinished:
+    run = unfinished[choice]
+    if run.status == RUNNING:
+        st.info(f"Run {run.name!r} is still training: its test predictions appear here when it finishes.")
+    else:
+        st.info(
+            f"Run {run.name!r} has no test predictions: a run saves them when it finishes, and this one ended "
+            f"{run.status} ({run.reason or 'no reason recorded'}) before that. Pick a finished run."
+        )
+    st.stop()
+try:
+    y_true, probabilities = load_test_predictions(sources[choice])
+except RunError as error:
+    st.error(str(error))
+    st.stop()
+
+y_pred = predicted_labels(probabilities)
+matrix = confusion_matrix(y_true, y_pred)
+mistakes = matrix - np.diag(np.diag(matrix))
+accuracy_column, errors_column, worst_column = st.columns(3)
+accuracy_column.metric("Test accuracy", f"{np.trace(matrix) / matrix.sum():.2%}")
+errors_column.metric("Misclassified", f"{int(mistakes.sum()):,} of {int(matrix.sum()):,}")
+worst_true, worst_predicted = np.unravel_index(int(mistakes.argmax()), mistakes.shape)
+worst_column.metric(f"Most common mistake ({int(mistakes.max())} images)", f"{worst_true} → {worst_predicted}")
+
+st.subheader("Confusion matrix")
+st.caption("Rows: the true digit; columns: the model's prediction. Click a cell (or pick it below) to see its images.")
+# A click on the chart arrives as the chart's state, before the chart is drawn again: apply it to
+# the cell pickers first, so the chart can outline the chosen cell. Picking a cell with the select
+# boxes gives the chart a new key, which drops its old selection (a new chart has none).
+st.session_state.setdefault("errors_chart_version", 0)
+chart_key = f"errors_confusion_{st.session_state['errors_chart_version']}"
+points = ((st.session_state.get(chart_key) or {}).get("selection") or {}).get("points") or []
+if points:
+    st.session_state["errors_true"], st.session_state["errors_predicted"] = int(points[0]["y"]), int(points[0]["x"])
+st.session_state.setdefault("errors_true", int(worst_true))
+st.session_state.setdefault("errors_predicted", int(worst_predicted))
+chosen_cell = st.session_state["errors_true"] * 10 + st.session_state["errors_predicted"]
+
+figure = go.Figure(go.Heatmap(
+    z=matrix, x=DIGITS, y=DIGITS, text=np.where(matrix > 0, matrix.astype(str), ""), texttemplate="%{text}",
+    colorscale="Blues", zmin=0, zmax=max(int(mistakes.max()) * 2, 1),  # scaled to the mistakes: the diagonal saturates
+    hoverinfo="skip", showscale=False,
+))
+cells_true, cells_predicted = np.divmod(np.arange(100), 10)
+figure.add_trace(go.Scatter(  # plotly cannot select heatmap cells: one invisible, clickable square per cell
+    x=cells_predicted, y=cells_true, mode="markers", customdata=matrix.ravel(), selectedpoints=[chosen_cell],
+    marker=dict(symbol="square-open", size=34, opacity=0, color="#e4572e", line=dict(width=3)),
+    selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0)),
+    hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>", showlegend=False,
+))
+figure.update_layout(
+    height=520, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select", dragmode=False,
+    xaxis=dict(title="predicted", tickmode="linear", side="top", range=[-0.5, 9.5], constrain="domain", showgrid=False, zeroline=False),
+    yaxis=dict(title="true", tickmode="linear", range=[9.5, -0.5], scaleanchor="x", showgrid=False, zeroline=False),
+)
+st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", config={"displayModeBar": False})
+
+
+def forget_chart_selection() -> None:
+    st.session_state["errors_chart_version"] += 1
+
+
+true_column, predicted_column, size_column = st.columns(3)
+true_label = true_column.selectbox("True digit", DIGITS, key="errors_true", on_change=forget_chart_selection)
+predicted_label = predicted_column.selectbox("Predicted digit", DIGITS, key="errors_predicted", on_change=forget_chart_selection)
+limit = size_column.selectbox("Show at most", GALLERY_SIZES, key="errors_limit")
+count = int(matrix[true_label, predicted_label])
+kind = "correctly classified" if true_label == predicted_label else "misclassified"
+st.subheader(f"True {true_label}, predicted {predicted_label}: {count:,} test image{'s' if count != 1 else ''} {kind}")
+if count == 0:
+    st.info(f"No test image of a {true_label} was predicted as {predicted_label}. Pick another cell.")
+else:
+    x_test = load_mnist().x_test
+    indices = cell_examples(y_true, probabilities, true_label, predicted_label, limit=limit)
+    st.caption(f"The {len(indices)} the model was most sure of, most sure first: test index, true → predicted, probability.")
+    st.image(
+        [x_test[i] for i in indices],
+        caption=[f"#{i} · {true_label}→{predicted_label} · {probabilities[i, predicted_label]:.1%}" for i in indices],
+        width=GALLERY_PIXELS,
+    )
+
+st.subheader("Accuracy per digit")
+accuracy = per_class_accuracy(y_true, y_pred)
+bars = go.Figure(go.Bar(
+    x=DIGITS, y=accuracy, text=[f"{value:.1%}" for value in accuracy], textposition="outside",
+    marker_color=["#e4572e" if d == int(np.nanargmin(accuracy)) else "#4c78a8" for d in DIGITS],
+    hovertemplate="digit %{x}: %{y:.2%} of its test images right<extra></extra>",
+))
+bars.update_layout(
+    height=320, margin=dict(l=10, r=10, t=10, b=10),
+    xaxis=dict(title="true digit", tickmode="linear"),
+    yaxis=dict(title="accuracy", tickformat=".0%", range=[max(0.0, float(np.nanmin(accuracy)) - 0.05), 1.005]),
+)
+st.plotly_chart(bars, key="errors_per_class", config={"displayModeBar": False})

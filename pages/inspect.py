@@ -1,5 +1,100 @@
-"""Placeholder: replaced by the real page."""
+"""Inspect: what a trained model learned — its conv filters and feature maps, or its input weights."""
+
+import numpy as np
 import streamlit as st
 
-st.title("inspect")
-st.info("This page is being built.")
+from core.data import load_mnist
+from core.image_grid import tile, zoom_for
+from core.model_sources import model_sources
+from core.network_view import conv_filters, dense_input_weights, feature_maps
+from core.runs import RunError
+from core.splits import to_model_input
+from core.zoo import SPECS
+from dashboard.model_cache import predictor_for
+
+TEST_DIGIT, DRAWING = "A test digit", "My latest drawing (from Draw)"
+FILTER_PIXELS = 48  # on-screen size of one filter
+MAP_PIXELS = 84  # on-screen size of one feature map
+WEIGHT_PIXELS = 112  # on-screen size of one 28x28 weight image (few units)
+MAX_COLUMNS = 16
+
+st.title("Inspect a model")
+sources = model_sources()
+if not sources:
+    st.info("No model to inspect: train one on the Train page (the shipped pretrained model is missing too).")
+    st.stop()
+by_label = {source.label: source for source in sources}
+source = by_label[st.selectbox("Model", list(by_label), key="inspect_model")]
+try:
+    predictor = predictor_for(source)
+except RunError as error:
+    st.error(str(error))
+    st.stop()
+model = predictor.model  # shared by all sessions: read it, never change it
+layers = conv_filters(model)
+
+if not layers:
+    weights = dense_input_weights(model)  # (units, 28, 28)
+    if weights is None:
+        st.info("This model has neither convolution layers nor a dense layer that sees the 784 pixels directly.")
+        st.stop()
+    is_regression = not SPECS[source.model].has_hidden_layers if source.model in SPECS else len(weights) == 10
+    if is_regression:
+        st.subheader("What each digit's score looks for")
+        st.caption(
+            "Softmax regression scores a digit as the sum of its pixels times these weights: red pixels with ink "
+            "raise the digit's score, blue ones lower it. Each template is coloured on its own scale."
+        )
+        if source.initializer == "preset":
+            st.info(
+                "This preset starts from large random weights (as its write-up did) and trains on raw 0..255 pixels, "
+                "so what it learns is a small change buried in that starting noise. Train it on the Train page with "
+                "the weight initializer `glorot_uniform` to see clean digit templates."
+            )
+    else:
+        st.subheader(f"What each of the first layer's {len(weights)} units looks for")
+        st.caption("Weights from the 784 pixels into each unit: red = ink here excites the unit, blue = inhibits it. Each on its own scale.")
+    if len(weights) <= MAX_COLUMNS:
+        zoom = zoom_for(28, WEIGHT_PIXELS)
+        for column, (unit, weight) in zip(st.columns(len(weights)), enumerate(weights)):
+            column.image(tile(weight[None], colormap="diverging", zoom=zoom), caption=f"digit {unit}" if is_regression else f"unit {unit}")
+    else:
+        st.image(tile(weights, columns=MAX_COLUMNS, colormap="diverging", shared_scale=False, zoom=2),
+                 caption=f"{len(weights)} units, row by row")
+    st.stop()
+
+st.subheader("Filters")
+st.caption(
+    "Each convolution layer's filters, on their own scale: red = positive weight, blue = negative. "
+    "A later layer's filters have one slice per input channel; shown here is their mean."
+)
+for layer in layers:
+    count, height, width = layer.filters.shape
+    st.markdown(f"**{layer.name}** — {count} filters of {height}×{width}")
+    st.image(tile(layer.filters, columns=min(count, MAX_COLUMNS), colormap="diverging", shared_scale=False,
+                  zoom=zoom_for(height, FILTER_PIXELS), gap=4))
+
+st.subheader("Feature maps")
+mnist = load_mnist()
+drawing = st.session_state.get("latest_drawing")
+kind = st.radio("Input", [TEST_DIGIT, DRAWING], horizontal=True, key="inspect_input")
+if kind == DRAWING and drawing is None:
+    st.info("No drawing yet: draw a digit on the Draw page, then come back. Showing a test digit meanwhile.")
+    kind = TEST_DIGIT
+input_column, maps_column = st.columns([1, 4], gap="medium")
+with input_column:
+    if kind == TEST_DIGIT:
+        index = st.number_input("Test image index", min_value=0, max_value=len(mnist.x_test) - 1, value=0, step=1, key="inspect_index")
+        image = to_model_input(mnist.x_test[index : index + 1])[0, :, :, 0]
+        truth = f"true label {mnist.y_test[index]}"
+    else:
+        image = np.asarray(drawing, dtype=np.float32)
+        truth = "your drawing"
+    probabilities = predictor.probabilities(image)
+    st.image(tile(image[None], zoom=5), caption=f"{truth} · predicted {int(probabilities.argmax())} ({probabilities.max():.1%})")
+with maps_column:
+    for maps in feature_maps(model, image):
+        height, width, channels = maps.maps.shape
+        st.markdown(f"**{maps.name}** — {channels} maps of {height}×{width}")
+        st.image(tile(maps.maps.transpose(2, 0, 1), columns=min(channels, 8), zoom=zoom_for(height, MAP_PIXELS)),
+                 caption="white = strong activation (one scale for the whole layer)")

@@ -1,0 +1,311 @@
+"""The Inspect, Errors and Draw pages, run headless with AppTest on real MNIST and real saved runs."""
+
+import base64
+import io
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("MNIST_PATH", str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import core  # noqa: F401  (before anything imports TensorFlow)
+from core.pretrained import PRETRAINED_MODEL_PATH, load_pretrained_model, pretrained_info
+from core.recorded_run import RecordedRun
+from core.runs import list_runs
+from core.splits import to_model_input
+from core.zoo import preset_config
+
+AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = ("inspect", "errors", "draw")
+CANVAS_SIZE = 280
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
+
+
+def train(config, runs_dir: Path) -> str:
+    for event in RecordedRun(config, runs_dir=runs_dir):
+        pass
+    assert event.status == "completed", event
+    return event.name
+
+
+@pytest.fixture(scope="module")
+def saved_runs(tmp_path_factory):
+    """A runs directory with a tiny LeNet-5 run and a tiny softmax-regression run."""
+    runs_dir = tmp_path_factory.mktemp("runs")
+    lenet5 = train(preset_config("lenet5", epochs=1, train_size=300, batch_size=32), runs_dir)
+    softmax = train(preset_config("softmax", epochs=5, train_size=300), runs_dir)
+    return runs_dir, {"lenet5": lenet5, "softmax": softmax}
+
+
+@pytest.fixture
+def with_runs(saved_runs, monkeypatch):
+    runs_dir, names = saved_runs
+    monkeypatch.setenv("MNIST_LAB_RUNS_DIR", str(runs_dir))
+    return names
+
+
+@pytest.fixture
+def without_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("MNIST_LAB_RUNS_DIR", str(tmp_path / "no-runs-yet"))
+
+
+def label_of(at: AppTest, key: str, run_name: str) -> str:
+    """The option of select box `key` that names `run_name`."""
+    matches = [option for option in at.selectbox(key=key).options if option.startswith(run_name)]
+    assert len(matches) == 1, at.selectbox(key=key).options
+    return matches[0]
+
+
+def canvas_state(digit: np.ndarray) -> dict:
+    """What the canvas component sends after a drawing: an MNIST digit, white on black, as a PNG."""
+    picture = Image.fromarray(digit).resize((CANVAS_SIZE, CANVAS_SIZE), Image.Resampling.BILINEAR)
+    rgba = np.zeros((CANVAS_SIZE, CANVAS_SIZE, 4), dtype=np.uint8)
+    rgba[..., :3] = np.asarray(picture)[..., None]
+    rgba[..., 3] = 255  # the canvas paints its black background into the image
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data_url}, "backgroundFit": None}
+
+
+def plotly_figure(at: AppTest, index: int) -> dict:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)
+
+
+def plotly_array(value) -> np.ndarray:
+    """A figure's data array: plotly 6+ sends numpy arrays as base64 typed arrays."""
+    if isinstance(value, dict) and "bdata" in value:
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(n) for n in value.get("shape", str(flat.size)).split(",")])
+    return np.asarray(value)
+
+
+# --- every page, with and without saved runs ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_runs_without_saved_runs(name, without_runs):
+    at = page(name).run()
+    assert not at.exception
+    assert not at.error
+    assert at.selectbox  # the shipped model is always there to pick
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_runs_with_saved_runs(name, with_runs):
+    at = page(name).run()
+    assert not at.exception
+    for run_name in with_runs.values():
+        at.selectbox[0].set_value(label_of(at, at.selectbox[0].key, run_name)).run()
+        assert not at.exception
+        assert not at.error
+
+
+def test_pages_are_routed_by_the_app(with_runs):
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60).run()
+    for name in PAGES:
+        at.switch_page(f"../pages/{name}.py").run()
+        assert not at.exception, name
+        assert at.title[0].value != name  # not the placeholder any more
+
+
+# --- Errors ------------------------------------------------------------------------------------
+
+
+def test_errors_confusion_matrix_counts_the_saved_predictions(with_runs, saved_runs):
+    runs_dir, _ = saved_runs
+    at = page("errors").run()
+    at.selectbox(key="errors_model").set_value(label_of(at, "errors_model", with_runs["lenet5"])).run()
+    with np.load(runs_dir / with_runs["lenet5"] / "predictions.npz") as saved:
+        y_true, y_pred = saved["y_true"], saved["probabilities"].astype(np.float32).argmax(axis=1)
+    expected = np.zeros((10, 10), dtype=int)
+    np.add.at(expected, (y_true, y_pred), 1)
+    matrix = plotly_array(plotly_figure(at, 0)["data"][0]["z"])
+    np.testing.assert_array_equal(matrix, expected)
+    assert matrix.sum() == 10_000
+
+
+def test_errors_gallery_shows_the_chosen_cell_most_confident_first(with_runs, saved_runs, mnist):
+    runs_dir, _ = saved_runs
+    with np.load(runs_dir / with_runs["softmax"] / "predictions.npz") as saved:
+        probabilities = saved["probabilities"].astype(np.float32)
+    y_pred = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(y_pred != mnist.y_test)
+    true_label, predicted_label = int(mnist.y_test[wrong[0]]), int(y_pred[wrong[0]])
+    in_cell = np.flatnonzero((mnist.y_test == true_label) & (y_pred == predicted_label))
+
+    at = page("errors").run()
+    at.selectbox(key="errors_model").set_value(label_of(at, "errors_model", with_runs["softmax"])).run()
+    at.selectbox(key="errors_true").set_value(true_label)
+    at.selectbox(key="errors_predicted").set_value(predicted_label).run()
+    assert not at.exception
+    assert any(f"True {true_label}, predicted {predicted_label}: {len(in_cell)} " in s.value for s in at.subheader)
+    captions = at.get("image")[0].captions
+    assert len(captions) == min(len(in_cell), 16)
+    shown = [int(caption.split(" ")[0].lstrip("#")) for caption in captions]
+    assert set(shown) <= set(in_cell.tolist())
+    confidences = probabilities[shown, predicted_label]
+    assert np.all(np.diff(confidences) <= 0)  # most confident first
+    assert f"{true_label}→{predicted_label}" in captions[0]
+    assert f"{confidences[0]:.1%}" in captions[0]
+
+
+def click_cell(at: AppTest, true_label: int, predicted_label: int) -> None:
+    """What the confusion chart sends when a cell is clicked (its clickable marker is selected)."""
+    key = f"errors_confusion_{at.session_state['errors_chart_version']}"
+    at.session_state[key] = {
+        "selection": {"points": [{"x": int(predicted_label), "y": int(true_label), "point_index": true_label * 10 + predicted_label}],
+                      "point_indices": [true_label * 10 + predicted_label], "box": [], "lasso": []},
+    }
+    at.run()
+
+
+def test_errors_clicking_a_cell_opens_its_gallery(with_runs):
+    at = page("errors").run()
+    at.selectbox(key="errors_model").set_value(label_of(at, "errors_model", with_runs["lenet5"])).run()
+    matrix = plotly_array(plotly_figure(at, 0)["data"][0]["z"])
+    true_label, predicted_label = np.unravel_index(int(matrix.argmax()), matrix.shape)
+    click_cell(at, true_label, predicted_label)
+    assert at.selectbox(key="errors_true").value == true_label
+    assert at.selectbox(key="errors_predicted").value == predicted_label
+    assert len(at.get("image")[0].captions) == min(int(matrix.max()), 16)
+    outlined = plotly_figure(at, 0)["data"][1]["selectedpoints"]
+    assert list(outlined) == [true_label * 10 + predicted_label]  # the chart outlines the chosen cell
+
+
+def test_errors_select_boxes_win_over_an_earlier_click_and_a_click_wins_after(with_runs):
+    at = page("errors").run()
+    at.selectbox(key="errors_model").set_value(label_of(at, "errors_model", with_runs["lenet5"])).run()
+    click_cell(at, 3, 5)
+    at.selectbox(key="errors_true").set_value(1).run()  # the old click must not come back
+    at.run()
+    assert (at.selectbox(key="errors_true").value, at.selectbox(key="errors_predicted").value) == (1, 5)
+    click_cell(at, 3, 5)  # the same cell again counts as a new click
+    assert (at.selectbox(key="errors_true").value, at.selectbox(key="errors_predicted").value) == (3, 5)
+
+
+def test_errors_run_without_predictions_gets_an_info(with_runs, saved_runs, tmp_path, monkeypatch):
+    runs_dir, _ = saved_runs
+    broken = tmp_path / "runs"
+    broken.mkdir()
+    source = runs_dir / with_runs["lenet5"]
+    target = broken / "lenet5-unfinished"
+    target.mkdir()
+    for file in ("config.json", "metrics.jsonl"):
+        (target / file).write_bytes((source / file).read_bytes())
+    (target / "status.json").write_text(json.dumps({"status": "stopped", "reason": "stopped by request"}))
+    monkeypatch.setenv("MNIST_LAB_RUNS_DIR", str(broken))
+    at = page("errors").run()
+    at.selectbox(key="errors_model").set_value(label_of(at, "errors_model", "lenet5-unfinished")).run()
+    assert not at.exception
+    assert any("no test predictions" in info.value for info in at.info)
+    assert not at.get("plotly_chart")
+
+
+# --- Inspect -----------------------------------------------------------------------------------
+
+
+def test_inspect_conv_run_shows_filters_and_feature_maps(with_runs):
+    at = page("inspect").run()
+    at.selectbox(key="inspect_model").set_value(label_of(at, "inspect_model", with_runs["lenet5"])).run()
+    assert [s.value for s in at.subheader] == ["Filters", "Feature maps"]
+    texts = [m.value for m in at.markdown]
+    # LeNet-5: conv 6x5x5 "same" on 28x28, then conv 16x5x5 "valid" on the pooled 14x14
+    assert any("6 filters of 5×5" in t for t in texts) and any("16 filters of 5×5" in t for t in texts)
+    assert any("6 maps of 28×28" in t for t in texts) and any("16 maps of 10×10" in t for t in texts)
+    at.number_input(key="inspect_index").set_value(1).run()
+    assert not at.exception
+    assert any("true label 2" in caption for image in at.get("image") for caption in image.captions)  # x_test[1] is a 2
+
+
+def test_inspect_feature_maps_of_the_latest_drawing(with_runs, mnist):
+    at = page("inspect")
+    at.session_state["latest_drawing"] = to_model_input(mnist.x_test[:1])[0, :, :, 0]
+    at.run()
+    at.radio(key="inspect_input").set_value("My latest drawing (from Draw)").run()
+    assert not at.exception
+    assert any("your drawing" in caption for image in at.get("image") for caption in image.captions)
+
+
+def test_inspect_softmax_run_shows_one_weight_image_per_digit(with_runs):
+    at = page("inspect").run()
+    at.selectbox(key="inspect_model").set_value(label_of(at, "inspect_model", with_runs["softmax"])).run()
+    assert not at.exception
+    assert [caption for image in at.get("image") for caption in image.captions] == [f"digit {d}" for d in range(10)]
+    assert "Filters" not in [s.value for s in at.subheader]
+
+
+# --- Draw --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("index", [0, 1, 2, 3])
+def test_draw_predicts_an_mnist_digit_drawn_on_the_canvas(index, without_runs, mnist):
+    at = page("draw")
+    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[index])
+    at.run()
+    assert not at.exception
+    predictions = [m for m in at.metric if m.label == "Prediction"]
+    assert len(predictions) == 1
+    assert predictions[0].value == str(mnist.y_test[index])
+    assert at.session_state["latest_drawing"].shape == (28, 28)
+    assert not at.info
+
+
+def test_draw_empty_canvas_shows_a_hint_not_a_prediction(without_runs):
+    at = page("draw").run()
+    assert not at.exception
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    assert any("Draw a digit" in info.value for info in at.info)
+
+
+def test_draw_blank_drawing_shows_a_hint_not_a_prediction(without_runs):
+    at = page("draw")
+    at.session_state["draw_canvas_0"] = canvas_state(np.zeros((28, 28), dtype=np.uint8))
+    at.run()
+    assert not at.exception
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    assert any("Draw a digit" in info.value for info in at.info)
+
+
+def test_draw_compare_all_lists_every_model(with_runs, mnist):
+    at = page("draw")
+    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[0])
+    at.run()
+    at.selectbox(key="draw_model").set_value("Compare all models").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert len(table) == 1 + len(with_runs)  # the shipped model and each saved run
+    assert table["model"].iloc[0].startswith("pretrained")
+    assert table["prediction"].iloc[0] == mnist.y_test[0]
+    assert [m for m in at.metric if m.label == "Prediction"]
+
+
+def test_draw_clear_button_empties_the_canvas(without_runs, mnist):
+    at = page("draw")
+    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[0])
+    at.run()
+    assert [m for m in at.metric if m.label == "Prediction"]
+    at.button(key="draw_clear").click().run()
+    assert not [m for m in at.metric if m.label == "Prediction"]
+    assert any("Draw a digit" in info.value for info in at.info)
+
+
+# --- the shipped model -------------------------------------------------------------------------
+
+
+def test_shipped_model_loads_in_safe_mode_and_scores_98_percent(mnist):
+    assert PRETRAINED_MODEL_PATH.stat().st_size < 2_000_000
+    model = load_pretrained_model()  # safe_mode=True inside
+    probabilities = model.predict(to_model_input(mnist.x_test[:2000]), batch_size=500, verbose=0)
+    accuracy = float((probabilities.argmax(axis=1) == mnist.y_test[:2000]).mean())
+    assert accuracy >= 0.98
+    assert pretrained_info()["test_accuracy"] >= 0.98

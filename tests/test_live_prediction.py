@@ -1,0 +1,60 @@
+"""The compiled one-image predictor against Keras's own `model.predict`."""
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("MNIST_PATH", str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
+
+import numpy as np
+import pytest
+
+import core  # noqa: F401  (before anything imports TensorFlow)
+from core.data import load_mnist
+from core.splits import to_model_input
+from core.zoo import preset_config
+
+keras = pytest.importorskip("keras")
+
+from core.live_prediction import DigitPredictor  # noqa: E402
+from core.models.keras_models import build_keras_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model():
+    return build_keras_model(preset_config("lenet5"), steps_per_epoch=1)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return to_model_input(load_mnist(download=False).x_test[:8])  # (8, 28, 28, 1)
+
+
+def test_probabilities_equal_model_predict(model, images):
+    predictor = DigitPredictor(model)
+    expected = model.predict(images, verbose=0)
+    np.testing.assert_allclose(predictor.probabilities_batch(images), expected, atol=1e-6)
+    for index in range(3):
+        single = predictor.probabilities(images[index, :, :, 0])
+        assert single.shape == (10,) and single.dtype == np.float32
+        np.testing.assert_allclose(single, expected[index], atol=1e-6)
+    np.testing.assert_allclose(predictor.probabilities(images[0]), expected[0], atol=1e-6)  # (28, 28, 1) too
+
+
+def test_batches_of_other_sizes_reuse_the_compiled_call(model, images):
+    predictor = DigitPredictor(model)
+    assert predictor.probabilities_batch(images[:5, :, :, 0]).shape == (5, 10)
+    assert predictor.probabilities_batch(images[:2]).shape == (2, 10)
+
+
+def test_wrong_shapes_are_refused_with_the_shape_received(model):
+    predictor = DigitPredictor(model)
+    with pytest.raises(ValueError, match=r"image.shape=\(28, 27\)"):
+        predictor.probabilities(np.zeros((28, 27)))
+    with pytest.raises(ValueError, match=r"images.shape=\(2, 28, 28, 3\)"):
+        predictor.probabilities_batch(np.zeros((2, 28, 28, 3)))
+
+
+def test_a_model_without_ten_outputs_is_refused():
+    not_a_classifier = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="10 class probabilities"):
+        DigitPredictor(not_a_classifier)

@@ -4,11 +4,11 @@ import time
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
+from core.image_grid import tile
 from core.model_sources import model_sources
+from core.prediction_charts import models_heatmap, probability_bars
 from core.preprocess import canvas_to_input, has_ink
 from core.runs import RunError
 from dashboard.model_cache import predictor_for
@@ -61,8 +61,7 @@ image = canvas_to_input(rgba, BACKGROUND)  # float32 (28, 28) in [0, 1]
 st.session_state["latest_drawing"] = image  # for the Inspect page
 with input_column:
     st.markdown("**What the model sees**")
-    big = Image.fromarray(np.round(image * 255).astype(np.uint8)).resize((28 * INPUT_ZOOM,) * 2, Image.Resampling.NEAREST)
-    st.image(big, caption="28×28 model input")
+    st.image(tile(image[None], zoom=INPUT_ZOOM), caption="28×28 model input")
 
 with result_column:
     if choice != COMPARE_ALL:
@@ -78,15 +77,7 @@ with result_column:
         digit = int(probabilities.argmax())
         st.metric(label="Prediction", value=digit)
         st.caption(f"{probabilities[digit]:.1%} sure · model call {milliseconds:.1f} ms")
-        figure = go.Figure(go.Bar(
-            x=list(range(10)), y=probabilities, marker_color=["#e4572e" if d == digit else "#4c78a8" for d in range(10)],
-            hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
-        ))
-        figure.update_layout(
-            height=300, margin=dict(l=10, r=10, t=30, b=10), title="Probability of each digit",
-            xaxis=dict(tickmode="linear", title="digit"), yaxis=dict(range=[0, 1], tickformat=".0%"),
-        )
-        st.plotly_chart(figure, key="draw_probabilities", config={"displayModeBar": False})
+        st.plotly_chart(probability_bars(probabilities), key="draw_probabilities", config={"displayModeBar": False})
         st.stop()
 
     rows, failed = [], []
@@ -114,12 +105,5 @@ st.dataframe(
     hide_index=True, key="draw_compare_table",
     column_config={"probability": st.column_config.ProgressColumn("probability", format="percent", min_value=0.0, max_value=1.0)},
 )
-figure = go.Figure(go.Heatmap(
-    z=[probabilities for _, probabilities in rows], x=list(range(10)), y=[source.label for source, _ in rows],
-    zmin=0, zmax=1, colorscale="Blues", texttemplate="%{z:.0%}", hovertemplate="%{y}<br>digit %{x}: %{z:.2%}<extra></extra>",
-))
-figure.update_layout(
-    height=120 + 40 * len(rows), margin=dict(l=10, r=10, t=30, b=10), title="Each model's probability of each digit",
-    xaxis=dict(tickmode="linear", title="digit"), yaxis=dict(autorange="reversed"),
-)
-st.plotly_chart(figure, key="draw_compare_probabilities", config={"displayModeBar": False})
+st.plotly_chart(models_heatmap([source.label for source, _ in rows], np.array([p for _, p in rows])),
+                key="draw_compare_probabilities", config={"displayModeBar": False})

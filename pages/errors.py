@@ -1,17 +1,16 @@
 """Errors: which digits a model confuses, and the test images behind each confusion."""
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 
 from core.confusion import cell_examples, confusion_matrix, per_class_accuracy, predicted_labels
 from core.data import load_mnist
 from core.events import RUNNING
 from core.model_sources import describe, model_sources
+from core.prediction_charts import DIGITS, accuracy_bars, clicked_cell, confusion_figure
 from core.runs import RunError, list_runs
 from dashboard.model_cache import load_test_predictions
 
-DIGITS = list(range(10))
 GALLERY_SIZES = (16, 32, 64, 128)
 GALLERY_PIXELS = 100  # on-screen width of one test digit
 
@@ -55,31 +54,14 @@ st.caption("Rows: the true digit; columns: the model's prediction. Click a cell 
 # boxes gives the chart a new key, which drops its old selection (a new chart has none).
 st.session_state.setdefault("errors_chart_version", 0)
 chart_key = f"errors_confusion_{st.session_state['errors_chart_version']}"
-points = ((st.session_state.get(chart_key) or {}).get("selection") or {}).get("points") or []
-if points:
-    st.session_state["errors_true"], st.session_state["errors_predicted"] = int(points[0]["y"]), int(points[0]["x"])
+clicked = clicked_cell(st.session_state.get(chart_key))
+if clicked is not None:
+    st.session_state["errors_true"], st.session_state["errors_predicted"] = clicked
 st.session_state.setdefault("errors_true", int(worst_true))
 st.session_state.setdefault("errors_predicted", int(worst_predicted))
-chosen_cell = st.session_state["errors_true"] * 10 + st.session_state["errors_predicted"]
-
-figure = go.Figure(go.Heatmap(
-    z=matrix, x=DIGITS, y=DIGITS, text=np.where(matrix > 0, matrix.astype(str), ""), texttemplate="%{text}",
-    colorscale="Blues", zmin=0, zmax=max(int(mistakes.max()) * 2, 1),  # scaled to the mistakes: the diagonal saturates
-    hoverinfo="skip", showscale=False,
-))
-cells_true, cells_predicted = np.divmod(np.arange(100), 10)
-figure.add_trace(go.Scatter(  # plotly cannot select heatmap cells: one invisible, clickable square per cell
-    x=cells_predicted, y=cells_true, mode="markers", customdata=matrix.ravel(), selectedpoints=[chosen_cell],
-    marker=dict(symbol="square-open", size=34, opacity=0, color="#e4572e", line=dict(width=3)),
-    selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=0)),
-    hovertemplate="true %{y}, predicted %{x}: %{customdata} images<extra></extra>", showlegend=False,
-))
-figure.update_layout(
-    height=520, margin=dict(l=10, r=10, t=10, b=10), clickmode="event+select", dragmode=False,
-    xaxis=dict(title="predicted", tickmode="linear", side="top", range=[-0.5, 9.5], constrain="domain", showgrid=False, zeroline=False),
-    yaxis=dict(title="true", tickmode="linear", range=[9.5, -0.5], scaleanchor="x", showgrid=False, zeroline=False),
-)
-st.plotly_chart(figure, key=chart_key, on_select="rerun", selection_mode="points", config={"displayModeBar": False})
+chosen = (st.session_state["errors_true"], st.session_state["errors_predicted"])
+st.plotly_chart(confusion_figure(matrix, chosen), key=chart_key, on_select="rerun", selection_mode="points",
+                config={"displayModeBar": False})
 
 
 def forget_chart_selection() -> None:
@@ -106,15 +88,4 @@ else:
     )
 
 st.subheader("Accuracy per digit")
-accuracy = per_class_accuracy(y_true, y_pred)
-bars = go.Figure(go.Bar(
-    x=DIGITS, y=accuracy, text=[f"{value:.1%}" for value in accuracy], textposition="outside",
-    marker_color=["#e4572e" if d == int(np.nanargmin(accuracy)) else "#4c78a8" for d in DIGITS],
-    hovertemplate="digit %{x}: %{y:.2%} of its test images right<extra></extra>",
-))
-bars.update_layout(
-    height=320, margin=dict(l=10, r=10, t=10, b=10),
-    xaxis=dict(title="true digit", tickmode="linear"),
-    yaxis=dict(title="accuracy", tickformat=".0%", range=[max(0.0, float(np.nanmin(accuracy)) - 0.05), 1.005]),
-)
-st.plotly_chart(bars, key="errors_per_class", config={"displayModeBar": False})
+st.plotly_chart(accuracy_bars(per_class_accuracy(y_true, y_pred)), key="errors_per_class", config={"displayModeBar": False})

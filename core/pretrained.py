@@ -18,7 +18,7 @@ from core.zoo import preset_config
 PRETRAINED_DIR = PROJECT_ROOT / "pretrained"
 PRETRAINED_MODEL_PATH = PRETRAINED_DIR / "mnist_fast.keras"
 INFO_SUFFIX = ".json"  # `mnist_fast.json` beside the model: its config and test accuracy
-PRETRAINED_LABEL = "pretrained (ships with the project)"  # its name in the pages' model pickers
+PRETRAINED_LABEL = "shipped model"  # its name in the model pickers; the space keeps it apart from every run name
 
 
 def pretrained_config() -> TrainConfig:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.pretrained import PRETRAINED_MODEL_PATH, load_pretrained_model, pretrained_info
+from core.pretrained import PRETRAINED_LABEL, PRETRAINED_MODEL_PATH, load_pretrained_model, pretrained_info
 from core.recorded_run import RecordedRun
 from core.runs import list_runs
 from core.splits import to_model_input
@@ -284,7 +284,7 @@ def test_draw_compare_all_lists_every_model(with_runs, mnist):
     assert not at.exception
     table = at.dataframe[0].value
     assert len(table) == 1 + len(with_runs)  # the shipped model and each saved run
-    assert table["model"].iloc[0].startswith("pretrained")
+    assert table["model"].iloc[0].startswith(PRETRAINED_LABEL)
     assert table["prediction"].iloc[0] == mnist.y_test[0]
     assert [m for m in at.metric if m.label == "Prediction"]
 

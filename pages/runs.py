@@ -1,5 +1,114 @@
-"""Placeholder: replaced by the real page."""
+"""Runs: every saved training run; overlay their curves, download or delete them."""
+
+from pathlib import Path
+
+import pandas as pd
 import streamlit as st
 
-st.title("runs")
-st.info("This page is being built.")
+from core.curves import METRICS, overlay_curves
+from core.events import RUNNING
+from core.run_table import run_rows
+from core.runs import MODEL_FILE, RunError, delete_run, list_runs, load_run, metrics_csv, resolve_runs_dir, run_file
+
+PAGES = Path(__file__).resolve().parent
+OVERLAY_DEFAULT = 3  # runs overlaid when the page opens: the newest ones with epochs
+CONFIRM_KEY = "runs_confirm_delete"  # session state: the run whose deletion awaits a yes
+
+
+def model_bytes(name: str, runs_dir: Path):
+    """A deferred download: the file is read only when the button is pressed (never through a symlink)."""
+    return lambda: run_file(runs_dir, name, MODEL_FILE).read_bytes()
+
+
+st.title("Runs")
+runs_dir = resolve_runs_dir()
+runs = list_runs(runs_dir)
+st.caption(f"Saved in `{runs_dir}`. Open the training logs with `tensorboard --logdir {runs_dir}`.")
+
+if not runs:
+    st.info("No saved runs yet. Every training started on the Train page (or with `python -m core train`) "
+            "is saved here.")
+    st.page_link(PAGES / "train.py", label="Train a model", icon="🏋️")
+    st.stop()
+
+table = pd.DataFrame(run_rows(runs))
+st.dataframe(
+    table, key="runs_table", hide_index=True,
+    column_config={
+        "run": st.column_config.TextColumn("run", pinned=True),
+        "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
+        "batch_size": st.column_config.NumberColumn("batch", help="0 = full batch"),
+        "train_size": st.column_config.NumberColumn("train images", help="0 = all"),
+        "best_val_accuracy": st.column_config.NumberColumn("best val_accuracy", format="percent"),
+        "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+        "seconds": st.column_config.NumberColumn("duration (s)", format="%.1f"),
+        "problems": st.column_config.TextColumn("problems", help="Files missing or damaged in the run folder"),
+    },
+)
+damaged = [run for run in runs if run.problems]
+if damaged:
+    st.warning(f"{len(damaged)} run folder(s) are damaged; what could be read is shown, the problems are listed "
+               "in the last column.")
+
+st.subheader("Compare curves")
+names = [run.name for run in runs]
+with_epochs = [run.name for run in runs if run.epochs]
+choice_column, metric_column = st.columns([4, 1])
+chosen = choice_column.multiselect("Runs to overlay", names, default=with_epochs[:OVERLAY_DEFAULT], key="runs_overlay")
+metric = metric_column.radio("Metric", METRICS, key="runs_metric", horizontal=True)
+epochs_of = {run.name: run.epochs for run in runs}
+if chosen:
+    st.plotly_chart(overlay_curves({name: epochs_of[name] for name in chosen}, metric), key="runs_overlay_chart")
+else:
+    st.caption("Pick one or more runs to see their curves on one chart.")
+
+st.subheader("One run")
+selected = st.selectbox("Run", names, key="runs_selected")
+try:
+    run = load_run(selected, runs_dir)
+except RunError as error:
+    st.warning(f"{error} The list above was read a moment earlier.")
+    st.stop()
+
+status_line = f"**{run.status.replace('_', ' ')}**" + (f": {run.reason}" if run.reason else "")
+if isinstance(run.test_accuracy, float):
+    status_line += f" · test accuracy {run.test_accuracy:.2%}"
+st.markdown(status_line)
+for problem in run.problems:
+    st.error(f"Damaged run: {problem}.")
+
+has_model = run.has_model and not (run.path / MODEL_FILE).is_symlink()
+downloads = st.columns(3)
+downloads[0].download_button(
+    "Download model (.keras)", model_bytes(run.name, runs_dir), file_name=f"{run.name}.keras",
+    mime="application/zip", key="runs_download_model", disabled=not has_model, icon="📦",
+    help=None if has_model else "This run saved no model: it did not finish an epoch, or was damaged.",
+)
+downloads[1].download_button(
+    "Download metrics (.csv)", metrics_csv(run), file_name=f"{run.name}-metrics.csv", mime="text/csv",
+    key="runs_download_metrics", icon="📄", disabled=not run.epochs,
+)
+with downloads[2]:
+    if st.session_state.get(CONFIRM_KEY) != run.name:
+        if st.button("Delete run…", key="runs_delete", icon="🗑️", disabled=run.status == RUNNING,
+                     help="Still training: stop it on the Train page first." if run.status == RUNNING else None):
+            st.session_state[CONFIRM_KEY] = run.name
+            st.rerun()
+    else:
+        st.warning(f"Delete `{run.name}` and all its files? This cannot be undone.")
+        yes, no = st.columns(2)
+        if yes.button("Yes, delete", key="runs_delete_yes", type="primary"):
+            st.session_state.pop(CONFIRM_KEY, None)
+            try:
+                delete_run(run.name, runs_dir)
+            except RunError as error:
+                st.error(str(error))
+            else:
+                st.toast(f"Deleted run {run.name}.")
+                st.rerun()
+        if no.button("Cancel", key="runs_delete_no"):
+            st.session_state.pop(CONFIRM_KEY, None)
+            st.rerun()
+
+with st.expander("Configuration"):
+    st.json(run.config)

@@ -1,5 +1,221 @@
-"""Placeholder: replaced by the real page."""
+"""Train: pick a model and its knobs, start a training in the background, watch it epoch by epoch."""
+
+from pathlib import Path
+from urllib.parse import urlencode
+
 import streamlit as st
 
-st.title("train")
-st.info("This page is being built.")
+from core.config import ConfigError
+from core.curves import training_curves
+from core.epoch_estimate import estimate_epoch, split_sizes
+from core.events import COMPLETED, EARLY_STOPPED, STOPPED, TARGET_REACHED
+from core.job_progress import describe_progress, format_seconds
+from core.runs import list_runs, resolve_runs_dir
+from core.train_form import (
+    DEFAULT_MODEL, FORM_FIELDS, GROUPS, build_config, config_query, default_values, inactive_fields, query_for,
+    values_from_query,
+)
+from core.training_jobs import JobState, QueueFullError, TrainingJobs
+from core.zoo import MODEL_NAMES, SPECS
+
+PAGES = Path(__file__).resolve().parent
+JOB_KEY = "train_job"  # session state: the id of this session's latest training job
+POLL_SECONDS = 1.0
+
+
+@st.cache_resource
+def shared_jobs() -> TrainingJobs:
+    """One job queue for every session, so the cap on concurrent trainings holds server-wide."""
+    return TrainingJobs()
+
+
+@st.cache_data(ttl=20, show_spinner=False)
+def saved_runs(runs_dir: str):
+    return list_runs(runs_dir)
+
+
+def widget_key(name: str) -> str:
+    return f"train_{name}"
+
+
+def load_values(values: dict) -> None:
+    for name, value in values.items():
+        st.session_state[widget_key(name)] = float(value) if FORM_FIELDS[name].kind == "float" else value
+
+
+def load_preset() -> None:
+    """When the model changes, its write-up's preset fills the form."""
+    load_values(default_values(st.session_state[widget_key("model")]))
+
+
+def field_widget(name: str, inactive: dict[str, str]) -> None:
+    field = FORM_FIELDS[name]
+    reason = inactive.get(name)
+    options = dict(
+        key=widget_key(name), disabled=reason is not None, persist_state="session",
+        help=field.help + (f" Inactive now: {reason}." if reason else ""),
+    )
+    if field.choices:
+        st.selectbox(field.label, field.choices, **options)
+    elif field.kind == "bool":
+        st.checkbox(field.label, **options)
+    else:
+        st.number_input(field.label, field.low, field.high, step=field.step, format=field.format, **options)
+
+
+def show_latest_metrics(state: JobState) -> None:
+    last = state.epochs[-1]
+    columns = st.columns(4)
+    columns[0].metric("Epochs done", f"{len(state.epochs)} / {state.config.epochs}")
+    columns[1].metric("accuracy", f"{last.accuracy:.1%}", help=f"Training accuracy of the last epoch; loss {last.loss:.4f}.")
+    columns[2].metric("val_accuracy", "—" if last.val_accuracy is None else f"{last.val_accuracy:.1%}")
+    columns[3].metric("val_loss", "—" if last.val_loss is None else f"{last.val_loss:.3f}")
+
+
+def show_ending(state: JobState) -> None:
+    summary = f"**{state.status.replace('_', ' ')}**: {state.reason}."
+    if state.test_accuracy is not None:
+        summary += f" Test accuracy **{state.test_accuracy:.2%}**."
+    if state.run_name:
+        summary += f" Saved as run `{state.run_name}`."
+    if state.status in (COMPLETED, EARLY_STOPPED, TARGET_REACHED):
+        st.success(summary)
+    elif state.status == STOPPED:
+        st.warning(summary)
+    else:
+        st.error(summary)
+    if state.run_name:
+        st.caption("Next, with this run: compare its curves with others, look inside the network, or study its mistakes.")
+        links = st.columns(3)
+        links[0].page_link(PAGES / "runs.py", label="Runs", icon="📈")
+        links[1].page_link(PAGES / "inspect.py", label="Inspect", icon="🔬")
+        links[2].page_link(PAGES / "errors.py", label="Errors", icon="❌")
+
+
+def job_figures(state: JobState):
+    """The job's loss and accuracy figures, rebuilt only when an epoch ends, not at every poll."""
+    key = (state.job_id, len(state.epochs))
+    cached = st.session_state.get("train_figures")
+    if cached is None or cached[0] != key:
+        cached = (key, training_curves(state.epochs, "loss"), training_curves(state.epochs, "accuracy"))
+        st.session_state["train_figures"] = cached
+    return cached[1], cached[2]
+
+
+def show_job(state: JobState, epoch_seconds: float | None) -> None:
+    config = state.config
+    images = f"{config.train_size:,} images" if config.train_size else "all images"
+    st.caption(f"`{config.model}` · {images} · batch {config.batch_size or 'full'} · "
+               f"{config.optimizer} lr {config.learning_rate:g}" + (f" · run `{state.run_name}`" if state.run_name else ""))
+    if state.finished:
+        show_ending(state)
+    else:
+        report = describe_progress(state, epoch_seconds)
+        st.progress(report.fraction, text=report.text)
+        if st.button("Stop", key="train_stop", icon="⏹️", help="Stops after the current batch; finished epochs are kept."):
+            shared_jobs().stop(state.job_id)
+            st.toast("Stopping after the current batch…")
+    if state.epochs:
+        show_latest_metrics(state)
+    loss_figure, accuracy_figure = job_figures(state)
+    loss_column, accuracy_column = st.columns(2)
+    loss_column.plotly_chart(loss_figure, key="train_loss_chart")
+    accuracy_column.plotly_chart(accuracy_figure, key="train_accuracy_chart")
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_job(job_id: str, epoch_seconds: float | None) -> None:
+    """Redrawn every second while the job is queued or running; training itself never waits on it."""
+    state = shared_jobs().get(job_id)
+    if state is None or state.finished:
+        st.rerun()  # the whole page: show the ending and enable Start again
+    show_job(state, epoch_seconds)
+
+
+jobs = shared_jobs()
+if widget_key("model") not in st.session_state:
+    load_values(default_values(DEFAULT_MODEL))
+
+# Hyperparameters from the link (e.g. ?model=mlp&learning_rate=0.5), applied once per link.
+link_settings = config_query(st.query_params.to_dict())
+if link_settings and link_settings != st.session_state.get("train_link_applied"):
+    st.session_state["train_link_applied"] = link_settings
+    try:
+        load_values(values_from_query(link_settings, st.session_state[widget_key("model")]))
+        st.session_state["train_link_error"] = None
+    except ConfigError as error:
+        st.session_state["train_link_error"] = str(error)
+
+# The job this session follows: remembered in the session and in the URL, so a refresh reattaches.
+job_id = st.session_state.get(JOB_KEY) or st.query_params.get("job")
+state = jobs.get(job_id) if job_id else None
+lost_job = job_id is not None and state is None
+if lost_job:
+    st.session_state.pop(JOB_KEY, None)
+    st.query_params.pop("job", None)
+elif job_id:
+    st.session_state[JOB_KEY] = job_id
+    if st.query_params.get("job") != job_id:
+        st.query_params["job"] = job_id
+
+st.title("Train")
+if link_settings and st.session_state.get("train_link_error"):
+    st.error(f"The settings in this page's link were not applied. {st.session_state['train_link_error']}")
+if lost_job:
+    st.warning("The training this link followed is no longer known to the server (it restarted, or the job "
+               "ended long ago). If it saved a run, you will find it on the Runs page.")
+
+form_column, job_column = st.columns([4, 6], gap="large")
+with form_column:
+    values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
+    inactive = inactive_fields(values)
+    spec = SPECS[values["model"]]
+    st.selectbox("Model", MODEL_NAMES, key=widget_key("model"), on_change=load_preset, persist_state="session",
+                 format_func=lambda name: f"{name}: {SPECS[name].title}")
+    st.markdown(f"{spec.architecture}.")
+    st.caption(f"Preset from {spec.source}, which reported {spec.reported}.")
+    for group, tab in zip(GROUPS, st.tabs(list(GROUPS))):
+        with tab:
+            names = [name for name, field in FORM_FIELDS.items() if field.group == group and name != "model"]
+            columns = st.columns(2)
+            for index, name in enumerate(names):
+                with columns[index % 2]:
+                    field_widget(name, inactive)
+
+    values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
+    try:
+        config = build_config(values)
+    except ConfigError as error:
+        config = None
+        st.error(str(error))
+    if config is not None:
+        estimate = estimate_epoch(config, saved_runs(str(resolve_runs_dir())))
+        n_train, n_val = split_sizes(config)
+        st.markdown(f"Trains on **{n_train:,} images**" + (f", validates on {n_val:,}" if n_val else "") +
+                    f". Estimated **{format_seconds(estimate.seconds)} per epoch**, "
+                    f"{format_seconds(estimate.seconds * config.epochs)} for {config.epochs} epoch(s).")
+        st.caption(f"Estimate {estimate.detail}. Link to these settings: "
+                   f"`?{urlencode(query_for(config))}`")
+
+    active = state is not None and not state.finished
+    if st.button("Start training", key="train_start", type="primary", icon="▶️", disabled=config is None or active,
+                 help="Another training of this session is still going: stop it first." if active else None):
+        try:
+            job_id = jobs.submit(config)
+        except QueueFullError as error:
+            st.error(str(error))
+        else:
+            st.session_state[JOB_KEY] = job_id
+            st.query_params["job"] = job_id
+            state = jobs.get(job_id)
+
+with job_column:
+    if state is None:
+        st.info("Pick a model, adjust its settings and press **Start training**. The loss and accuracy "
+                "curves appear here as each epoch ends; training goes on if you change pages.")
+    else:
+        epoch_seconds = estimate_epoch(state.config, saved_runs(str(resolve_runs_dir()))).seconds
+        if state.finished:
+            show_job(state, epoch_seconds)
+        else:
+            live_job(state.job_id, epoch_seconds)

@@ -1,0 +1,135 @@
+"""How long one epoch of a config will take, said before it starts.
+
+The cost of an epoch is modelled as
+`train_steps × step_seconds + n_train × sample_seconds + val_steps × val_step_seconds
++ n_val × val_sample_seconds`: a fixed cost per batch (Python, Keras, kernel launches) plus
+a cost per image, for training and for validation (which Keras runs in batches of the
+training batch size). `BASELINES` holds these costs per model, measured on a 2-core CPU.
+When this machine has saved runs of the same model, their epochs calibrate the baseline to
+this machine: the estimate is the baseline scaled by how much slower or faster those runs
+were than the baseline predicted for their own configs.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from core.config import ConfigError, TrainConfig, from_dict
+from core.data import TEST_SIZE, TRAIN_SIZE
+
+MEASURED = "measured"
+BASELINE = "baseline"
+RUNS_CONSULTED = 5  # the most recent matching runs: old ones may predate a faster build
+
+
+@dataclass(frozen=True)
+class EpochCost:
+    """Seconds per training step and image, and per validation step and image, of one model."""
+
+    step_seconds: float
+    sample_seconds: float
+    val_step_seconds: float
+    val_sample_seconds: float
+
+
+# Measured with `bench/epoch_throughput.py` on 2026-11-22 on the project's 2-core AMD EPYC (AVX2, no
+# AVX-512), oneDNN on, TensorFlow 2.21 CPU, NumPy 2.4: per model, the cheapest of epochs 2-4 of short
+# trainings on 3,000 (CNNs) or 6,000 real MNIST images at batch 32 and 512, each with and without a
+# 5,000-image hold-out, fitted to the cost model above. The machine was shared with other jobs, so
+# the bench counts CPU seconds, which matched idle wall-clock timings within ~25% (see the bench).
+BASELINES: dict[str, EpochCost] = {
+    "numpy_logreg": EpochCost(step_seconds=0.0, sample_seconds=1.19e-05, val_step_seconds=0.000355, val_sample_seconds=0.0),
+    "softmax": EpochCost(step_seconds=0.00285, sample_seconds=1.48e-05, val_step_seconds=0.00299, val_sample_seconds=2.17e-05),
+    "mlp": EpochCost(step_seconds=0.00405, sample_seconds=3.72e-05, val_step_seconds=0.00585, val_sample_seconds=2.04e-05),
+    "cnn": EpochCost(step_seconds=0.0554, sample_seconds=0.000856, val_step_seconds=0.0, val_sample_seconds=0.000558),
+    "cnn_deep": EpochCost(step_seconds=0.0607, sample_seconds=0.000953, val_step_seconds=0.000574, val_sample_seconds=0.000243),
+    "lenet5": EpochCost(step_seconds=0.00583, sample_seconds=0.00014, val_step_seconds=0.00451, val_sample_seconds=8.85e-05),
+    "fast": EpochCost(step_seconds=0.0142, sample_seconds=0.000344, val_step_seconds=0.00166, val_sample_seconds=0.000134),
+}
+
+
+@dataclass(frozen=True)
+class EpochEstimate:
+    """Expected seconds per epoch, where the figure came from (`MEASURED` or `BASELINE`), and how."""
+
+    seconds: float
+    source: str
+    detail: str
+
+
+def split_sizes(config: TrainConfig) -> tuple[int, int]:
+    """`(training images, validation images)` of one epoch, as `core.splits.make_splits` will cut them."""
+    pool, n_val = TRAIN_SIZE, 0
+    if config.validation == "holdout":
+        pool, n_val = TRAIN_SIZE - config.validation_size, config.validation_size
+    elif config.validation == "test":
+        n_val = TEST_SIZE
+    n_train = min(config.train_size, pool) if config.train_size else pool
+    return n_train, n_val
+
+
+def baseline_seconds(config: TrainConfig) -> float:
+    """Seconds one epoch of `config` takes on the 2-core CPU `BASELINES` was measured on."""
+    cost = BASELINES[config.model]
+    n_train, n_val = split_sizes(config)
+    batch = config.batch_size or n_train  # 0 = full batch
+    seconds = math.ceil(n_train / batch) * cost.step_seconds + n_train * cost.sample_seconds
+    if n_val:
+        seconds += math.ceil(n_val / batch) * cost.val_step_seconds + n_val * cost.val_sample_seconds
+    return seconds
+
+
+def _speed_ratios(config: TrainConfig, runs: Sequence) -> tuple[list[float], int]:
+    """How much slower than the baseline earlier epochs of this model ran: `(ratios, runs used)`."""
+    ratios: list[float] = []
+    used = 0
+    for run in runs:
+        if used == RUNS_CONSULTED:
+            break
+        if run.config.get("model") != config.model or not run.epochs:
+            continue
+        try:
+            earlier = from_dict(run.config)
+        except (ConfigError, TypeError):
+            continue  # a damaged or outdated config.json says nothing reliable
+        if earlier.augments != config.augments:
+            continue  # augmentation's cost is not in the baseline
+        # The first epoch also traces the graph; later ones show the steady pace.
+        epochs = run.epochs[1:] if len(run.epochs) > 1 else run.epochs
+        expected = baseline_seconds(earlier)
+        seconds = [e["seconds"] for e in epochs if isinstance(e.get("seconds"), (int, float)) and e["seconds"] > 0]
+        if seconds and expected > 0:
+            ratios += [s / expected for s in seconds]
+            used += 1
+    return ratios, used
+
+
+def estimate_epoch(config: TrainConfig, runs: Sequence = ()) -> EpochEstimate:
+    """Estimate the seconds one epoch of `config` will take.
+
+    Args:
+        config: the run about to start.
+        runs: saved runs (`core.runs.RunSummary`, newest first) to learn this machine's
+            pace from; runs of other models, or with augmentation where `config` has none
+            (or the reverse), are ignored.
+
+    Returns:
+        An `EpochEstimate` whose `source` is `MEASURED` when earlier runs of the model
+        calibrated it, else `BASELINE`.
+    """
+    baseline = baseline_seconds(config)
+    ratios, used = _speed_ratios(config, runs)
+    if ratios:
+        ratio = statistics.median(ratios)
+        return EpochEstimate(
+            baseline * ratio, MEASURED,
+            f"measured from {len(ratios)} epoch(s) of {used} earlier `{config.model}` run(s) on this machine, "
+            f"scaled to this batch size and number of images",
+        )
+    return EpochEstimate(
+        baseline, BASELINE,
+        f"from a baseline timing of `{config.model}` on a 2-core CPU (no earlier `{config.model}` run here to learn from yet)",
+    )

@@ -1,0 +1,73 @@
+"""A running job's progress in words and fractions: where it is, and how long until it is done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.events import QUEUED, RUNNING
+from core.training_jobs import JobState
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """What the Train page's progress bar shows."""
+
+    fraction: float  # of the whole run, in [0, 1]
+    text: str
+
+
+def format_seconds(seconds: float) -> str:
+    """`"42 s"`, `"3 min 5 s"` or `"1 h 12 min"`."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+def describe_progress(state: JobState, epoch_seconds: float | None = None) -> ProgressReport:
+    """Progress of a queued or running job, with an ETA for the epoch and for the whole run.
+
+    Args:
+        state: the job's latest snapshot.
+        epoch_seconds: the expected seconds per epoch (from `core.epoch_estimate`), used
+            until the job has finished an epoch of its own to time.
+
+    Returns:
+        The fraction of all epochs done (epochs finished plus the current epoch's share)
+        and a line such as `"Epoch 3 of 30: 45%, about 12 s left in this epoch, 5 min 2 s in all"`.
+        The run may end sooner (early stopping, target accuracy).
+    """
+    total = state.config.epochs
+    if state.status == QUEUED:
+        position = state.queue_position or 1
+        return ProgressReport(0.0, f"Waiting in the queue: position {position} (trainings run one at a time).")
+    if state.status != RUNNING:
+        return ProgressReport(1.0 if state.epochs else 0.0, state.reason or state.status)
+    done = len(state.epochs)
+    if not done and state.progress is None:
+        return ProgressReport(0.0, f"Epoch 1 of {total}: starting (loading TensorFlow, the data and the model)")
+    if done >= total:
+        return ProgressReport(1.0, f"All {total} epochs done: scoring the test set and saving the model")
+    if state.epochs:
+        timed = state.epochs[1:] or state.epochs  # the first epoch also traced the graph
+        epoch_seconds = sum(e.seconds for e in timed) / len(timed)
+    progress = state.progress
+    per_epoch = epoch_seconds
+    if progress is not None and progress.epoch == done + 1 and progress.fraction > 0:
+        in_epoch = progress.fraction
+        this_epoch = progress.seconds / progress.fraction  # its training part; validation follows
+        epoch_left = this_epoch * (1.0 - progress.fraction)
+        per_epoch = per_epoch or this_epoch
+    else:
+        in_epoch, epoch_left = 0.0, epoch_seconds
+    fraction = min(1.0, (done + in_epoch) / total)
+    text = f"Epoch {done + 1} of {total}: {in_epoch:.0%}"
+    if epoch_left is None:
+        return ProgressReport(fraction, text)
+    total_left = epoch_left + (total - done - 1) * per_epoch
+    text += f", about {format_seconds(epoch_left)} left in this epoch, {format_seconds(total_left)} in all"
+    return ProgressReport(fraction, text)

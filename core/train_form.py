@@ -1,0 +1,183 @@
+"""The Train page's form: one field per `TrainConfig` knob, its bounds, its defaults, and URL presets.
+
+The page renders `FORM_FIELDS` as widgets and turns their values into a config with
+`build_config`; a link such as `?model=mlp&learning_rate=0.5` becomes form values through
+`values_from_query`. Everything here is plain Python, so tests reach it without a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.config import (
+    ACTIVATIONS, FIELD_TYPES, INITIALIZERS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_UNITS, MAX_LEARNING_RATE,
+    OPTIMIZERS, PIXEL_SCALES, SCHEDULES, VALIDATIONS, ConfigError, TrainConfig, from_dict,
+)
+from core.zoo import MODEL_NAMES, SPECS
+
+DEFAULT_MODEL = "lenet5"
+# Models whose write-up epoch over all 55,000-60,000 images takes over ~20 s on a 2-core CPU
+# (core/epoch_estimate.py's baselines: cnn 53 s, cnn_deep 120 s, lenet5 22 s) start the form on
+# this many images, so a first try takes seconds; `train_size` 0 trains on everything, as the
+# write-up did. `fast` keeps all images: one 24 s epoch on all of them is its point.
+DEMO_TRAIN_SIZE = 5000
+DEMO_MODELS = ("cnn", "cnn_deep", "lenet5")
+QUERY_KEYS_NOT_CONFIG = ("job",)  # other query parameters the dashboard uses
+
+
+@dataclass(frozen=True)
+class FormField:
+    """How one `TrainConfig` field appears on the form. Numeric bounds are closed intervals."""
+
+    name: str
+    label: str
+    group: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    step: float | None = None
+    format: str | None = None
+    choices: tuple[Any, ...] = ()
+
+    @property
+    def kind(self) -> str:
+        """`"int"`, `"float"`, `"bool"` or `"str"`, as the config field is typed."""
+        return FIELD_TYPES[self.name]
+
+
+GROUPS = ("Optimisation", "Model", "Stopping", "Data", "Augmentation")
+FORM_FIELDS: dict[str, FormField] = {
+    field.name: field
+    for field in [
+        FormField("model", "Model", "Model", "A model from the five write-ups, or this project's fast CNN.", choices=MODEL_NAMES),
+        FormField("epochs", "Epochs", "Optimisation", "Passes over the training images.", 1, MAX_EPOCHS, 1),
+        FormField("batch_size", "Batch size", "Optimisation", "Images per gradient step; 0 = the whole training set in one step.",
+                  0, MAX_BATCH_SIZE, 16),
+        FormField("learning_rate", "Learning rate", "Optimisation", "Step size of the optimizer.",
+                  1e-6, MAX_LEARNING_RATE, 0.001, "%g"),
+        FormField("optimizer", "Optimizer", "Optimisation", "`momentum` is SGD with momentum.", choices=OPTIMIZERS),
+        FormField("momentum", "Momentum", "Optimisation", "Used by the `momentum` optimizer only.", 0.0, 0.999, 0.05, "%.3f"),
+        FormField("schedule", "Learning-rate schedule", "Optimisation",
+                  "`one_cycle` warms up to the learning rate, then anneals it towards 0.", choices=SCHEDULES),
+        FormField("activation", "Hidden activation", "Model", "Activation of the hidden dense layers.", choices=ACTIVATIONS),
+        FormField("initializer", "Weight initializer", "Model", "`preset` = whatever the write-up used.", choices=INITIALIZERS),
+        FormField("hidden_units", "Hidden units", "Model", "Width of the hidden dense layer(s); 0 = the write-up's.",
+                  0, MAX_HIDDEN_UNITS, 16),
+        FormField("dropout", "Dropout", "Model", "Fraction of hidden units dropped while training.", 0.0, 0.95, 0.05, "%.2f"),
+        FormField("patience", "Early-stopping patience", "Stopping",
+                  "Epochs without a better `val_loss` before stopping; 0 = never stop early.", 0, MAX_EPOCHS, 1),
+        FormField("restore_best_weights", "Restore best weights", "Stopping",
+                  "After early stopping, go back to the epoch with the best `val_loss`."),
+        FormField("target_accuracy", "Target train accuracy", "Stopping",
+                  "Stop once train accuracy exceeds this (write-up 001 stops at 0.80); 0 = never.", 0.0, 0.999, 0.01, "%.3f"),
+        FormField("train_size", "Training images", "Data",
+                  "A random subset of the training images, for quick demos; 0 = all of them.", 0, 60_000, 500),
+        FormField("validation", "Validation", "Data",
+                  "`holdout`: the first training images; `test`: the test set (write-up 004); `none`.", choices=VALIDATIONS),
+        FormField("validation_size", "Hold-out images", "Data", "Training images held out for validation.", 1, 30_000, 500),
+        FormField("pixel_scale", "Pixel scale", "Data", "`unit`: pixels in [0, 1]; `raw`: 0..255 as write-up 001 fed them.",
+                  choices=PIXEL_SCALES),
+        FormField("seed", "Seed", "Data", "Seeds the weights, the subset and the shuffling.", 0, 2**31 - 1, 1),
+        FormField("augment_shift", "Random shift", "Augmentation", "Fraction of the image size.", 0.0, 0.5, 0.05, "%.2f"),
+        FormField("augment_rotation", "Random rotation (°)", "Augmentation", "Degrees either way.", 0.0, 180.0, 5.0, "%.0f"),
+        FormField("augment_zoom", "Random zoom", "Augmentation", "Fraction either way.", 0.0, 0.5, 0.05, "%.2f"),
+    ]
+}
+assert set(FORM_FIELDS) == set(FIELD_TYPES), "every TrainConfig field needs a form field"
+
+
+def default_values(model: str) -> dict[str, Any]:
+    """The form's values for `model`: its write-up's preset, on a demo-sized subset for slow models.
+
+    Raises:
+        ConfigError: for an unknown model.
+    """
+    if model not in SPECS:
+        raise ConfigError(f"Received an invalid value for `model`: {model!r}. Pass one of {list(MODEL_NAMES)}.")
+    train_size = DEMO_TRAIN_SIZE if model in DEMO_MODELS else 0
+    # Built in one step (not `TrainConfig(model=...)` then the preset): a model such as
+    # `numpy_logreg` refuses the defaults of the others (Adam) on its own.
+    return from_dict({**TrainConfig().to_dict(), "model": model, **SPECS[model].preset, "train_size": train_size}).to_dict()
+
+
+def build_config(values: Mapping[str, Any]) -> TrainConfig:
+    """The config the form's `values` describe (strings coerced, as from a URL).
+
+    Raises:
+        ConfigError: naming the field, the value and the fix.
+    """
+    return from_dict(dict(values))
+
+
+def config_query(params: Mapping[str, Any]) -> dict[str, str]:
+    """The query parameters that set hyperparameters (all but `QUERY_KEYS_NOT_CONFIG`)."""
+    return {key: value for key, value in params.items() if key not in QUERY_KEYS_NOT_CONFIG}
+
+
+def values_from_query(params: Mapping[str, str], model: str = DEFAULT_MODEL) -> dict[str, Any]:
+    """Form values from URL query parameters such as `?model=mlp&learning_rate=0.5`.
+
+    Args:
+        params: query parameters as strings; keys other than config fields and
+            `QUERY_KEYS_NOT_CONFIG` are refused.
+        model: the model whose defaults fill the fields the query leaves out, when the
+            query names no `model`.
+
+    Returns:
+        A complete dict of form values, valid and inside the form's bounds.
+
+    Raises:
+        ConfigError: for an unknown key, a value of the wrong type, out of range, or
+            outside the form's bounds.
+    """
+    overrides = config_query(params)
+    base = default_values(overrides.get("model", model))
+    config = build_config({**base, **overrides})
+    values = config.to_dict()
+    for name in overrides:
+        check_in_form(name, values[name])
+    return values
+
+
+def check_in_form(name: str, value: Any) -> None:
+    """Raise `ConfigError` if `value` is valid for training but beyond the form's bounds for `name`."""
+    field = FORM_FIELDS[name]
+    if field.low is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        return
+    if not field.low <= value <= field.high:
+        raise ConfigError(
+            f"Received an invalid value for `{name}`, expected a value the form offers, in "
+            f"[{field.low:g}, {field.high:g}]. Received: {name}={value!r}"
+        )
+
+
+def inactive_fields(values: Mapping[str, Any]) -> dict[str, str]:
+    """Fields that have no effect with these `values`, each with the reason (the page greys them out)."""
+    spec = SPECS.get(values.get("model"))
+    inactive: dict[str, str] = {}
+    if values.get("optimizer") != "momentum":
+        inactive["momentum"] = "used by the `momentum` optimizer only"
+    if values.get("validation") != "holdout":
+        inactive["validation_size"] = "used with `holdout` validation only"
+    if not values.get("patience"):
+        inactive["restore_best_weights"] = "used with early stopping (patience > 0) only"
+    if spec is not None and not spec.has_hidden_layers:
+        for name in ("activation", "hidden_units", "dropout"):
+            inactive[name] = f"`{spec.name}` has no hidden layers"
+    if values.get("model") == "numpy_logreg":
+        reason = "the NumPy model trains by plain gradient descent with its own U(-1, 1) weights"
+        for name in ("optimizer", "momentum", "schedule", "initializer", "augment_shift", "augment_rotation", "augment_zoom"):
+            inactive[name] = reason
+    return inactive
+
+
+def query_for(config: TrainConfig) -> dict[str, str]:
+    """Query parameters that reproduce `config` on the form: the model, plus what differs from its defaults."""
+    defaults = default_values(config.model)
+    return {"model": config.model} | {
+        name: str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in config.to_dict().items()
+        if name != "model" and value != defaults[name]
+    }

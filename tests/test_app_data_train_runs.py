@@ -1,0 +1,344 @@
+"""The Data, Train and Runs pages through Streamlit's AppTest, on the real MNIST and real trainings.
+
+Runs go to a throwaway `$MNIST_LAB_RUNS_DIR`; trainings are tiny (a few hundred images). Waits
+for a background job re-run the app once a second up to a bound, then fail with what was shown.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("MNIST_PATH", str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+import core.runs  # noqa: E402
+from core.recorded_run import RecordedRun  # noqa: E402
+from core.runs import RUNS_DIR_ENV, list_runs, load_run  # noqa: E402
+from core.train_form import build_config, default_values  # noqa: E402
+from core.training_jobs import default_max_concurrent  # noqa: E402
+
+APP = str(ROOT / "dashboard" / "app.py")
+JOB_WAIT_SECONDS = 300  # an upper bound for a tiny training on a busy 2-core machine, not a speed claim
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch):
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.setenv(RUNS_DIR_ENV, str(folder))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def recorded_run(tmp_path_factory):
+    """A real 2-epoch run of the MLP on 300 images, recorded once; tests copy it."""
+    folder = tmp_path_factory.mktemp("recorded")
+    config = build_config(default_values("mlp") | dict(epochs=2, train_size=300, batch_size=32, validation_size=500))
+    run = RecordedRun(config, runs_dir=folder, name="mlp-recorded")
+    *_, done = list(run)
+    assert done.status == "completed"
+    return folder / "mlp-recorded"
+
+
+def open_page(page: str | None = None, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    if page:
+        at.switch_page(f"../pages/{page}.py")
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def wait_until(at: AppTest, done, what: str) -> None:
+    """Re-run the app once a second until `done(at)`; fail after `JOB_WAIT_SECONDS`."""
+    deadline = time.monotonic() + JOB_WAIT_SECONDS
+    while not done(at):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen; the page shows errors {texts(at.error)}, "
+                        f"metrics {texts(at.metric)}, progress {[p.proto.text for p in at.get('progress')]}")
+        time.sleep(1.0)
+        at.run()
+        assert not at.exception, at.exception
+
+
+def chart_traces(at: AppTest, key_part: str) -> dict[str, dict]:
+    """The traces of the plotly chart whose id contains `key_part`, by name."""
+    [chart] = [c for c in at.get("plotly_chart") if key_part in c.proto.id]
+    return {trace["name"]: trace for trace in json.loads(chart.proto.spec)["data"]}
+
+
+def set_tiny_config(at: AppTest, epochs: int) -> None:
+    at.selectbox(key="train_model").set_value("mlp").run()
+    at.number_input(key="train_train_size").set_value(300).run()
+    at.number_input(key="train_batch_size").set_value(32).run()
+    at.number_input(key="train_validation_size").set_value(500).run()
+    at.number_input(key="train_epochs").set_value(epochs).run()
+    assert not at.error, texts(at.error)
+
+
+# --- every page -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", [None, "data", "train", "runs"])
+def test_every_page_runs_without_exception(runs_dir, page):
+    at = open_page(page)
+    assert at.title, "the page drew nothing"
+
+
+def test_data_page_never_imports_tensorflow():
+    # A fresh interpreter: in this one, other tests have long imported TensorFlow.
+    script = (
+        "import sys; from streamlit.testing.v1 import AppTest; "
+        f"at = AppTest.from_file({APP!r}, default_timeout=60); at.run(); "
+        "assert not at.exception, at.exception; assert at.metric, 'no overview drawn'; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-2:] == ["False", "False"]
+
+
+# --- Data ---------------------------------------------------------------------------------------
+
+
+def test_data_page_shows_the_dataset_at_a_glance(runs_dir):
+    at = open_page("data")
+    assert texts(at.metric)[:2] == ["60,000", "10,000"]
+    assert at.get("image"), "no sample grid"
+    assert "5,421" in at.caption[-1].value  # digit 5, MNIST's rarest training class
+    assert at.get("vega_lite_chart"), "no class-count chart"
+
+
+def test_data_page_shows_a_corrupt_mnist_as_an_error_not_a_traceback(runs_dir, tmp_path, monkeypatch):
+    corrupt = tmp_path / "mnist.npz"
+    corrupt.write_bytes(b"PK\x03\x04 this is not an archive")
+    monkeypatch.setenv("MNIST_PATH", str(corrupt))
+    at = open_page("data")
+    [message] = texts(at.error)
+    assert "MNIST could not be loaded" in message and str(corrupt) in message
+
+
+# --- Train --------------------------------------------------------------------------------------
+
+
+def test_choosing_a_model_fills_the_form_with_its_write_ups_preset(runs_dir):
+    at = open_page("train")
+    at.selectbox(key="train_model").set_value("mlp").run()
+    assert at.number_input(key="train_learning_rate").value == 0.1
+    assert at.number_input(key="train_batch_size").value == 100
+    assert at.number_input(key="train_epochs").value == 30
+    assert at.selectbox(key="train_activation").value == "sigmoid"
+    assert any("write-up 003" in c.value and "91.64% test" in c.value for c in at.caption)
+    assert any("per epoch" in m.value for m in at.markdown), "no epoch-time estimate"
+    assert any("Estimate from a baseline timing of `mlp`" in c.value for c in at.caption)
+
+
+def test_an_invalid_combination_shows_the_config_error_and_disables_start(runs_dir):
+    at = open_page("train")
+    at.number_input(key="train_train_size").set_value(300).run()
+    at.number_input(key="train_batch_size").set_value(1000).run()
+    assert any("`batch_size`=1000" in message for message in texts(at.error))
+    assert at.button(key="train_start").disabled
+
+
+def test_link_settings_fill_the_form(runs_dir):
+    at = open_page("train", {"model": "mlp", "learning_rate": "0.5"})
+    assert at.selectbox(key="train_model").value == "mlp"
+    assert at.number_input(key="train_learning_rate").value == 0.5
+    assert at.number_input(key="train_batch_size").value == 100  # the rest is mlp's preset
+    assert not at.error
+
+
+@pytest.mark.parametrize("query, named", [
+    ({"learning_rate": "fast"}, "learning_rate"),
+    ({"model": "mlp", "epochs": "-3"}, "epochs"),
+    ({"optimiser": "adam"}, "optimiser"),
+])
+def test_a_bad_link_setting_shows_an_error_not_an_exception(runs_dir, query, named):
+    at = open_page("train", query)
+    [message] = texts(at.error)
+    assert "were not applied" in message and named in message
+    assert not at.button(key="train_start").disabled  # the form itself is still valid
+
+
+def test_training_runs_in_the_background_and_its_epochs_reach_the_page(runs_dir):
+    at = open_page("train")
+    set_tiny_config(at, epochs=2)
+    at.button(key="train_start").click().run()
+    job_id = at.query_params["job"][0] if isinstance(at.query_params["job"], list) else at.query_params["job"]
+    assert at.session_state["train_job"] == job_id
+
+    # A refresh (a new session with only the URL) reattaches to the same job.
+    refreshed = open_page("train", {"job": job_id})
+    assert refreshed.get("progress") or refreshed.success, "the refreshed page lost the job"
+
+    # Touching widgets and visiting another page does not disturb the training.
+    at.number_input(key="train_epochs").set_value(7).run()
+    at.switch_page("../pages/data.py").run()
+    at.switch_page("../pages/train.py").run()
+    assert not at.exception
+
+    wait_until(at, lambda at: at.success, "the training's end")
+    [summary] = texts(at.success)
+    [run] = list_runs(runs_dir)
+    assert run.status == "completed" and len(run.epochs) == 2
+    assert f"**completed**: all 2 epochs ran. Test accuracy **{run.test_accuracy:.2%}**" in summary
+    assert run.name in summary
+    assert texts(at.metric)[0] == "2 / 2"
+    # The curves show exactly the metrics Keras logged, as saved in the run's metrics.jsonl.
+    loss = chart_traces(at, "train_loss_chart")
+    assert loss["train"]["x"] == [1, 2]
+    assert loss["train"]["y"] == pytest.approx([e["loss"] for e in run.epochs])
+    assert loss["validation"]["y"] == pytest.approx([e["val_loss"] for e in run.epochs])
+    accuracy = chart_traces(at, "train_accuracy_chart")
+    assert accuracy["validation"]["y"] == pytest.approx([e["val_accuracy"] for e in run.epochs])
+    assert texts(at.metric)[2] == f"{run.epochs[-1]['val_accuracy']:.1%}"
+
+    refreshed.run()  # the other session now sees the same ending
+    assert run.name in texts(refreshed.success)[0]
+    assert not at.button(key="train_start").disabled  # ready for the next training
+
+
+def test_stop_ends_the_training_and_keeps_finished_epochs(runs_dir):
+    at = open_page("train")
+    set_tiny_config(at, epochs=1000)
+    at.button(key="train_start").click().run()
+    try:
+        wait_until(at, lambda at: at.metric, "the first epoch")
+        at.button(key="train_stop").click().run()
+        wait_until(at, lambda at: at.warning, "the stop")
+    finally:
+        if at.get("button") and any(b.key == "train_stop" for b in at.button):
+            at.button(key="train_stop").click().run()  # never leave a 1000-epoch job behind
+    assert "**stopped**: stopped by request" in texts(at.warning)[0]
+    [run] = list_runs(runs_dir)
+    assert run.status == "stopped"
+    assert 1 <= len(run.epochs) < 1000
+    assert texts(at.metric)[0] == f"{len(run.epochs)} / 1000"
+
+
+def test_sessions_share_one_queue_and_a_waiting_job_shows_its_place(runs_dir):
+    if default_max_concurrent() != 1:
+        pytest.skip("needs the default of one training at a time")
+    first, second = open_page("train"), open_page("train")
+    set_tiny_config(first, epochs=1000)
+    set_tiny_config(second, epochs=1)
+    first.button(key="train_start").click().run()
+    try:
+        wait_until(first, lambda at: at.get("progress") and "Epoch" in at.get("progress")[0].proto.text,
+                   "the first session's training to start")
+        second.button(key="train_start").click().run()
+        assert "Waiting in the queue: position 1" in second.get("progress")[0].proto.text
+    finally:
+        first.button(key="train_stop").click().run()  # frees the one training slot
+    wait_until(second, lambda at: at.success, "the queued training's end")
+    assert "**completed**: all 1 epochs ran" in texts(second.success)[0]
+    wait_until(first, lambda at: at.warning, "the first training's stop")
+    assert sorted(run.status for run in list_runs(runs_dir)) == ["completed", "stopped"]
+
+
+def test_a_link_to_an_unknown_job_says_so(runs_dir):
+    at = open_page("train", {"job": "no-such-job"})
+    assert any("no longer known" in w for w in texts(at.warning))
+    assert "job" not in at.query_params
+
+
+# --- Runs ---------------------------------------------------------------------------------------
+
+
+def copy_run(recorded_run: Path, runs_dir: Path, name: str | None = None) -> str:
+    name = name or recorded_run.name
+    shutil.copytree(recorded_run, runs_dir / name)
+    return name
+
+
+def test_runs_lists_saved_runs_with_their_scores_and_curves(runs_dir, recorded_run):
+    name = copy_run(recorded_run, runs_dir)
+    summary = load_run(name, runs_dir)
+    at = open_page("runs")
+    [row] = at.dataframe[0].value.to_dict("records")
+    assert (row["run"], row["model"], row["status"], row["epochs"]) == (name, "mlp", "completed", 2)
+    assert row["test_accuracy"] == pytest.approx(summary.test_accuracy)
+    assert row["best_val_accuracy"] == pytest.approx(max(e["val_accuracy"] for e in summary.epochs))
+    assert at.multiselect(key="runs_overlay").value == [name]
+    traces = chart_traces(at, "runs_overlay_chart")
+    assert traces[f"{name} (validation)"]["y"] == pytest.approx([e["val_accuracy"] for e in summary.epochs])
+    at.radio(key="runs_metric").set_value("loss").run()
+    assert chart_traces(at, "runs_overlay_chart")[f"{name} (train)"]["y"] == pytest.approx([e["loss"] for e in summary.epochs])
+    downloads = {button.proto.label: button.proto for button in at.get("download_button")}
+    assert not downloads["Download model (.keras)"].disabled
+    assert downloads["Download metrics (.csv)"].url.endswith(".csv")
+
+
+def test_runs_overlays_several_runs(runs_dir, recorded_run):
+    copy_run(recorded_run, runs_dir, "first")
+    copy_run(recorded_run, runs_dir, "second")
+    at = open_page("runs")
+    assert sorted(at.multiselect(key="runs_overlay").value) == ["first", "second"]
+    assert set(chart_traces(at, "runs_overlay_chart")) == {
+        "first (validation)", "first (train)", "second (validation)", "second (train)"}
+    at.multiselect(key="runs_overlay").unselect("first").run()
+    assert set(chart_traces(at, "runs_overlay_chart")) == {"second (validation)", "second (train)"}
+
+
+def test_deleting_a_run_asks_first(runs_dir, recorded_run):
+    name = copy_run(recorded_run, runs_dir)
+    at = open_page("runs")
+    at.button(key="runs_delete").click().run()
+    assert any(name in w and "cannot be undone" in w for w in texts(at.warning))
+    at.button(key="runs_delete_no").click().run()
+    assert (runs_dir / name).is_dir()
+    at.button(key="runs_delete").click().run()
+    at.button(key="runs_delete_yes").click().run()
+    assert not at.exception
+    assert not (runs_dir / name).exists()
+    assert any("No saved runs" in i for i in texts(at.info))
+
+
+def test_damaged_runs_show_their_problems(runs_dir, recorded_run):
+    name = copy_run(recorded_run, runs_dir)
+    (runs_dir / name / "config.json").write_text("{torn")
+    (runs_dir / name / "model.keras").unlink()
+    with open(runs_dir / name / "metrics.jsonl", "a") as metrics:
+        metrics.write('{"epoch": 3, "lo')
+    at = open_page("runs")
+    problems = " ".join(texts(at.error))
+    assert "config.json is corrupt" in problems and "model.keras is missing" in problems
+    assert "line 3 is corrupt" in problems
+    assert {b.proto.label: b.proto.disabled for b in at.get("download_button")}["Download model (.keras)"]
+    assert at.dataframe[0].value.to_dict("records")[0]["epochs"] == 2
+
+
+def test_a_run_deleted_by_another_session_is_handled(runs_dir, recorded_run, monkeypatch):
+    name = copy_run(recorded_run, runs_dir)
+    at = open_page("runs")
+    # Another session deletes the run between this page's listing and its reading of the run.
+    stale = list_runs(runs_dir)
+    shutil.rmtree(runs_dir / name)
+    with monkeypatch.context() as patch:
+        patch.setattr(core.runs, "list_runs", lambda *args, **kwargs: list(stale))
+        at.run()
+    assert not at.exception
+    assert any("It may have been deleted" in w for w in texts(at.warning))
+    at.run()
+    assert any("No saved runs" in i for i in texts(at.info))
+
+
+def test_runs_page_with_no_runs_points_to_train(runs_dir):
+    at = open_page("runs")
+    assert any("No saved runs yet" in i for i in texts(at.info))

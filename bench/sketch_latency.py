@@ -70,25 +70,36 @@ def main() -> int:
         model(canvas_to_input(canvases[index % CANVASES], "black")[None, :, :, None], training=False)
 
     total, preprocessing, model_call, eager_call, right = [], [], [], [], 0
+    total_cpu, model_call_cpu = [], []
     for repetition in range(args.repetitions):
         canvas, label = canvases[repetition % CANVASES], labels[repetition % CANVASES]
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         image = canvas_to_input(canvas, "black")
         probabilities = predictor.probabilities(image)
         total.append(time.perf_counter() - started)
+        total_cpu.append(time.process_time() - started_cpu)
         right += int(probabilities.argmax() == label)
         preprocessing.append(timed(lambda c: canvas_to_input(c, "black"), canvas)[0])
+        started_cpu = time.process_time()
         model_call.append(timed(predictor.probabilities, image)[0])
+        model_call_cpu.append(time.process_time() - started_cpu)
         eager_call.append(timed(lambda x: model(x[None, :, :, None], training=False).numpy(), image)[0])
     predict_call = [timed(lambda x: model.predict(x[None, :, :, None], verbose=0), image)[0] for _ in range(20)]
+    load = os.getloadavg()
 
     print(f"{args.repetitions} repetitions after {WARM_UP} warm-up calls, {CANVASES} distinct MNIST test digits "
           f"drawn into {CANVAS_SIZE}x{CANVAS_SIZE} RGBA canvases; {right / args.repetitions:.1%} classified right")
-    print(f"whole path (canvas_to_input + compiled model call): {milliseconds(total)}")
-    print(f"  canvas_to_input alone:                           {milliseconds(preprocessing)}")
-    print(f"  compiled model call alone (tf.function):         {milliseconds(model_call)}")
-    print(f"  for comparison, eager model(x, training=False):  {milliseconds(eager_call)}")
-    print(f"  for comparison, model.predict(x) (20 calls):     {milliseconds(predict_call)}")
+    print("wall-clock time per call:")
+    print(f"  whole path (canvas_to_input + compiled model call): {milliseconds(total)}")
+    print(f"  canvas_to_input alone:                              {milliseconds(preprocessing)}")
+    print(f"  compiled model call alone (tf.function):            {milliseconds(model_call)}")
+    print(f"  for comparison, eager model(x, training=False):     {milliseconds(eager_call)}")
+    print(f"  for comparison, model.predict(x) (20 calls):        {milliseconds(predict_call)}")
+    print("CPU time of this process per call (all its threads; less sensitive to other processes' load):")
+    print(f"  whole path:                                         {milliseconds(total_cpu)}")
+    print(f"  compiled model call alone:                          {milliseconds(model_call_cpu)}")
+    print(f"load average at the end {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
+          + ("  (busy machine: other processes inflate the wall-clock figures)" if load[0] > (os.cpu_count() or 1) else ""))
     print(f"model_call_p95_ms={np.percentile(np.asarray(model_call) * 1000, 95):.3f}")
     print(f"p95_ms={np.percentile(np.asarray(total) * 1000, 95):.3f}")
     return 0

@@ -49,7 +49,7 @@ with canvas_column:
     def clear_canvas() -> None:
         st.session_state["draw_canvas_version"] += 1  # a new key mounts a new, empty canvas
 
-    st.button("Clear", key="draw_clear", on_click=clear_canvas, icon="🧽")
+    st.button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
 
 rgba = canvas.image_data
 if rgba is None or not has_ink(rgba, BACKGROUND):

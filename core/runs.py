@@ -148,10 +148,20 @@ def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
             record = json.loads(line)
             if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
                 raise ValueError("not an epoch record")
+            if any(record.get(key) is not None and _number(record[key]) is None for key in EPOCH_NUMBERS):
+                raise ValueError("an epoch metric is not a number")
             epochs.append(record)
         except ValueError:
             problems.append(f"{path.name} line {number} is corrupt and was skipped")
     return epochs, problems
+
+
+EPOCH_NUMBERS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "samples_per_second")
+
+
+def _number(value) -> float | None:
+    """`value` as a float if it is a JSON number (NaN and infinities included), else None."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _read_json(path: Path, problems: list[str]) -> dict:
@@ -190,10 +200,11 @@ def read_run(path: Path) -> RunSummary:
         reason = f"its process ended before it finished; {len(epochs)} finished epoch(s) kept"
     if state not in ENDINGS + (RUNNING,):
         state = INTERRUPTED
+    reason = reason if isinstance(reason, str) else repr(reason)
     return RunSummary(
         name=path.name, path=path, config=config, status=state, reason=reason, epochs=epochs,
-        test_accuracy=status.get("test_accuracy"), test_loss=status.get("test_loss"),
-        started=status.get("started"), ended=status.get("ended"), problems=problems,
+        test_accuracy=_number(status.get("test_accuracy")), test_loss=_number(status.get("test_loss")),
+        started=_number(status.get("started")), ended=_number(status.get("ended")), problems=problems,
     )
 
 

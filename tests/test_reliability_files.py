@@ -84,6 +84,23 @@ def test_corrupt_metrics_lines_are_skipped_and_reported(saved, tmp_path):
     assert summary.problems == [f"{METRICS_FILE} line {n} is corrupt and was skipped" for n in (2, 3, 4, 6)]
 
 
+def test_wrong_typed_values_in_status_and_metrics_never_break_the_listing(saved, tmp_path):
+    run = copy_run(saved, tmp_path)
+    copy_run(saved, tmp_path, "other")
+    status = json.loads((run / STATUS_FILE).read_text())
+    status.update(started="yesterday", ended=[1], test_accuracy="high", reason={"why": 1})
+    (run / STATUS_FILE).write_text(json.dumps(status))
+    first, second = (run / METRICS_FILE).read_text().splitlines()
+    (run / METRICS_FILE).write_text(first + "\n" + second.replace('"seconds": ', '"seconds": "slow", "x": ') + "\n")
+    summaries = {summary.name: summary for summary in list_runs(tmp_path)}  # sorting on `started` must not raise
+    damaged = summaries["good"]
+    assert damaged.started is None and damaged.ended is None and damaged.test_accuracy is None
+    assert isinstance(damaged.reason, str)
+    assert [epoch["epoch"] for epoch in damaged.epochs] == [1]
+    assert damaged.problems == [f"{METRICS_FILE} line 2 is corrupt and was skipped"]
+    assert isinstance(damaged.seconds, float) and damaged.best_val_accuracy is not None
+
+
 @pytest.mark.parametrize("removed", RUN_FILES)
 def test_run_with_a_file_missing_is_listed_with_the_problem(saved, tmp_path, removed):
     run = copy_run(saved, tmp_path)

@@ -1,0 +1,147 @@
+"""Draw page in a real browser: strokes drawn with the mouse on the canvas reach the shipped model.
+
+The canvas lives in an open shadow root, which AppTest cannot draw on; Playwright's mouse can.
+The oracle is the digit drawn: a clear "1", "7" and "0" must be read as 1, 7 and 0 by the
+shipped pretrained model (no training needed).
+"""
+
+import math
+import pytest
+
+from live_server import (
+    assert_no_error_boxes, chromium, fresh_log, new_page, open_view, running_server, screenshot, wait_text,
+)
+
+CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
+HINT = "Draw a digit on the black square"
+PREDICTION_TIMEOUT_MS = 60_000  # first prediction loads TensorFlow and the model
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("draw_server")
+    with running_server(root / "runs", fresh_log("draw")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def shared_page(server, browser):
+    page = new_page(browser)
+    open_view(page, server, "draw")
+    page.locator(CANVAS).wait_for(state="visible")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def draw_page(shared_page):
+    """The Draw page of one browser session, with an empty canvas (cleared after earlier tests)."""
+    if prediction_metric(shared_page).count():
+        clear(shared_page)
+    shared_page.locator(CANVAS).wait_for(state="visible")
+    return shared_page
+
+
+def canvas_box(page) -> dict:
+    box = page.locator(CANVAS).bounding_box()
+    assert box and box["width"] > 100 and box["height"] > 100, f"canvas not laid out: {box}"
+    return box
+
+
+def stroke(page, points, steps: int = 4) -> None:
+    """Draw one stroke through `points`, given as fractions (x, y) of the canvas size."""
+    box = canvas_box(page)
+    absolute = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
+    page.mouse.move(*absolute[0])
+    page.mouse.down()
+    for point in absolute[1:]:
+        page.mouse.move(*point, steps=steps)
+    page.mouse.up()
+
+
+def prediction_metric(page):
+    return page.locator("[data-testid='stMetric']", has_text="Prediction")
+
+
+def model_input_src(page) -> str | None:
+    """The URL of the "What the model sees" image (Streamlit names media by content), or None."""
+    image = page.locator("[data-testid='stImage'] img")
+    return image.first.get_attribute("src") if image.count() else None
+
+
+def draw(page, *strokes) -> int:
+    """Draw `strokes` one by one; after each, wait until the page has classified the drawing so far.
+
+    Returns:
+        The digit the "Prediction" metric shows for the whole drawing.
+    """
+    for points in strokes:
+        before = model_input_src(page)
+        stroke(page, points)
+        # Settled = a new model input is shown and the script run that drew it has finished, so the
+        # metric below it is this drawing's (a stale one from the previous stroke would pass otherwise).
+        page.wait_for_function(
+            """(before) => {
+                const image = document.querySelector("[data-testid='stImage'] img");
+                const app = document.querySelector("[data-testid='stApp']");
+                return image && image.src && image.getAttribute("src") !== before
+                    && app.getAttribute("data-test-script-state") === "notRunning";
+            }""",
+            arg=before,
+            timeout=PREDICTION_TIMEOUT_MS,
+        )
+    return int(prediction_metric(page).locator("[data-testid='stMetricValue']").inner_text().strip())
+
+
+def clear(page) -> None:
+    """Press Clear and wait until its rerun is over: hint shown, no drawing, one fresh canvas.
+
+    Drawing earlier would land on the old canvas while it is being replaced, and be lost.
+    """
+    page.locator(".st-key-draw_clear button").click()
+    page.wait_for_function(
+        """(hint) => {
+            const app = document.querySelector("[data-testid='stApp']");
+            return app.getAttribute("data-test-script-state") === "notRunning"
+                && app.innerText.includes(hint)
+                && !document.querySelector("[data-testid='stImage'] img")
+                && !document.querySelector("[data-testid='stMetric']")
+                && document.querySelectorAll("div[data-testid='stBidiComponentIsolated']").length === 1;
+        }""",
+        arg=HINT,
+        timeout=PREDICTION_TIMEOUT_MS,
+    )
+    page.locator(CANVAS).wait_for(state="visible")
+
+
+def test_empty_canvas_shows_a_hint_not_a_prediction(draw_page):
+    wait_text(draw_page, HINT)
+    assert prediction_metric(draw_page).count() == 0
+
+
+def test_a_drawn_one_is_read_as_1(draw_page):
+    assert draw(draw_page, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)]) == 1
+    assert draw_page.get_by_text(HINT).count() == 0
+
+
+def test_a_seven_drawn_stroke_by_stroke_is_read_as_7(draw_page):
+    bar = [(0.25, 0.2), (0.5, 0.2), (0.75, 0.2)]
+    leg = [(0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]  # from the bar's right end down to the left
+    assert draw(draw_page, bar, leg) == 7
+    screenshot(draw_page, "draw")
+    assert_no_error_boxes(draw_page)
+
+
+def test_clear_then_a_drawn_zero_is_read_as_0(draw_page):
+    assert draw(draw_page, [(0.5, 0.15), (0.5, 0.85)]) == 1
+    clear(draw_page)
+    ellipse = [(0.5 + 0.22 * math.sin(t), 0.5 - 0.33 * math.cos(t)) for t in
+               (2 * math.pi * i / 24 for i in range(26))]  # closed, ends overlapping
+    assert draw(draw_page, ellipse) == 0
+    assert_no_error_boxes(draw_page)

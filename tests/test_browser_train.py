@@ -1,0 +1,145 @@
+"""Train page in a real browser: a training survives page changes and a reload, and Stop stops it.
+
+The training runs on the server, outside any page script; the page only polls it. So the
+learning curve must keep gaining points while the user is away on another page, and a reload
+(a brand-new Streamlit session) must find the job again through the `job` query parameter.
+Each test continues the one before (one server, one browser session), in file order.
+"""
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from live_server import (
+    assert_no_error_boxes, chromium, click_nav, fresh_log, new_page, open_view, running_server, screenshot,
+    wait_idle, wait_text,
+)
+
+# The MLP on 1,000 images: epochs of a fraction of a second, and far more of them (a minute or
+# more) than the tests need, so the run is still going when Stop is pressed.
+EPOCHS = 500
+TRAIN_QUERY = f"model=mlp&train_size=1000&validation_size=500&epochs={EPOCHS}&patience=0"
+CURVE_TIMEOUT_MS = 180_000  # first epoch: TensorFlow import, data, graph tracing, on a busy 2-core box
+STOP_TIMEOUT_MS = 120_000  # the current batch, then scoring the test set and saving the model
+LOSS_CHART = ".st-key-train_loss_chart"
+
+COUNT_POINTS = """(selector) => {
+    const plot = document.querySelector(selector + " .js-plotly-plot");
+    if (!plot || !plot.data) return -1;
+    return Math.max(0, ...plot.data.map(trace => (trace.x || []).length));
+}"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train_server")
+    with running_server(root / "runs", fresh_log("train")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with chromium() as browser:
+        page = new_page(browser)
+        yield page
+        page.context.close()
+
+
+@pytest.fixture(scope="module")
+def started(server, page):
+    """Start one training from the Train page; yields its job id (as the URL carries it)."""
+    open_view(page, server, "train", TRAIN_QUERY)
+    start = page.locator(".st-key-train_start").get_by_role("button", name="Start training")
+    start.wait_for(state="visible")
+    start.click()
+    page.wait_for_url(re.compile(r"[?&]job="), timeout=CURVE_TIMEOUT_MS)
+    job = parse_qs(urlparse(page.url).query)["job"][0]
+    return job
+
+
+def curve_points(page) -> int:
+    """Points on the loss chart's longest line (-1 while the chart is not drawn)."""
+    return page.evaluate(COUNT_POINTS, LOSS_CHART)
+
+
+def wait_points(page, more_than: int, timeout_ms: int = CURVE_TIMEOUT_MS) -> int:
+    """Wait until the loss curve has more than `more_than` points; returns how many it has."""
+    page.wait_for_function(f"(n) => ({COUNT_POINTS})({LOSS_CHART!r}) > n", arg=more_than, timeout=timeout_ms)
+    return curve_points(page)
+
+
+def run_caption(page) -> str:
+    """The job's caption line, e.g. "`mlp` · 1,000 images · … · run `mlp-2026…`"."""
+    return wait_text(page, re.compile(r"· run mlp-")).inner_text()
+
+
+def test_curve_gains_points_while_training(started, page):
+    first = wait_points(page, 0)
+    assert first >= 1
+    assert wait_points(page, first) > first
+    screenshot(page, "train")
+    assert_no_error_boxes(page)
+
+
+def test_training_goes_on_while_the_user_is_on_another_page(started, page):
+    before = wait_points(page, 0)
+    click_nav(page, "Data")
+    wait_text(page, "MNIST training lab")
+    page.locator("[data-testid='stMetric']", has_text="Training images").wait_for()
+    click_nav(page, "Train")
+    page.locator(LOSS_CHART).wait_for(state="visible")
+    back = wait_points(page, 0)
+    assert back >= before, "points were lost on the way back"
+    assert wait_points(page, back) > back, "the curve stopped growing after a page change"
+    assert parse_qs(urlparse(page.url).query).get("job") == [started], "the page lost its job"
+    assert_no_error_boxes(page)
+
+
+def test_a_reload_finds_the_same_run(started, page):
+    name_before = run_caption(page).rsplit("run ", 1)[1]
+    points_before = wait_points(page, 0)
+    assert_no_error_boxes(page)
+    page.reload(wait_until="domcontentloaded")  # a new Streamlit session: only the URL remembers
+    assert parse_qs(urlparse(page.url).query).get("job") == [started]
+    page.locator(LOSS_CHART).wait_for(state="visible")
+    assert run_caption(page).rsplit("run ", 1)[1] == name_before
+    after = wait_points(page, points_before - 1)
+    assert wait_points(page, after) > after, "the reloaded page does not follow the run"
+    assert_no_error_boxes(page)
+
+
+def test_stop_ends_the_run_as_stopped(started, page):
+    points = wait_points(page, 0)
+    page.locator(".st-key-train_stop").get_by_role("button", name="Stop").click()
+    ending = page.locator("[data-testid='stAlert']", has_text=re.compile(r"^stopped: "))
+    ending.wait_for(state="visible", timeout=STOP_TIMEOUT_MS)
+    assert "Saved as run" in ending.inner_text()
+    assert page.locator(".st-key-train_stop").count() == 0, "Stop is still offered after the run stopped"
+    start = page.locator(".st-key-train_start").get_by_role("button", name="Start training")
+    assert start.is_enabled(), "Start is not offered again"
+    epochs_done = page.locator("[data-testid='stMetric']", has_text="Epochs done")
+    done = int(epochs_done.locator("[data-testid='stMetricValue']").inner_text().split("/")[0])
+    assert done >= points, "finished epochs were lost by stopping"
+    assert done < EPOCHS
+    assert_no_error_boxes(page)
+
+
+# Each view, the heading it must show, and an element that proves it drew its content.
+VIEWS = [
+    ("Data", "MNIST training lab", "[data-testid='stImage']"),
+    ("Runs", "Runs", ".js-plotly-plot"),  # the overlaid curves
+    ("Inspect", "Inspect a model", "[data-testid='stImage']"),
+    ("Errors", "Errors", ".js-plotly-plot"),  # the confusion matrix
+]
+
+
+@pytest.mark.parametrize("title, heading, content", VIEWS, ids=[view[0] for view in VIEWS])
+def test_every_view_renders_with_a_saved_run(started, page, title, heading, content):
+    """After the stopped run above, each view draws without an error box (screenshots for review)."""
+    click_nav(page, title)
+    page.get_by_role("heading", name=heading, exact=True).wait_for(state="visible")
+    page.locator(content).first.wait_for(state="visible", timeout=CURVE_TIMEOUT_MS)
+    wait_idle(page)
+    screenshot(page, title.lower())
+    assert_no_error_boxes(page)

@@ -15,7 +15,7 @@ from core.config import (
     ACTIVATIONS, FIELD_TYPES, INITIALIZERS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_UNITS, MAX_LEARNING_RATE,
     OPTIMIZERS, PIXEL_SCALES, SCHEDULES, VALIDATIONS, ConfigError, TrainConfig, from_dict,
 )
-from core.zoo import MODEL_NAMES, SPECS
+from core.zoo import MODEL_NAMES, SPECS, preset_config
 
 DEFAULT_MODEL = "lenet5"
 # Models whose write-up epoch over all 55,000-60,000 images takes over ~20 s on a 2-core CPU
@@ -97,9 +97,7 @@ def default_values(model: str) -> dict[str, Any]:
     if model not in SPECS:
         raise ConfigError(f"Received an invalid value for `model`: {model!r}. Pass one of {list(MODEL_NAMES)}.")
     train_size = DEMO_TRAIN_SIZE if model in DEMO_MODELS else 0
-    # Built in one step (not `TrainConfig(model=...)` then the preset): a model such as
-    # `numpy_logreg` refuses the defaults of the others (Adam) on its own.
-    return from_dict({**TrainConfig().to_dict(), "model": model, **SPECS[model].preset, "train_size": train_size}).to_dict()
+    return preset_config(model, train_size=train_size).to_dict()
 
 
 def build_config(values: Mapping[str, Any]) -> TrainConfig:

@@ -129,8 +129,8 @@ def preset_config(model: str, **overrides: Any):
     Raises:
         ConfigError: for an unknown model or an invalid override.
     """
-    from core.config import ConfigError, TrainConfig
+    from core.config import ConfigError, from_dict
 
     if model not in SPECS:
         raise ConfigError(f"Unknown model {model!r}. Pass one of {list(MODEL_NAMES)}.")
-    return TrainConfig(model=model).replace(**{**SPECS[model].preset, **overrides})
+    return from_dict({"model": model, **SPECS[model].preset, **overrides})

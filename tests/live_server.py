@@ -164,6 +164,7 @@ class LiveServer:
 @contextmanager
 def running_server(runs_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None):
     """A started `LiveServer`, stopped on exit (even when the test fails)."""
+    require_chromium()  # no server for tests that are about to be skipped
     server = LiveServer(runs_dir, log_path, extra_env)
     try:
         yield server.start()

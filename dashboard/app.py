@@ -8,19 +8,20 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on sys.pat
     sys.path.insert(0, str(ROOT))
 
 import core  # noqa: E402,F401  (turns oneDNN on before anything imports TensorFlow)
+import pandas  # noqa: E402,F401  (imported here, once, before training threads can race a page to it)
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="MNIST training lab", page_icon="✏️", layout="wide")
+st.set_page_config(page_title="MNIST training lab", page_icon=":material/draw:", layout="wide")
 
 PAGES = ROOT / "pages"
 navigation = st.navigation(
     [
-        st.Page(PAGES / "data.py", title="Data", icon="🔢", default=True),
-        st.Page(PAGES / "train.py", title="Train", icon="🏋️"),
-        st.Page(PAGES / "runs.py", title="Runs", icon="📈"),
-        st.Page(PAGES / "inspect.py", title="Inspect", icon="🔬"),
-        st.Page(PAGES / "errors.py", title="Errors", icon="❌"),
-        st.Page(PAGES / "draw.py", title="Draw", icon="✏️"),
+        st.Page(PAGES / "data.py", title="Data", icon=":material/grid_view:", default=True),
+        st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(PAGES / "runs.py", title="Runs", icon=":material/stacked_line_chart:"),
+        st.Page(PAGES / "inspect.py", title="Inspect", icon=":material/biotech:"),
+        st.Page(PAGES / "errors.py", title="Errors", icon=":material/error:"),
+        st.Page(PAGES / "draw.py", title="Draw", icon=":material/draw:"),
     ]
 )
 navigation.run()

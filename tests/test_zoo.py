@@ -78,3 +78,23 @@ def test_every_model_builds_and_trains_one_epoch(mnist, model):
     probabilities = np.asarray(trainer.model(trainer.splits.x_test[:8], training=False))
     assert probabilities.shape == (8, 10)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_layer_names_are_unique_and_the_same_on_every_thread():
+    """Names come from the layer's place in the model, not from Keras's per-thread counters."""
+    import threading
+
+    from core.models.keras_models import build_keras_model
+
+    names = {}
+
+    def build(key):
+        model = build_keras_model(preset_config("mlp"), steps_per_epoch=1)
+        names[key] = [layer.name for layer in model.layers]
+
+    build("main")
+    build("main again")
+    worker = threading.Thread(target=build, args=("thread",))
+    worker.start()
+    worker.join()
+    assert names["main"] == names["main again"] == names["thread"] == ["flatten", "dense", "dense_1", "dense_2"]

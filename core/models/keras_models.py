@@ -13,6 +13,7 @@ from keras import layers
 
 from core.config import TrainConfig
 from core.data import NUM_CLASSES
+from core.models.layer_names import name_layers_in_order
 from core.models.one_cycle import OneCycle
 from core.zoo import SPECS
 
@@ -164,6 +165,7 @@ def build_keras_model(config: TrainConfig, steps_per_epoch: int) -> keras.Model:
     """
     keras.utils.set_random_seed(config.seed)
     stack = input_layers(config) + BUILDERS[config.model](config)
+    name_layers_in_order(stack)
     model = keras.Sequential(stack, name=config.model)
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch),

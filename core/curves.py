@@ -43,6 +43,9 @@ def _layout(figure: go.Figure, metric: str, title: str) -> go.Figure:
     # Whole epochs only: about ten ticks at most, never a fractional epoch.
     figure.update_xaxes(title_text="epoch", tick0=1, dtick=max(1, math.ceil(last_epoch / 10)), tickformat="d")
     figure.update_yaxes(title_text=metric, tickformat=".1%" if metric == "accuracy" else None)
+    if not any(trace.x for trace in figure.data):  # before the first epoch: plausible empty axes, not plotly's -1..4
+        figure.update_xaxes(range=[0.5, 10.5])
+        figure.update_yaxes(range=[0, 1] if metric == "accuracy" else [0, 2.5])
     return figure
 
 

@@ -207,7 +207,7 @@ with form_column:
         else:
             st.session_state[JOB_KEY] = job_id
             st.query_params["job"] = job_id
-            state = jobs.get(job_id)
+            st.rerun()  # redraw the page with Start disabled and the job's live view
 
 with job_column:
     if state is None:

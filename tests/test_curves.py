@@ -56,3 +56,11 @@ def test_overlay_gives_each_run_one_colour_for_both_of_its_curves():
 def test_unknown_metric_is_refused_with_the_choices(build):
     with pytest.raises(ValueError, match=r"metric.*'val_accuracy'.*\['accuracy', 'loss'\]"):
         build(EPOCHS, "val_accuracy")
+
+
+def test_empty_charts_before_the_first_epoch_have_plausible_axes():
+    accuracy, loss = training_curves([], "accuracy"), training_curves([], "loss")
+    assert tuple(accuracy.layout.yaxis.range) == (0, 1) and tuple(loss.layout.yaxis.range)[0] == 0
+    assert tuple(accuracy.layout.xaxis.range)[0] > 0  # no negative epochs
+    one_epoch = [{"epoch": 1, "loss": 0.5, "accuracy": 0.9, "val_loss": 0.4, "val_accuracy": 0.91}]
+    assert training_curves(one_epoch, "accuracy").layout.yaxis.range is None  # data decides once it exists

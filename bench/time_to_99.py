@@ -52,7 +52,7 @@ def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
     config = from_dict({"model": model, **SPECS[model].preset, "validation": "test", "seed": seed})
     splits = make_splits(load_mnist(), config)
     load = os.getloadavg()[0]
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     from core.trainer import Trainer
 
     trainer = Trainer(config, splits)
@@ -74,6 +74,7 @@ def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
         "seconds_to_99": reached,
         "epochs": epochs,
         "total_seconds": round(time.perf_counter() - started, 2),
+        "cpu_seconds": round(time.process_time() - cpu_started, 2),  # all threads of this process
         "max_seconds": max_seconds,
         "config": {k: v for k, v in config.to_dict().items() if k in SPECS[model].preset or k == "validation"},
         "loadavg_1min_at_start": round(load, 2),
@@ -115,7 +116,8 @@ def describe(result: dict) -> str:
             head = f"not reached in {len(result['epochs'])} epoch(s) ({result['total_seconds']:.1f} s)"
     else:
         head = f"{result['seconds_to_99']:.1f} s"
-    return f"{result['model']:<7} seed {result['seed']}: {head}  [{trace}]  (load {result['loadavg_1min_at_start']:.2f})"
+    return (f"{result['model']:<7} seed {result['seed']}: {head}  [{trace}]  "
+            f"(process CPU {result['cpu_seconds']:.1f} s; load {result['loadavg_1min_at_start']:.2f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,7 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"median_seconds={median:.2f} reached={reached}/{len(seeds)}")
     finally:
         for pid in args.pause_pid:
-            os.kill(pid, signal.SIGCONT)
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass  # it ended meanwhile
     if args.out:
         Path(args.out).write_text("\n".join(lines) + "\n")
     return 0

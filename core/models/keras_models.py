@@ -117,16 +117,32 @@ def build_lenet5(config: TrainConfig) -> list:
     return stack
 
 
+MNIST_MEAN = 0.1307  # of x_train / 255
+MNIST_STD = 0.3081  # of x_train / 255
+
+
 def build_fast(config: TrainConfig) -> list:
+    """The `fast` model: 99% test accuracy in one epoch on a 2-core CPU (`bench/time_to_99.py`).
+
+    Small valid convolutions with pooling keep the arithmetic near 2.4 MFLOP an image; inputs are
+    standardized inside the model and the hidden dense layer is batch-normalized, which is what
+    lets one epoch of Adam with a one-cycle schedule reach 99% (conv batch norm costs more
+    than it gains on a CPU).
+    """
     units = config.hidden_units or SPECS["fast"].default_hidden_units
     he = "he_uniform"
-    stack = [
-        layers.Conv2D(24, 5, padding="same", activation="relu", kernel_initializer=initializer(config, he)),
-        layers.MaxPooling2D(2),
-        layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=initializer(config, he)),
-        layers.MaxPooling2D(2),
+    stack = []
+    if config.pixel_scale == "unit":  # raw pixels were asked for: leave them raw
+        stack.append(layers.Rescaling(1.0 / MNIST_STD, offset=-MNIST_MEAN / MNIST_STD, name="standardize"))
+    stack += [
+        layers.Conv2D(16, 5, activation="relu", kernel_initializer=initializer(config, he)),  # (24, 24, 16)
+        layers.MaxPooling2D(2),  # (12, 12, 16)
+        layers.Conv2D(32, 5, activation="relu", kernel_initializer=initializer(config, he)),  # (8, 8, 32)
+        layers.MaxPooling2D(2),  # (4, 4, 32)
         layers.Flatten(),
-        layers.Dense(units, config.activation, kernel_initializer=initializer(config, he)),
+        layers.Dense(units, use_bias=False, kernel_initializer=initializer(config, he)),
+        layers.BatchNormalization(momentum=0.9),  # moving statistics settle within a short run
+        layers.Activation(config.activation),
     ]
     if config.dropout:
         stack.append(layers.Dropout(config.dropout))

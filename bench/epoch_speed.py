@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -149,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="cnn,lenet5,mlp", help="comma-separated zoo models")
     parser.add_argument("--images", type=int, default=6000, help="training images per timed epoch")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up epoch")
+    parser.add_argument("--pause-pid", type=int, action="append", default=[],
+                        help="SIGSTOP this process while timing, SIGCONT it after (repeatable)")
+    parser.add_argument("--out", help="also write the report to this file")
     parser.add_argument("--side", choices=("ours", "plain"), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -158,11 +162,38 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure(models[0], args.images, args.epochs)))
         return 0
 
+    for pid in args.pause_pid:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        report = measure_all(models, args)
+    finally:
+        for pid in args.pause_pid:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass  # it ended meanwhile
+    if args.out:
+        Path(args.out).write_text(report)
+    return 0
+
+
+def measure_all(models: list[str], args: argparse.Namespace) -> str:
+    """Run every measurement, printing as it goes; returns everything printed."""
+    lines: list[str] = []
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        lines.append(line)
+
+    if args.pause_pid:
+        time.sleep(3)
+        say(f"paused with SIGSTOP while timing (resumed after): pids {args.pause_pid}")
     gflops = matmul_gflops()
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"numpy float32 matmul ({MATMUL_SIZE}x{MATMUL_SIZE}, best of 10): {gflops:.0f} GFLOP/s")
-    print(f"timing {args.epochs} epoch(s) of {args.images} images after one warm-up epoch, "
-          f"extrapolated to {EPOCH_IMAGES} images\n")
+    say(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    say(f"numpy float32 matmul ({MATMUL_SIZE}x{MATMUL_SIZE}, best of 10): {gflops:.0f} GFLOP/s")
+    say(f"timing {args.epochs} epoch(s) of {args.images} images after one warm-up epoch, "
+        f"extrapolated to {EPOCH_IMAGES} images")
+    say()
     header = (f"{'model':<8} {'batch':>5} {'TFLOP/epoch':>11} {'floor s':>8} {'ours s':>8} {'plain s':>8} "
               f"{'ours/plain':>10} {'ours %peak':>10} {'plain %peak':>11}")
     rows = []
@@ -176,14 +207,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{ours['seconds_per_epoch'] / plain['seconds_per_epoch']:>10.2f} "
             f"{100 * floor / ours['seconds_per_epoch']:>9.0f}% {100 * floor / plain['seconds_per_epoch']:>10.0f}%"
         )
-        print(f"{model_name}: ours {ours['timed_epochs']} s, plain {plain['timed_epochs']} s "
-              f"(per {args.images} images)", flush=True)
-    print("\n" + header)
-    print("\n".join(rows))
-    print(f"\nload average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print("floor s = the epoch's arithmetic at the measured numpy matmul rate; "
-          "ours = core.trainer.Trainer with oneDNN on; plain = bare model.fit with TF_ENABLE_ONEDNN_OPTS=0")
-    return 0
+        say(f"{model_name}: ours {ours['timed_epochs']} s, plain {plain['timed_epochs']} s (per {args.images} images)")
+    say()
+    say(header)
+    for row in rows:
+        say(row)
+    say()
+    say(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    say("floor s = the epoch's arithmetic at the measured numpy matmul rate; "
+        "ours = core.trainer.Trainer with oneDNN on; plain = bare model.fit with TF_ENABLE_ONEDNN_OPTS=0")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Classify one drawing at interactive speed: a model call compiled once, no `model.predict`.
+"""Classify one drawing at interactive speed: the model's layers run in NumPy, no `model.predict`.
 
-`model.predict` spends ~35 ms per call setting up a data pipeline, and an eager
-`model(x, training=False)` re-dispatches every layer from Python (measured 1-13 ms on two busy
-cores). A `tf.function` with a fixed input signature is traced once and then runs the whole
-graph in one call: ~1-2 ms for the shipped model (`bench/sketch_latency.py`).
+`model.predict` spends 35-120 ms per call setting up a data pipeline, an eager
+`model(x, training=False)` re-dispatches every layer from Python (~20 ms on two busy cores), and
+even a `tf.function` traced once costs ~3 ms, most of it TensorFlow's runtime rather than
+arithmetic. `core.numpy_forward` runs the same weights with NumPy matmuls in well under a
+millisecond for the shipped model (`bench/sketch_latency.py`). Each predictor checks that
+translation against the Keras model itself when it is made, and falls back to the compiled
+`tf.function` for a model the translation does not cover or does not match.
 """
 
 from __future__ import annotations
@@ -11,12 +14,22 @@ from __future__ import annotations
 import numpy as np
 
 from core.data import IMAGE_SHAPE, NUM_CLASSES
+from core.numpy_forward import UnsupportedModel, compile_forward
+
+# The NumPy translation must match the Keras model this closely on the probe images.
+MATCH_TOLERANCE = 1e-4
 
 
 class DigitPredictor:
     """A loaded Keras model wrapped for fast predictions on a few images.
 
-    Safe to share between threads (Streamlit sessions); it never changes the model.
+    Safe to share between threads (Streamlit sessions); it never changes the model, and reads its
+    weights once, when made.
+
+    Attributes:
+        backend: `"numpy"` (the model's layers translated by `core.numpy_forward`, checked against
+            the model) or `"tensorflow"` (a compiled `tf.function` call of the model).
+        fallback_reason: why the NumPy translation is not used, or None when it is.
 
     Args:
         model: a built Keras model taking float32 `(batch, 28, 28, 1)` images in `[0, 1]`
@@ -41,6 +54,21 @@ class DigitPredictor:
                 f"`model` must output {NUM_CLASSES} class probabilities per image. "
                 f"Received a model whose output has shape {tuple(output.shape)} for one image."
             )
+        self._forward, self.fallback_reason = self._numpy_forward_matching(model)
+        self.backend = "tensorflow" if self._forward is None else "numpy"
+
+    def _numpy_forward_matching(self, model):
+        """The model's NumPy translation if it matches the model on probe images, else (None, why)."""
+        try:
+            forward = compile_forward(model)
+        except UnsupportedModel as error:
+            return None, str(error)
+        probes = probe_images()
+        expected = self._call(probes).numpy()
+        difference = float(np.max(np.abs(forward(probes) - expected)))
+        if not difference <= MATCH_TOLERANCE:  # also catches NaN
+            return None, f"the NumPy translation differs from the model by {difference:.2g} (> {MATCH_TOLERANCE:g})"
+        return forward, None
 
     def probabilities_batch(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities for a few images.
@@ -59,7 +87,10 @@ class DigitPredictor:
             raise ValueError(
                 f"`images` must have shape (n, 28, 28) or (n, 28, 28, 1). Received: images.shape={images.shape}"
             )
-        return self._call(images.reshape(-1, *IMAGE_SHAPE, 1)).numpy()
+        images = images.reshape(-1, *IMAGE_SHAPE, 1)
+        if self._forward is not None:
+            return self._forward(images)
+        return self._call(images).numpy()
 
     def probabilities(self, image: np.ndarray) -> np.ndarray:
         """Class probabilities for one image.
@@ -80,3 +111,11 @@ class DigitPredictor:
                 f"`image` must have shape (28, 28) or (28, 28, 1). Received: image.shape={image.shape}"
             )
         return self.probabilities_batch(image[None])[0]
+
+
+def probe_images() -> np.ndarray:
+    """Inputs to check a translation on: blank, grey, full, and seeded noise of three densities."""
+    rng = np.random.default_rng(0)
+    noise = [(rng.random((*IMAGE_SHAPE, 1)) < density) * rng.random((*IMAGE_SHAPE, 1)) for density in (0.1, 0.3, 0.6)]
+    constant = [np.full((*IMAGE_SHAPE, 1), value) for value in (0.0, 0.5, 1.0)]
+    return np.stack(constant + noise).astype(np.float32)

@@ -58,3 +58,25 @@ def test_a_model_without_ten_outputs_is_refused():
     not_a_classifier = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(3)])
     with pytest.raises(ValueError, match="10 class probabilities"):
         DigitPredictor(not_a_classifier)
+
+
+def test_zoo_models_run_through_the_checked_numpy_translation(model):
+    predictor = DigitPredictor(model)
+    assert predictor.backend == "numpy" and predictor.fallback_reason is None
+
+
+def test_an_untranslatable_model_falls_back_to_tensorflow_and_still_predicts(images):
+    inputs = keras.Input((28, 28, 1))
+    functional = keras.Model(inputs, keras.layers.Dense(10, "softmax")(keras.layers.Flatten()(inputs)))
+    predictor = DigitPredictor(functional)
+    assert predictor.backend == "tensorflow" and "Sequential" in predictor.fallback_reason
+    np.testing.assert_allclose(predictor.probabilities_batch(images), functional.predict(images, verbose=0), atol=1e-6)
+
+
+def test_a_translation_that_disagrees_with_the_model_is_not_used(model, images, monkeypatch):
+    import core.numpy_forward as numpy_forward
+
+    monkeypatch.setitem(numpy_forward.ACTIVATIONS, "relu", lambda x: np.abs(x))  # a wrong translation
+    predictor = DigitPredictor(model)
+    assert predictor.backend == "tensorflow" and "differs from the model" in predictor.fallback_reason
+    np.testing.assert_allclose(predictor.probabilities_batch(images), model.predict(images, verbose=0), atol=1e-6)

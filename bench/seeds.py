@@ -73,6 +73,12 @@ FINDINGS = {
         "0.893 and 0.898 test accuracy for two seeds; with pixels scaled to [0, 1] the same lr is far too small "
         "(0.42 after 1000 steps). The TF tutorial's ~92% used zero init, [0, 1] pixels, lr 0.5 and batches of 100."
     ),
+    "cnn": (
+        "**Why it misses 0.985 (by {gap:.4f}):** Adam at lr 0.01, ten times Keras's default, with no decay never "
+        "settles: from epoch 6 on the training loss stays near 0.03 and validation accuracy over the second half "
+        "of training swings between {low:.4f} and {high:.4f} from one epoch to the next. The test figure is the last "
+        "epoch's draw from that band; the write-up's 98.66% lies inside it, and so does the target."
+    ),
     "numpy_logreg": "Stops at epoch {epochs} with train accuracy {train:.4f} (write-up: 0.8147 at epoch 32; "
                     "the epoch depends on the U(-1, 1) draw).",
 }
@@ -188,7 +194,8 @@ def render_markdown(results: dict, machine_line: str) -> str:
         if name in FINDINGS and entry.get("second_half_val_accuracy"):
             low, high = entry["second_half_val_accuracy"]
             notes = FINDINGS[name].format(low=low, high=high, train_high=entry["second_half_train_accuracy_max"],
-                                          epochs=entry["epochs"], train=entry["train_accuracy"]) + " — " + notes
+                                          epochs=entry["epochs"], train=entry["train_accuracy"],
+                                          gap=entry["target"]["threshold"] - (entry["test_accuracy"] or 0)) + " — " + notes
         if entry.get("note"):
             notes = f"{entry['note']} — {notes}"
         if entry["train_size"] < 55_000:

@@ -40,7 +40,11 @@ st.dataframe(
         "batch_size": st.column_config.NumberColumn("batch", help="0 = full batch"),
         "train_size": st.column_config.NumberColumn("train images", help="0 = all"),
         "best_val_accuracy": st.column_config.NumberColumn("best val_accuracy", format="percent"),
-        "test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+        "test_accuracy": st.column_config.NumberColumn(
+            "test accuracy", format="percent",
+            help="Scored on the 10,000 test images once training ends; empty (None) for a run that was "
+                 "interrupted or failed before that",
+        ),
         "seconds": st.column_config.NumberColumn("duration (s)", format="%.1f"),
         "problems": st.column_config.TextColumn("problems", help="Files missing or damaged in the run folder"),
     },

@@ -43,6 +43,12 @@ EPOCH_IMAGES = 60_000
 MATMUL_SIZE = 2048
 
 
+def cpu_ticks() -> list[int]:
+    """This machine's cumulative CPU ticks (Linux `/proc/stat`): user, nice, system, idle, iowait, irq,
+    softirq, steal."""
+    return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+
+
 def matmul_gflops(size: int = MATMUL_SIZE, repeats: int = 10) -> float:
     """numpy float32 `size × size` matmul rate in GFLOP/s: the best of `repeats` timed products."""
     rng = np.random.default_rng(0)
@@ -199,6 +205,7 @@ def measure_all(models: list[str], args: argparse.Namespace) -> str:
     if args.pause_pid:
         time.sleep(3)
         say(f"paused with SIGSTOP while timing (resumed after): pids {args.pause_pid}")
+    ticks_at_start = cpu_ticks()
     gflops = matmul_gflops()
     say(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     say(f"numpy float32 matmul ({MATMUL_SIZE}x{MATMUL_SIZE}, best of 10): {gflops:.0f} GFLOP/s")
@@ -230,6 +237,9 @@ def measure_all(models: list[str], args: argparse.Namespace) -> str:
         say(row)
     say()
     say(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    spent = [after - before for before, after in zip(ticks_at_start, cpu_ticks())]
+    say(f"CPU time taken by the virtual machine's host for other guests (steal) during the measurements: "
+        f"{spent[7] / max(sum(spent), 1):.0%}; left idle: {spent[3] / max(sum(spent), 1):.0%}")
     say("floor s = the epoch's arithmetic at the measured numpy matmul rate; ours = core.trainer.Trainer, "
         "preset batch, oneDNN on; defaults = bare model.fit, batch 32, TF_ENABLE_ONEDNN_OPTS=0; "
         "same-batch = bare model.fit, preset batch, TF_ENABLE_ONEDNN_OPTS=0")

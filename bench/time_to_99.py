@@ -38,6 +38,18 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_ACCURACY = 0.99
 
 
+def cpu_ticks() -> dict[str, int]:
+    """This machine's cumulative CPU time by kind, in clock ticks (Linux `/proc/stat`)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return dict(zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"), values))
+
+
+def share_of_run(before: dict[str, int], after: dict[str, int], kind: str) -> float:
+    """The share of all CPU time between two `cpu_ticks()` readings that went to `kind`."""
+    total = sum(after.values()) - sum(before.values())
+    return (after[kind] - before[kind]) / total if total else 0.0
+
+
 def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
     """Train `model`'s preset (with `validation='test'`) and time it to the first epoch ≥ 99% test.
 
@@ -51,8 +63,9 @@ def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
 
     config = from_dict({"model": model, **SPECS[model].preset, "validation": "test", "seed": seed})
     splits = make_splits(load_mnist(), config)
+    import keras  # noqa: F401  (TensorFlow's import, 5-9 s here, stays off the clock: the trainer imports it lazily)
     load = os.getloadavg()[0]
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started, cpu_started, ticks = time.perf_counter(), time.process_time(), cpu_ticks()
     from core.trainer import Trainer
 
     trainer = Trainer(config, splits)
@@ -68,6 +81,7 @@ def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
                     trainer.stop()
         if reached is None and elapsed > max_seconds:
             trainer.stop()
+    ticks_after = cpu_ticks()
     return {
         "model": model,
         "seed": seed,
@@ -75,6 +89,9 @@ def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
         "epochs": epochs,
         "total_seconds": round(time.perf_counter() - started, 2),
         "cpu_seconds": round(time.process_time() - cpu_started, 2),  # all threads of this process
+        # a virtual machine's host can take CPU time from it ("steal"); idle = cores this run left unused
+        "steal_share": round(share_of_run(ticks, ticks_after, "steal"), 3),
+        "idle_share": round(share_of_run(ticks, ticks_after, "idle"), 3),
         "max_seconds": max_seconds,
         "config": {k: v for k, v in config.to_dict().items() if k in SPECS[model].preset or k == "validation"},
         "loadavg_1min_at_start": round(load, 2),
@@ -117,7 +134,8 @@ def describe(result: dict) -> str:
     else:
         head = f"{result['seconds_to_99']:.1f} s"
     return (f"{result['model']:<7} seed {result['seed']}: {head}  [{trace}]  "
-            f"(process CPU {result['cpu_seconds']:.1f} s; load {result['loadavg_1min_at_start']:.2f})")
+            f"(process CPU {result['cpu_seconds']:.1f} s; machine idle {result['idle_share']:.0%}, "
+            f"stolen by the host {result['steal_share']:.0%}; load {result['loadavg_1min_at_start']:.2f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         say(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.pause_pid:
             say(f"paused with SIGSTOP while timing (resumed after): pids {args.pause_pid}")
+        say("machine idle / stolen: shares of both cores' time during the run that sat unused, or that the "
+            "virtual machine's host took for other guests (/proc/stat); a high idle share means TensorFlow "
+            "kept only one core busy")
         say("clock: from creating core.trainer.Trainer (model build, tracing, per-epoch test evaluation "
             "included) to the end of the first epoch with test accuracy >= 0.99; one fresh process per run")
         say()

@@ -6,7 +6,9 @@ shipped pretrained model (no training needed).
 """
 
 import math
+
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from live_server import (
     assert_no_error_boxes, chromium, fresh_log, new_page, open_view, running_server, screenshot, wait_text,
@@ -15,6 +17,7 @@ from live_server import (
 CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
 HINT = "Draw a digit on the black square"
 PREDICTION_TIMEOUT_MS = 60_000  # first prediction loads TensorFlow and the model
+FIRST_TRY_TIMEOUT_MS = 30_000  # then a stroke is drawn again once (see `draw`)
 
 
 @pytest.fixture(scope="module")
@@ -84,19 +87,33 @@ def draw(page, *strokes) -> int:
     for points in strokes:
         before = model_input_src(page)
         stroke(page, points)
-        # Settled = a new model input is shown and the script run that drew it has finished, so the
-        # metric below it is this drawing's (a stale one from the previous stroke would pass otherwise).
-        page.wait_for_function(
-            """(before) => {
-                const image = document.querySelector("[data-testid='stImage'] img");
-                const app = document.querySelector("[data-testid='stApp']");
-                return image && image.src && image.getAttribute("src") !== before
-                    && app.getAttribute("data-test-script-state") === "notRunning";
-            }""",
-            arg=before,
-            timeout=PREDICTION_TIMEOUT_MS,
-        )
+        try:
+            wait_classified(page, before, FIRST_TRY_TIMEOUT_MS)
+        except PlaywrightTimeoutError:
+            # Seen once in CI on a loaded machine: a stroke drawn just after Clear's rerun never reached
+            # the server. Drawing it again over itself leaves the same digit; the page must react then.
+            print(f"stroke {points[:2]}... not classified within {FIRST_TRY_TIMEOUT_MS} ms; drawn again")
+            stroke(page, points)
+            wait_classified(page, before, PREDICTION_TIMEOUT_MS)
     return int(prediction_metric(page).locator("[data-testid='stMetricValue']").inner_text().strip())
+
+
+def wait_classified(page, before: str | None, timeout: int) -> None:
+    """Wait until a new model input is shown and the script run that drew it has finished.
+
+    Waiting for both means the metric below is this drawing's (a stale one from the previous
+    stroke would pass otherwise).
+    """
+    page.wait_for_function(
+        """(before) => {
+            const image = document.querySelector("[data-testid='stImage'] img");
+            const app = document.querySelector("[data-testid='stApp']");
+            return image && image.src && image.getAttribute("src") !== before
+                && app.getAttribute("data-test-script-state") === "notRunning";
+        }""",
+        arg=before,
+        timeout=timeout,
+    )
 
 
 def clear(page) -> None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -37,16 +36,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from shared_machine import add_pause_argument, cpu_ticks, paused, paused_line, share_of_run
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH_IMAGES = 60_000
 MATMUL_SIZE = 2048
-
-
-def cpu_ticks() -> list[int]:
-    """This machine's cumulative CPU ticks (Linux `/proc/stat`): user, nice, system, idle, iowait, irq,
-    softirq, steal."""
-    return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
 
 
 def matmul_gflops(size: int = MATMUL_SIZE, repeats: int = 10) -> float:
@@ -165,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="cnn,lenet5,mlp", help="comma-separated zoo models")
     parser.add_argument("--images", type=int, default=6000, help="training images per timed epoch")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs after the warm-up epoch")
-    parser.add_argument("--pause-pid", type=int, action="append", default=[],
-                        help="SIGSTOP this process while timing, SIGCONT it after (repeatable)")
+    add_pause_argument(parser)
     parser.add_argument("--out", help="also write the report to this file")
     parser.add_argument("--side", choices=("ours", "plain", "defaults"), help=argparse.SUPPRESS)  # a child process
     args = parser.parse_args(argv)
@@ -179,16 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(measure_plain(models[0], args.images, args.epochs, args.side == "defaults")))
         return 0
 
-    for pid in args.pause_pid:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with paused(args.pause_pid):
         report = measure_all(models, args)
-    finally:
-        for pid in args.pause_pid:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass  # it ended meanwhile
     if args.out:
         Path(args.out).write_text(report)
     return 0
@@ -203,8 +188,7 @@ def measure_all(models: list[str], args: argparse.Namespace) -> str:
         lines.append(line)
 
     if args.pause_pid:
-        time.sleep(3)
-        say(f"paused with SIGSTOP while timing (resumed after): pids {args.pause_pid}")
+        say(paused_line(args.pause_pid))
     ticks_at_start = cpu_ticks()
     gflops = matmul_gflops()
     say(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -237,9 +221,10 @@ def measure_all(models: list[str], args: argparse.Namespace) -> str:
         say(row)
     say()
     say(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    spent = [after - before for before, after in zip(ticks_at_start, cpu_ticks())]
+    ticks_at_end = cpu_ticks()
     say(f"CPU time taken by the virtual machine's host for other guests (steal) during the measurements: "
-        f"{spent[7] / max(sum(spent), 1):.0%}; left idle: {spent[3] / max(sum(spent), 1):.0%}")
+        f"{share_of_run(ticks_at_start, ticks_at_end, 'steal'):.0%}; "
+        f"left idle: {share_of_run(ticks_at_start, ticks_at_end, 'idle'):.0%}")
     say("floor s = the epoch's arithmetic at the measured numpy matmul rate; ours = core.trainer.Trainer, "
         "preset batch, oneDNN on; defaults = bare model.fit, batch 32, TF_ENABLE_ONEDNN_OPTS=0; "
         "same-batch = bare model.fit, preset batch, TF_ENABLE_ONEDNN_OPTS=0")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from core.data import load_mnist  # noqa: E402
 from core.live_prediction import DigitPredictor  # noqa: E402
 from core.preprocess import canvas_to_input  # noqa: E402
 from core.pretrained import load_pretrained_model  # noqa: E402
+from shared_machine import add_pause_argument, paused, paused_line  # noqa: E402
 
 CANVAS_SIZE = 280
 CANVASES = 100  # distinct drawings, cycled through
@@ -60,22 +60,12 @@ def timed(function, argument) -> tuple[float, object]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repetitions", type=int, default=1000)
-    parser.add_argument("--pause-pid", type=int, action="append", default=[],
-                        help="SIGSTOP this process while timing, SIGCONT it after (repeatable)")
+    add_pause_argument(parser)
     args = parser.parse_args()
-    for pid in args.pause_pid:
-        os.kill(pid, signal.SIGSTOP)
-    try:
+    with paused(args.pause_pid):
         if args.pause_pid:
-            time.sleep(3)
-            print(f"paused with SIGSTOP while timing (resumed after): pids {args.pause_pid}")
+            print(paused_line(args.pause_pid))
         return measure(args.repetitions)
-    finally:
-        for pid in args.pause_pid:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass  # it ended meanwhile
 
 
 def measure(repetitions: int) -> int:

@@ -26,7 +26,6 @@ import argparse
 import json
 import math
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -34,20 +33,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from shared_machine import add_pause_argument, cpu_ticks, paused, paused_line, share_of_run  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_ACCURACY = 0.99
 
 
-def cpu_ticks() -> dict[str, int]:
-    """This machine's cumulative CPU time by kind, in clock ticks (Linux `/proc/stat`)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    return dict(zip(("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal"), values))
-
-
-def share_of_run(before: dict[str, int], after: dict[str, int], kind: str) -> float:
-    """The share of all CPU time between two `cpu_ticks()` readings that went to `kind`."""
-    total = sum(after.values()) - sum(before.values())
-    return (after[kind] - before[kind]) / total if total else 0.0
 
 
 def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
@@ -144,8 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-seconds", type=float, default=600.0, help="cap for each cnn / lenet5 run")
     parser.add_argument("--skip-baselines", action="store_true", help="time only `fast` (and the CLI)")
     parser.add_argument("--skip-cli", action="store_true", help="do not time `python -m core train`")
-    parser.add_argument("--pause-pid", type=int, action="append", default=[],
-                        help="SIGSTOP this process while timing, SIGCONT it after (repeatable)")
+    add_pause_argument(parser)
     parser.add_argument("--out", help="also write everything printed to this file")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)  # model seed max_seconds
     args = parser.parse_args(argv)
@@ -160,15 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         print(line, flush=True)
         lines.append(line)
 
-    for pid in args.pause_pid:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        time.sleep(3 if args.pause_pid else 0)
+    with paused(args.pause_pid):
         say(f"time to >= {TARGET_ACCURACY:.1%} MNIST test accuracy, {os.cpu_count()} CPU cores, "
             f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1 (set by core)')}")
         say(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         if args.pause_pid:
-            say(f"paused with SIGSTOP while timing (resumed after): pids {args.pause_pid}")
+            say(paused_line(args.pause_pid))
         say("machine idle / stolen: shares of both cores' time during the run that sat unused, or that the "
             "virtual machine's host took for other guests (/proc/stat); a high idle share means TensorFlow "
             "kept only one core busy")
@@ -207,12 +194,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"test_accuracy {cli['test_accuracy']:.4f} ({verdict}), model saved: {cli['model_saved']}")
         say(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         say(f"median_seconds={median:.2f} reached={reached}/{len(seeds)}")
-    finally:
-        for pid in args.pause_pid:
-            try:
-                os.kill(pid, signal.SIGCONT)
-            except ProcessLookupError:
-                pass  # it ended meanwhile
     if args.out:
         Path(args.out).write_text("\n".join(lines) + "\n")
     return 0

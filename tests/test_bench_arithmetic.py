@@ -15,16 +15,17 @@ from core.models.keras_models import build_keras_model  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_epoch_speed():
+def load_epoch_speed(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))  # as when run as `python bench/epoch_speed.py`
     spec = importlib.util.spec_from_file_location("epoch_speed", ROOT / "bench/epoch_speed.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_cnn_epoch_is_five_teraflop():
+def test_cnn_epoch_is_five_teraflop(monkeypatch):
     """conv 5x5 1->32 at 28x28, conv 5x5 32->64 at 14x14, dense 3136->1024->10; x3 for training, x60,000."""
-    epoch_speed = load_epoch_speed()
+    epoch_speed = load_epoch_speed(monkeypatch)
     model = build_keras_model(preset_config("cnn"), steps_per_epoch=1)
     by_hand = 2 * (28 * 28 * 32 * 25 * 1 + 14 * 14 * 64 * 25 * 32 + 3136 * 1024 + 1024 * 10)
     assert epoch_speed.forward_flops(model) == by_hand

@@ -64,12 +64,18 @@ class BuildTimer:
 
 
 def time_plain_fit(config, splits, build: BuildTimer) -> tuple[float, float]:
-    """Wall and CPU seconds of a bare `model.fit` (no callbacks, no validation), build not counted."""
+    """Wall and CPU seconds of a bare `model.fit` (no callbacks, no validation), build not counted.
+
+    It reads the same batches the trainer does (`core.input_pipeline`), so what differs is only
+    the streaming: the worker thread, the callback and the event queue.
+    """
+    from core.input_pipeline import training_batches
+
     model = build(config, math.ceil(len(splits.x_train) / config.batch_size))
     build.take()
     started, cpu_started = time.perf_counter(), time.process_time()
-    model.fit(splits.x_train, splits.y_train, batch_size=config.batch_size, epochs=config.epochs,
-              shuffle=True, verbose=0)
+    batches = training_batches(splits.x_train, splits.y_train, config.batch_size, config.seed)
+    model.fit(batches, epochs=config.epochs, shuffle=False, verbose=0)
     return time.perf_counter() - started, time.process_time() - cpu_started
 
 

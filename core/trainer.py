@@ -3,6 +3,8 @@
 Keras models train inside Keras's own `model.fit`, run on a worker thread, with one callback
 that forwards what Keras logs; so the numbers streamed are exactly Keras's `History`, and the
 cost over plain `fit` is one queue put per epoch and per progress tick (`bench/trainer_overhead.py`).
+`fit` reads batches from `core.input_pipeline` (tf.data without the autotuner, which stalled
+epoch ends for seconds here) and trains several small batches a call (`steps_per_execution`).
 The NumPy model trains in the calling thread through the same events.
 
 Determinism: the same config (seed included) on the same machine, TensorFlow build and thread
@@ -92,6 +94,7 @@ class Trainer:
     def _train_keras(self) -> Iterator:
         import keras
 
+        from core.input_pipeline import evaluation_batches, training_batches
         from core.models.keras_models import build_keras_model
         from core.streaming_callback import StreamingCallback
 
@@ -110,14 +113,15 @@ class Trainer:
                 monitor="val_loss", patience=config.patience, restore_best_weights=config.restore_best_weights
             )
             callbacks.append(early_stopping)
-        validation_data = None if splits.x_val is None else (splits.x_val, splits.y_val)
+        training_data = training_batches(splits.x_train, splits.y_train, self.batch_size, config.seed)
+        validation_data = None if splits.x_val is None else evaluation_batches(splits.x_val, splits.y_val)
         finished = object()
 
         def fit() -> None:
             try:
                 self.history = self.model.fit(
-                    splits.x_train, splits.y_train, batch_size=self.batch_size, epochs=config.epochs,
-                    validation_data=validation_data, callbacks=callbacks, verbose=0, shuffle=True,
+                    training_data, epochs=config.epochs, validation_data=validation_data,
+                    callbacks=callbacks, verbose=0, shuffle=False,  # training_data reshuffles itself
                 )
                 events.put(finished)
             except BaseException as error:  # handed to the consuming thread

@@ -22,7 +22,9 @@ EPOCHS = 500
 TRAIN_QUERY = f"model=mlp&train_size=1000&validation_size=500&epochs={EPOCHS}&patience=0"
 CURVE_TIMEOUT_MS = 180_000  # first epoch: TensorFlow import, data, graph tracing, on a busy 2-core box
 STOP_TIMEOUT_MS = 120_000  # the current batch, then scoring the test set and saving the model
-LOSS_CHART = ".st-key-train_loss_chart"
+# Not a stale copy: while a page reruns, Streamlit can briefly keep the previous run's chart
+# (data-stale="true") beside the new one.
+LOSS_CHART = ".st-key-train_loss_chart:not([data-stale='true'])"
 
 COUNT_POINTS = """(selector) => {
     const plot = document.querySelector(selector + " .js-plotly-plot");

@@ -139,7 +139,8 @@ def test_diverged_run_keeps_its_finished_epochs_and_saves_no_model(mnist, tmp_ru
     assert 1 <= len(finished) == done.epochs_completed < config.epochs
     assert all(np.isfinite(e["loss"]) for e in finished)
     [summary] = list_runs()
-    assert summary.status == DIVERGED and summary.reason == done.reason and summary.epochs == finished
+    assert summary.status == DIVERGED and summary.reason == done.reason
+    np.testing.assert_equal(summary.epochs, finished)  # NaN equals NaN here: the last val_loss may be NaN
     assert not summary.has_model and not summary.has_predictions
     with pytest.raises(RunError, match="no saved model"):
         load_model(summary.name)

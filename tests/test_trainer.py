@@ -52,35 +52,49 @@ def test_streamed_metrics_equal_keras_history_exactly(mlp_run):
 
 
 def test_plain_model_fit_gives_the_same_numbers(mlp_run):
-    """An independent oracle: Keras's `fit` itself, same model, seed, data, batch size and shuffling.
+    """An independent oracle: Keras's `fit` itself, same model, seed, batches (the trainer's input
+    pipeline, tested on its own in test_input_pipeline.py) and batch size.
 
     Measured here: the numbers are bit-identical (same process, same CPU threads, same seeded
     shuffle), so this compares exactly. On another CPU only the comparison within one process
     is guaranteed, which is what this test does.
     """
+    from core.input_pipeline import evaluation_batches, training_batches
     from core.models.keras_models import build_keras_model
 
     config, trainer, _ = mlp_run
     splits = trainer.splits
     model = build_keras_model(config, steps_per_epoch=math.ceil(len(splits.x_train) / config.batch_size))
-    history = model.fit(splits.x_train, splits.y_train, batch_size=config.batch_size, epochs=config.epochs,
-                        validation_data=(splits.x_val, splits.y_val), shuffle=True, verbose=0)
+    history = model.fit(training_batches(splits.x_train, splits.y_train, config.batch_size, config.seed),
+                        epochs=config.epochs, validation_data=evaluation_batches(splits.x_val, splits.y_val),
+                        shuffle=False, verbose=0)
     assert streamed(trainer) == {name: history.history[name] for name in METRICS}
     np.testing.assert_array_equal(model.predict(splits.x_val[:50], verbose=0),
                                   trainer.model.predict(splits.x_val[:50], verbose=0))
 
 
-def test_progress_arrives_after_every_batch_but_an_epochs_last(mlp_run):
-    config, trainer, events = mlp_run
-    steps = len(trainer.splits.x_train) // config.batch_size  # 12
+def test_progress_arrives_after_every_execution_but_an_epochs_last(mnist):
+    """Keras trains `steps_per_execution` batches a call; progress comes after each call."""
+    from core.models.keras_models import default_steps_per_execution
+
+    config = small_mlp(train_size=3000, batch_size=256)  # 12 batches an epoch, 4 a call
+    trainer, events = train(mnist, config, progress_interval=0)
+    steps, group = math.ceil(3000 / 256), default_steps_per_execution(256)
+    assert (steps, group) == (12, 4)
     for epoch in (1, 2, 3):
         progress = [e for e in events if isinstance(e, Progress) and e.epoch == epoch]
-        assert [p.fraction for p in progress] == [step / steps for step in range(1, steps)]
+        assert [p.fraction for p in progress] == [4 / 12, 8 / 12]
         assert all(0.0 < p.fraction < 1.0 and math.isfinite(p.loss) and 0 <= p.accuracy <= 1 for p in progress)
         assert [p.seconds for p in progress] == sorted(p.seconds for p in progress)
         # every progress of an epoch comes before that epoch's end, none after
         end_index = next(i for i, e in enumerate(events) if isinstance(e, EpochEnd) and e.epoch == epoch)
         assert all(events.index(p) < end_index for p in progress)
+
+
+def test_steps_per_execution_groups_small_batches_only():
+    from core.models.keras_models import default_steps_per_execution
+
+    assert [default_steps_per_execution(b) for b in (0, 10, 32, 50, 100, 128, 256, 1000, 60000)] == [1, 16, 16, 16, 10, 8, 4, 1, 1]
 
 
 def test_same_seed_twice_gives_identical_metrics_and_another_seed_does_not(mnist, mlp_run):
@@ -91,8 +105,8 @@ def test_same_seed_twice_gives_identical_metrics_and_another_seed_does_not(mnist
     assert streamed(other)["loss"] != streamed(trainer)["loss"]
 
 
-def test_stop_from_another_thread_ends_within_one_batch(mnist):
-    # 100 batches of 10 an epoch, so the stop lands mid-epoch.
+def test_stop_from_another_thread_ends_within_one_execution(mnist):
+    # 100 batches of 10 an epoch, trained 16 a call, so the stop lands mid-epoch.
     config = small_mlp(epochs=5, train_size=1000, batch_size=10, validation_size=100)
     trainer = Trainer(config, make_splits(mnist, config), progress_interval=0)
     events, first_epoch_done = [], threading.Event()
@@ -114,11 +128,15 @@ def test_stop_from_another_thread_ends_within_one_batch(mnist):
     assert isinstance(end, TrainingEnd) and end.status == STOPPED and end.reason == "stopped by request"
     finished = [e for e in events if isinstance(e, EpochEnd)]
     assert 1 <= len(finished) < config.epochs and end.epochs_completed == len(finished) == len(trainer.epochs)
-    # Each batch that ended before the stop streamed a Progress (interval 0); the optimizer counted
-    # every batch that ran. Exactly one more batch ran than was reported: the one in flight.
-    steps = len(trainer.splits.x_train) // config.batch_size
+    # Each call of `steps_per_execution` batches that ended before the stop streamed a Progress
+    # (interval 0); the optimizer counted every batch that ran. Exactly one more call ran than was
+    # reported: the one in flight (shorter if it was the epoch's last).
+    from core.models.keras_models import default_steps_per_execution
+
+    steps, group = len(trainer.splits.x_train) // config.batch_size, default_steps_per_execution(config.batch_size)
     reported = len([e for e in events if isinstance(e, Progress) and e.epoch == len(finished) + 1])
-    assert int(trainer.model.optimizer.iterations.numpy()) == len(finished) * steps + reported + 1
+    ran = int(trainer.model.optimizer.iterations.numpy())
+    assert ran == len(finished) * steps + min((reported + 1) * group, steps)
 
 
 def test_early_stopping_stops_and_restores_the_best_weights(mnist):

@@ -39,8 +39,6 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_ACCURACY = 0.99
 
 
-
-
 def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
     """Train `model`'s preset (with `validation='test'`) and time it to the first epoch ≥ 99% test.
 

@@ -60,15 +60,17 @@ def started(server, page):
     return job
 
 
-def curve_points(page) -> int:
-    """Points on the loss chart's longest line (-1 while the chart is not drawn)."""
-    return page.evaluate(COUNT_POINTS, LOSS_CHART)
-
-
 def wait_points(page, more_than: int, timeout_ms: int = CURVE_TIMEOUT_MS) -> int:
-    """Wait until the loss curve has more than `more_than` points; returns how many it has."""
-    page.wait_for_function(f"(n) => ({COUNT_POINTS})({LOSS_CHART!r}) > n", arg=more_than, timeout=timeout_ms)
-    return curve_points(page)
+    """Wait until the loss curve has more than `more_than` points; returns how many it has.
+
+    The count is the one the waiting check saw, in the same evaluation: reading it again
+    afterwards could land while a rerun swaps the chart element (-1), as CI once caught.
+    """
+    seen = page.wait_for_function(
+        f"(n) => {{ const points = ({COUNT_POINTS})({LOSS_CHART!r}); return points > n ? [points] : false; }}",
+        arg=more_than, timeout=timeout_ms,
+    )
+    return seen.json_value()[0]
 
 
 def run_caption(page) -> str:

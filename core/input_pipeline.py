@@ -27,14 +27,19 @@ def _without_autotuning(dataset):
     return dataset.with_options(options)
 
 
-def _gathered_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None):
+def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int | None):
     import tensorflow as tf
 
-    images, labels = tf.constant(x), tf.constant(y)
-    indices = tf.data.Dataset.range(len(x))
+    tensors = tuple(tf.constant(array) for array in arrays)
+    indices = tf.data.Dataset.range(len(arrays[0]))
     if seed is not None:
-        indices = indices.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    batches = indices.batch(batch_size).map(lambda batch: (tf.gather(images, batch), tf.gather(labels, batch)))
+        indices = indices.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
+
+    def gather(batch):
+        picked = tuple(tf.gather(tensor, batch) for tensor in tensors)
+        return picked if len(picked) > 1 else picked[0]  # `predict` wants bare batches, not 1-tuples
+
+    batches = indices.batch(batch_size).map(gather)
     return _without_autotuning(batches.prefetch(PREFETCHED_BATCHES))
 
 
@@ -43,9 +48,18 @@ def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
 
     The order depends only on `seed`: the same seed gives the same batches, epoch by epoch.
     """
-    return _gathered_batches(x, y, batch_size, seed)
+    return _gathered_batches((x, y), batch_size, seed)
 
 
 def evaluation_batches(x: np.ndarray, y: np.ndarray, batch_size: int = EVALUATION_BATCH_SIZE):
     """`x` and `y` in order, in batches of `batch_size`."""
-    return _gathered_batches(x, y, batch_size, seed=None)
+    return _gathered_batches((x, y), batch_size, seed=None)
+
+
+def prediction_batches(x: np.ndarray, batch_size: int = EVALUATION_BATCH_SIZE):
+    """`x` alone, in order, in batches of `batch_size`: what `model.predict` reads.
+
+    Handed the array itself, `predict` would build a pipeline with the autotuner on, and ending
+    it could stall as described above.
+    """
+    return _gathered_batches((x,), batch_size, seed=None)

@@ -102,6 +102,7 @@ def predictions_on_test_set(source: ModelSource, mnist: Mnist, runs_dir: str | o
         RunError: if the saved predictions or the model cannot be read, or the saved
             predictions are not for this test set.
     """
+    from core.input_pipeline import prediction_batches
     from core.runs import RunError
     from core.splits import to_model_input
 
@@ -114,5 +115,5 @@ def predictions_on_test_set(source: ModelSource, mnist: Mnist, runs_dir: str | o
             )
         return y_true.astype(np.int64), probabilities
     model = load_source_model(source)
-    probabilities = model.predict(to_model_input(mnist.x_test), batch_size=PREDICT_BATCH_SIZE, verbose=0)
+    probabilities = model.predict(prediction_batches(to_model_input(mnist.x_test), PREDICT_BATCH_SIZE), verbose=0)
     return mnist.y_test.astype(np.int64), np.asarray(probabilities, dtype=np.float32)

@@ -10,6 +10,7 @@ import numpy as np
 from core.config import TrainConfig
 from core.data import Mnist, load_mnist
 from core.events import DIVERGED, EpochEnd, Progress, RunDone, TrainingEnd
+from core.input_pipeline import prediction_batches
 from core.run_writer import RunWriter
 from core.runs import RunError
 from core.splits import make_splits
@@ -80,7 +81,7 @@ class RecordedRun:
 
     def _save_model_and_predictions(self) -> tuple[float, float]:
         model, splits = self.trainer.model, self.trainer.splits
-        probabilities = model.predict(splits.x_test, batch_size=PREDICT_BATCH_SIZE, verbose=0)
+        probabilities = model.predict(prediction_batches(splits.x_test, PREDICT_BATCH_SIZE), verbose=0)
         picked = probabilities[np.arange(len(splits.y_test)), splits.y_test]
         test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
         test_accuracy = float(np.mean(np.argmax(probabilities, axis=1) == splits.y_test))

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from core.input_pipeline import evaluation_batches, training_batches  # noqa: E402
+from core.input_pipeline import evaluation_batches, prediction_batches, training_batches  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -59,5 +59,24 @@ def test_evaluation_batches_keep_the_order(digits):
 def test_the_autotuner_is_off(digits):
     """With it on, destroying an epoch's iterator stalled for seconds on this VM (see the module)."""
     x, y = digits
-    for dataset in (training_batches(x, y, 32, seed=0), evaluation_batches(x, y)):
+    for dataset in (training_batches(x, y, 32, seed=0), evaluation_batches(x, y), prediction_batches(x)):
         assert dataset.options().autotune.enabled is False
+
+
+def test_prediction_batches_are_the_images_alone_in_order(digits):
+    x, _ = digits
+    batches = [batch.numpy() for batch in prediction_batches(x, batch_size=300)]
+    assert [len(batch) for batch in batches] == [300, 300, 300, 100]
+    np.testing.assert_array_equal(np.concatenate(batches), x)
+
+
+def test_predict_on_prediction_batches_matches_predict_on_the_array(digits):
+    """What the saved predictions and the Errors page compute, against Keras's own array path."""
+    import keras
+
+    x, _ = digits
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
+    ours = model.predict(prediction_batches(x, batch_size=300), verbose=0)
+    np.testing.assert_allclose(ours, model.predict(x, batch_size=300, verbose=0), rtol=1e-6, atol=1e-7)
+    assert ours.shape == (len(x), 10)

@@ -262,7 +262,8 @@ def load_model_file(path: str | os.PathLike, what: str):
     """Load a `.keras` file in safe mode, turning any failure into a `RunError`."""
     import keras
 
-    import core.models.one_cycle  # noqa: F401  (registers the schedule for deserialisation)
+    import core.models.fused_adam  # noqa: F401  (registers the optimizer and the schedule for deserialisation)
+    import core.models.one_cycle  # noqa: F401
 
     path = Path(path)
     if not path.is_file():

@@ -13,6 +13,7 @@ from keras import layers
 
 from core.config import TrainConfig
 from core.data import NUM_CLASSES
+from core.models.fused_adam import FusedAdam
 from core.models.layer_names import name_layers_in_order
 from core.models.one_cycle import OneCycle
 from core.zoo import SPECS
@@ -171,7 +172,7 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
         return keras.optimizers.SGD(learning_rate, momentum=config.momentum)
     if config.optimizer == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate)
-    return keras.optimizers.Adam(learning_rate)
+    return FusedAdam(learning_rate)  # Keras's Adam, one kernel per variable (see fused_adam.py)
 
 
 BATCHED_IMAGES_PER_EXECUTION = 1024

@@ -63,7 +63,8 @@ QUIRKS = {
 }
 
 # What we found where a preset falls short of (or differs from) its write-up: why, with evidence.
-FINDINGS = {
+# `WHEN_MISSED` explains a missed target; `WHEN_MET` replaces it when the same preset's run met it.
+WHEN_MISSED = {
     "softmax": (
         "**Why it misses 0.90:** full-batch gradient descent at lr 0.01 on raw 0..255 pixels does not converge, "
         "it oscillates: over the last 500 of the 1000 steps validation accuracy swings between {low:.3f} and "
@@ -78,6 +79,14 @@ FINDINGS = {
         "settles: from epoch 6 on the training loss stays near 0.03 and validation accuracy over the second half "
         "of training swings between {low:.4f} and {high:.4f} from one epoch to the next. The test figure is the last "
         "epoch's draw from that band; the write-up's 98.66% lies inside it, and so does the target."
+    ),
+}
+WHEN_MET = {
+    "cnn": (
+        "Adam at lr 0.01, ten times Keras's default, with no decay never settles: validation accuracy over the "
+        "second half of training swings between {low:.4f} and {high:.4f} from one epoch to the next, so the test "
+        "figure is the last epoch's draw from a band that straddles the target. This run's draw met it; the run "
+        "before (Keras's own Adam and input pipeline, which round and shuffle differently) drew 0.9843."
     ),
     "numpy_logreg": "Stops at epoch {epochs} with train accuracy {train:.4f} (write-up: 0.8147 at epoch 32; "
                     "the epoch depends on the U(-1, 1) draw).",
@@ -191,9 +200,10 @@ def render_markdown(results: dict, machine_line: str) -> str:
             ours += f" (best val = test {entry['best_val_accuracy']:.4f})"
         verdict = "✅" if entry["meets_target"] else "❌"
         notes = QUIRKS[name]
-        if name in FINDINGS and entry.get("second_half_val_accuracy"):
+        finding = (WHEN_MET if entry["meets_target"] else WHEN_MISSED).get(name)
+        if finding and entry.get("second_half_val_accuracy"):
             low, high = entry["second_half_val_accuracy"]
-            notes = FINDINGS[name].format(low=low, high=high, train_high=entry["second_half_train_accuracy_max"],
+            notes = finding.format(low=low, high=high, train_high=entry["second_half_train_accuracy_max"],
                                           epochs=entry["epochs"], train=entry["train_accuracy"],
                                           gap=entry["target"]["threshold"] - (entry["test_accuracy"] or 0)) + " — " + notes
         if entry.get("note"):

@@ -12,8 +12,6 @@ from core.data import Mnist
 from core.pretrained import PRETRAINED_LABEL, PRETRAINED_MODEL_PATH, pretrained_info
 from core.runs import MODEL_FILE, list_runs, load_model_file, load_predictions
 
-PREDICT_BATCH_SIZE = 1000
-
 
 @dataclass(frozen=True)
 class ModelSource:
@@ -115,5 +113,5 @@ def predictions_on_test_set(source: ModelSource, mnist: Mnist, runs_dir: str | o
             )
         return y_true.astype(np.int64), probabilities
     model = load_source_model(source)
-    probabilities = model.predict(prediction_batches(to_model_input(mnist.x_test), PREDICT_BATCH_SIZE), verbose=0)
+    probabilities = model.predict(prediction_batches(to_model_input(mnist.x_test)), verbose=0)
     return mnist.y_test.astype(np.int64), np.asarray(probabilities, dtype=np.float32)

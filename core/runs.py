@@ -262,7 +262,8 @@ def load_model_file(path: str | os.PathLike, what: str):
     """Load a `.keras` file in safe mode, turning any failure into a `RunError`."""
     import keras
 
-    import core.models.fused_adam  # noqa: F401  (registers the optimizer and the schedule for deserialisation)
+    # Registered for deserialisation: the optimizer and the learning-rate schedule.
+    import core.models.fused_adam  # noqa: F401
     import core.models.one_cycle  # noqa: F401
 
     path = Path(path)

@@ -2,7 +2,7 @@
 
 For each model (`cnn`, `lenet5`, `mlp` by default) this prints:
 
-- **ours**: one epoch through `core.trainer.Trainer` (the streaming trainer the dashboard and CLI
+- **ours**: one epoch through `core.training.trainer.Trainer` (the streaming trainer the dashboard and CLI
   use) with the project's settings (oneDNN on, as `core/__init__.py` sets it);
 - **defaults**: the same model trained the way a Keras user gets by default: a bare `model.fit`
   with Keras's default batch size (32), in a fresh process started with `TF_ENABLE_ONEDNN_OPTS=0`
@@ -85,10 +85,10 @@ def training_flops_per_epoch(model, images: int = EPOCH_IMAGES) -> float:
 def measure_ours(model_name: str, images: int, epochs: int) -> dict:
     """Time `epochs` epochs (after one warm-up) of the zoo preset through the streaming trainer."""
     import core  # noqa: F401  (oneDNN on, as in the product)
-    from core.data import load_mnist
-    from core.splits import make_splits
-    from core.trainer import Trainer
-    from core.zoo import preset_config
+    from core.data.mnist import load_mnist
+    from core.data.splits import make_splits
+    from core.training.trainer import Trainer
+    from core.config.train_config import preset_config
 
     config = preset_config(model_name, epochs=1 + epochs, train_size=images, validation="none", patience=0,
                            target_accuracy=0.0)
@@ -104,10 +104,10 @@ def measure_plain(model_name: str, images: int, epochs: int, keras_batch_size: b
     """The same model trained by a bare `model.fit`, at the preset's batch size or Keras's default."""
     import keras
 
-    from core.data import load_mnist
+    from core.data.mnist import load_mnist
     from core.models.keras_models import build_keras_model
-    from core.splits import make_splits
-    from core.zoo import preset_config
+    from core.data.splits import make_splits
+    from core.config.train_config import preset_config
 
     config = preset_config(model_name, epochs=1 + epochs, train_size=images, validation="none", patience=0,
                            target_accuracy=0.0)
@@ -226,7 +226,7 @@ def measure_all(models: list[str], args: argparse.Namespace) -> str:
     say(f"CPU time taken by the virtual machine's host for other guests (steal) during the measurements: "
         f"{share_of_run(ticks_at_start, ticks_at_end, 'steal'):.0%}; "
         f"left idle: {share_of_run(ticks_at_start, ticks_at_end, 'idle'):.0%}")
-    say("floor s = the epoch's arithmetic at the measured numpy matmul rate; ours = core.trainer.Trainer, "
+    say("floor s = the epoch's arithmetic at the measured numpy matmul rate; ours = core.training.trainer.Trainer, "
         "preset batch, oneDNN on; defaults = bare model.fit, batch 32, TF_ENABLE_ONEDNN_OPTS=0; "
         "same-batch = bare model.fit, preset batch, TF_ENABLE_ONEDNN_OPTS=0")
     if cnn_ratio is not None:

@@ -1,4 +1,4 @@
-"""Measure each zoo model's epoch cost on this machine: the baselines of `core/epoch_estimate.py`.
+"""Measure each zoo model's epoch cost on this machine: the baselines of `core/training/epoch_estimate.py`.
 
 Fits, per model, `epoch seconds = train_steps × step_seconds + n_train × sample_seconds
 + val_steps × val_step_seconds + n_val × val_sample_seconds` (Keras validates in batches of
@@ -20,12 +20,12 @@ import sys
 import time
 
 import core  # noqa: F401  (oneDNN on before TensorFlow loads)
-from core.data import load_mnist
-from core.events import EpochEnd
-from core.splits import make_splits
-from core.trainer import Trainer
-from core.train_form import build_config, default_values
-from core.zoo import MODEL_NAMES
+from core.data.mnist import load_mnist
+from core.training.events import EpochEnd
+from core.data.splits import make_splits
+from core.training.trainer import Trainer
+from core.config.train_form import build_config, default_values
+from core.config.zoo import MODEL_NAMES
 
 SMALL_BATCH, LARGE_BATCH = 32, 512
 VALIDATION_SIZE = 5000

@@ -1,6 +1,6 @@
 """Reproduce each write-up's reported accuracy with its zoo preset, on the full MNIST.
 
-Trains every zoo model with its preset (`core.zoo.SPECS[name].preset`) through `core.recorded_run.RecordedRun`
+Trains every zoo model with its preset (`core.config.zoo.SPECS[name].preset`) through `core.runs.recorded_run.RecordedRun`
 (the same path as the dashboard and `python -m core train`), scores it on the 10,000 test images,
 and writes `bench/results/seeds.json` and `bench/results/seeds.md` after each model (atomically).
 
@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 
 import core  # noqa: F401  (turns oneDNN on before TensorFlow is imported)
-from core.atomic_files import write_bytes_atomic, write_json_atomic
-from core.config import from_dict
-from core.zoo import MODEL_NAMES, SPECS
+from core.runs.atomic_files import write_bytes_atomic, write_json_atomic
+from core.config.train_config import from_dict
+from core.config.zoo import MODEL_NAMES, SPECS
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ORDER = ("numpy_logreg", "softmax", "mlp", "lenet5", "cnn", "cnn_deep")  # cheap first
@@ -111,11 +111,11 @@ def machine() -> str:
 
 def run_model(name: str, train_size: int, runs_dir: str | None) -> dict:
     """Train `name` with its preset and return the seeds.json entry for it."""
-    from core.data import load_mnist
-    from core.recorded_run import RecordedRun
+    from core.data.mnist import load_mnist
+    from core.runs.recorded_run import RecordedRun
 
     overrides = {"train_size": train_size} if train_size else {}
-    # As the CLI builds it: `core.zoo.preset_config` starts from TrainConfig's defaults (adam),
+    # As the CLI builds it: `core.config.zoo.preset_config` starts from TrainConfig's defaults (adam),
     # which `numpy_logreg` refuses before its preset (sgd) is applied.
     config = from_dict({"model": name, **SPECS[name].preset, **overrides})
     load_before = os.getloadavg()

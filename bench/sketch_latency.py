@@ -1,7 +1,7 @@
 """Server-side latency of one live Draw prediction: canvas RGBA → 28×28 input → probabilities.
 
 Run: `python bench/sketch_latency.py [--repetitions 1000]`. Uses the shipped model
-(`pretrained/mnist_fast.keras`) through `core.live_prediction.DigitPredictor` (the Draw page's
+(`pretrained/mnist_fast.keras`) through `core.drawing.live_prediction.DigitPredictor` (the Draw page's
 own path: the model's layers in NumPy, checked against the model), on 280×280 RGBA canvases made
 from real MNIST test digits (upscaled, white on black, as the Draw page's canvas sends them).
 For comparison it also times TensorFlow's own calls of the same model: a traced `tf.function`,
@@ -25,10 +25,10 @@ import core  # noqa: E402,F401  (oneDNN on before TensorFlow is imported)
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from core.data import load_mnist  # noqa: E402
-from core.live_prediction import DigitPredictor  # noqa: E402
-from core.preprocess import canvas_to_input  # noqa: E402
-from core.pretrained import load_pretrained_model  # noqa: E402
+from core.data.mnist import load_mnist  # noqa: E402
+from core.drawing.live_prediction import DigitPredictor  # noqa: E402
+from core.drawing.preprocess import canvas_to_input  # noqa: E402
+from core.runs.pretrained import load_pretrained_model  # noqa: E402
 from shared_machine import add_pause_argument, paused, paused_line  # noqa: E402
 
 CANVAS_SIZE = 280

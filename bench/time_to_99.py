@@ -1,7 +1,7 @@
 """Wall time from the start of training to a model with ≥ 99.0% MNIST test accuracy, on this CPU.
 
 For the `fast` zoo model, over several seeds, and for comparison the `cnn` and `lenet5` presets:
-each run trains through `core.trainer.Trainer` (the streaming trainer the dashboard and the CLI
+each run trains through `core.training.trainer.Trainer` (the streaming trainer the dashboard and the CLI
 use) with `validation='test'`, so Keras scores the 10,000 test images at the end of every epoch;
 the time to 99% is the wall time from creating the trainer (model build, graph tracing and the
 test-set evaluations included; TensorFlow's import and MNIST's loading excluded) to the end of
@@ -45,17 +45,17 @@ def time_to_target(model: str, seed: int, max_seconds: float) -> dict:
     Stops the run once the target is reached or `max_seconds` have passed.
     """
     import core  # noqa: F401  (oneDNN on, as in the product)
-    from core.config import from_dict
-    from core.data import load_mnist
-    from core.splits import make_splits
-    from core.zoo import SPECS
+    from core.config.train_config import from_dict
+    from core.data.mnist import load_mnist
+    from core.data.splits import make_splits
+    from core.config.zoo import SPECS
 
     config = from_dict({"model": model, **SPECS[model].preset, "validation": "test", "seed": seed})
     splits = make_splits(load_mnist(), config)
     import keras  # noqa: F401  (TensorFlow's import, 5-9 s here, stays off the clock: the trainer imports it lazily)
     load = os.getloadavg()[0]
     started, cpu_started, ticks = time.perf_counter(), time.process_time(), cpu_ticks()
-    from core.trainer import Trainer
+    from core.training.trainer import Trainer
 
     trainer = Trainer(config, splits)
     reached = None
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         say("machine idle / stolen: shares of both cores' time during the run that sat unused, or that the "
             "virtual machine's host took for other guests (/proc/stat); a high idle share means TensorFlow "
             "kept only one core busy")
-        say("clock: from creating core.trainer.Trainer (model build, tracing, per-epoch test evaluation "
+        say("clock: from creating core.training.trainer.Trainer (model build, tracing, per-epoch test evaluation "
             "included) to the end of the first epoch with test accuracy >= 0.99; one fresh process per run")
         say()
         seeds = [int(s) for s in args.seeds.split(",")]

@@ -1,7 +1,7 @@
 """What the streaming trainer costs over a plain `model.fit`: same model, same data, one process.
 
 Each repeat trains the same zoo model twice on the same images: once with a bare
-`model.fit(...)` (no callbacks) and once through `core.trainer.Trainer` (fit on a worker
+`model.fit(...)` (no callbacks) and once through `core.training.trainer.Trainer` (fit on a worker
 thread, the streaming callback, events drained by this thread as the dashboard would). The
 order alternates between repeats so that neither side always runs on a warmer or cooler
 machine. Both sides build their model with `core.models.keras_models.build_keras_model`, and
@@ -66,10 +66,10 @@ class BuildTimer:
 def time_plain_fit(config, splits, build: BuildTimer) -> tuple[float, float]:
     """Wall and CPU seconds of a bare `model.fit` (no callbacks, no validation), build not counted.
 
-    It reads the same batches the trainer does (`core.input_pipeline`), so what differs is only
+    It reads the same batches the trainer does (`core.data.input_pipeline`), so what differs is only
     the streaming: the worker thread, the callback and the event queue.
     """
-    from core.input_pipeline import training_batches
+    from core.data.input_pipeline import training_batches
 
     model = build(config, math.ceil(len(splits.x_train) / config.batch_size))
     build.take()
@@ -84,8 +84,8 @@ def time_trainer(config, splits, build: BuildTimer) -> tuple[float, float]:
 
     The build's CPU time is taken as its wall time (it runs on this thread, single-threaded).
     """
-    from core.events import COMPLETED
-    from core.trainer import Trainer
+    from core.training.events import COMPLETED
+    from core.training.trainer import Trainer
 
     trainer = Trainer(config, splits)
     build.take()
@@ -106,10 +106,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args(argv)
 
-    from core.data import load_mnist
-    from core.splits import make_splits
-    from core.zoo import SPECS
-    from core.config import from_dict
+    from core.data.mnist import load_mnist
+    from core.data.splits import make_splits
+    from core.config.zoo import SPECS
+    from core.config.train_config import from_dict
 
     config = from_dict({**SPECS[args.model].preset, "model": args.model, "epochs": args.epochs,
                         "batch_size": args.batch_size, "train_size": args.images, "validation": "none",

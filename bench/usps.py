@@ -5,7 +5,7 @@ USPS (`usps_mnistlike.npz`, 9,298 ZIP-code digits converted with MNIST's own rec
 
 - zoo models trained on all 60,000 MNIST training images, each with and without training-time
   augmentation (`augment_shift` / `augment_rotation` / `augment_zoom`), for a reduced number of
-  epochs (listed in the table); trained through `core.recorded_run.RecordedRun`, saved in `runs/`;
+  epochs (listed in the table); trained through `core.runs.recorded_run.RecordedRun`, saved in `runs/`;
 - the shipped model `pretrained/*.keras`, if present;
 - the runs `bench/seeds.py` left in `runs/` (`seeds-*`), if any;
 - the reference: 1-nearest-neighbour on raw pixels with 20,000 MNIST training images.
@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 
 import core  # noqa: F401  (turns oneDNN on before TensorFlow is imported)
-from core.atomic_files import write_bytes_atomic, write_json_atomic
-from core.config import from_dict
-from core.zoo import SPECS
+from core.runs.atomic_files import write_bytes_atomic, write_json_atomic
+from core.config.train_config import from_dict
+from core.config.zoo import SPECS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -98,7 +98,7 @@ def nearest_neighbour(mnist, x: np.ndarray, chunk: int = 1000) -> np.ndarray:
 
 
 def evaluate(model, mnist, x, y, split) -> dict:
-    from core.splits import to_model_input
+    from core.data.splits import to_model_input
 
     result = score(model.predict(to_model_input(x), batch_size=PREDICT_BATCH_SIZE, verbose=0), y, split)
     mnist_probabilities = model.predict(to_model_input(mnist.x_test), batch_size=PREDICT_BATCH_SIZE, verbose=0)
@@ -108,7 +108,7 @@ def evaluate(model, mnist, x, y, split) -> dict:
 
 def train_variant(label: str, mnist, runs_dir) -> tuple[object, dict]:
     """Train one VARIANTS entry on all 60,000 MNIST training images; returns (model, facts)."""
-    from core.recorded_run import RecordedRun
+    from core.runs.recorded_run import RecordedRun
 
     model_name, overrides = VARIANTS[label]
     config = from_dict({"model": model_name, **SPECS[model_name].preset, "validation": "none", **overrides})
@@ -168,9 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", default=None, help="where trained runs are saved and seeds runs are read")
     args = parser.parse_args(argv)
 
-    from core.data import load_mnist
-    from core.pretrained import PRETRAINED_DIR
-    from core.runs import list_runs, load_model, load_model_file
+    from core.data.mnist import load_mnist
+    from core.runs.pretrained import PRETRAINED_DIR
+    from core.runs.store import list_runs, load_model, load_model_file
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

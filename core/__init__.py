@@ -1,4 +1,17 @@
-"""MNIST training lab engine: data, model zoo, streaming trainer and saved runs.
+"""MNIST training lab engine: everything the dashboard does, usable and testable without a browser.
+
+Its parts, from the top down; each imports only the parts below it (each package's docstring
+names what it may import, and `tests/test_architecture.py` holds the code to that):
+
+    cli.py      `python -m core`: train, list runs
+    jobs/       running trainings for a server: queue, executors, progress
+    runs/       saved runs, their writer, the shipped model, the models a view can pick
+    training/   the streaming trainer and the events it yields
+    figures/    every chart and image grid the pages show
+    drawing/    canvas preprocessing and live prediction
+    models/     Keras builders, NumPy models, the NumPy forward pass
+    data/       MNIST, splits, tf.data pipelines
+    config/     the zoo's catalogue and `TrainConfig`
 
 Nothing in `core` imports Streamlit. TensorFlow is imported lazily, and this
 package turns oneDNN on before anything can import it: on CPUs without

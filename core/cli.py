@@ -9,10 +9,10 @@ import sys
 import time
 from dataclasses import fields
 
-from core.config import ConfigError, TrainConfig, from_dict
-from core.data import DatasetError
-from core.runs import RunError, list_runs
-from core.zoo import MODEL_NAMES, SPECS
+from core.config.train_config import ConfigError, TrainConfig, from_dict
+from core.data.mnist import DatasetError
+from core.runs.store import RunError, list_runs
+from core.config.zoo import MODEL_NAMES, SPECS
 
 USAGE_ERROR = 2
 
@@ -59,8 +59,8 @@ def progress_bar(fraction: float, width: int = 30) -> str:
 
 
 def train_command(args: argparse.Namespace) -> int:
-    from core.data import load_mnist
-    from core.recorded_run import RecordedRun
+    from core.data.mnist import load_mnist
+    from core.runs.recorded_run import RecordedRun
 
     config = make_config(args)
     run = RecordedRun(config, runs_dir=args.runs_dir, name=args.name, mnist=load_mnist(args.mnist_path))

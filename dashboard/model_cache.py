@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.data import load_mnist
-from core.live_prediction import DigitPredictor
-from core.model_sources import ModelSource, predictions_on_test_set
-from core.runs import load_model_file
+from core.data.mnist import load_mnist
+from core.drawing.live_prediction import DigitPredictor
+from core.runs.model_sources import ModelSource, predictions_on_test_set
+from core.runs.store import load_model_file
 
 MAX_CACHED_MODELS = 16
 
@@ -34,5 +34,5 @@ def predictor_for(source: ModelSource) -> DigitPredictor:
 
 @st.cache_data(max_entries=8, show_spinner="Reading the test-set predictions…")
 def load_test_predictions(source: ModelSource):
-    """`(y_true, probabilities)` of `source` on the 10,000 test images (see `core.model_sources`)."""
+    """`(y_true, probabilities)` of `source` on the 10,000 test images (see `core.runs.model_sources`)."""
     return predictions_on_test_set(source, load_mnist())

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.data import DatasetError, candidate_paths, load_mnist
-from core.dataset_overview import describe_dataset
+from core.data.mnist import DatasetError, candidate_paths, load_mnist
+from core.data.dataset_overview import describe_dataset
 
 PAGES = Path(__file__).resolve().parent
 GRID_ZOOM = 3  # pixels per MNIST pixel, so the browser does not blur the digits

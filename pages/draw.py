@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.image_grid import tile
-from core.model_sources import model_sources
-from core.prediction_charts import models_heatmap, probability_bars
-from core.preprocess import canvas_to_input, has_ink
-from core.runs import RunError
+from core.figures.image_grid import tile
+from core.runs.model_sources import model_sources
+from core.figures.prediction_charts import models_heatmap, probability_bars
+from core.drawing.preprocess import canvas_to_input, has_ink
+from core.runs.store import RunError
 from dashboard.model_cache import predictor_for
 
 CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel

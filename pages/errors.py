@@ -3,12 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from core.confusion import cell_examples, confusion_matrix, per_class_accuracy, predicted_labels
-from core.data import load_mnist
-from core.events import RUNNING
-from core.model_sources import describe, model_sources
-from core.prediction_charts import DIGITS, accuracy_bars, clicked_cell, confusion_figure
-from core.runs import RunError, list_runs
+from core.figures.confusion import cell_examples, confusion_matrix, per_class_accuracy, predicted_labels
+from core.data.mnist import load_mnist
+from core.training.events import RUNNING
+from core.runs.model_sources import describe, model_sources
+from core.figures.prediction_charts import DIGITS, accuracy_bars, clicked_cell, confusion_figure
+from core.runs.store import RunError, list_runs
 from dashboard.model_cache import load_test_predictions
 
 GALLERY_SIZES = (16, 32, 64, 128)

@@ -3,13 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from core.data import load_mnist
-from core.image_grid import tile, zoom_for
-from core.model_sources import model_sources
-from core.network_view import conv_filters, dense_input_weights, feature_maps
-from core.runs import RunError
-from core.splits import to_model_input
-from core.zoo import SPECS
+from core.data.mnist import load_mnist
+from core.figures.image_grid import tile, zoom_for
+from core.runs.model_sources import model_sources
+from core.figures.network_view import conv_filters, dense_input_weights, feature_maps
+from core.runs.store import RunError
+from core.data.splits import to_model_input
+from core.config.zoo import SPECS
 from dashboard.model_cache import predictor_for
 
 TEST_DIGIT, DRAWING = "A test digit", "My latest drawing (from Draw)"

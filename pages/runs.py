@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.curves import METRICS, overlay_curves
-from core.events import RUNNING
-from core.run_table import run_rows
-from core.runs import MODEL_FILE, RunError, delete_run, list_runs, load_run, metrics_csv, resolve_runs_dir, run_file
+from core.figures.curves import METRICS, overlay_curves
+from core.training.events import RUNNING
+from core.runs.run_table import run_rows
+from core.runs.store import MODEL_FILE, RunError, delete_run, list_runs, load_run, metrics_csv, resolve_runs_dir, run_file
 
 PAGES = Path(__file__).resolve().parent
 OVERLAY_DEFAULT = 3  # runs overlaid when the page opens: the newest ones with epochs

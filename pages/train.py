@@ -5,18 +5,18 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from core.config import ConfigError
-from core.curves import training_curves
-from core.epoch_estimate import estimate_epoch, split_sizes
-from core.events import COMPLETED, EARLY_STOPPED, STOPPED, TARGET_REACHED
-from core.job_progress import describe_progress, format_seconds
-from core.runs import list_runs, resolve_runs_dir
-from core.train_form import (
+from core.config.train_config import ConfigError
+from core.figures.curves import training_curves
+from core.training.epoch_estimate import estimate_epoch, split_sizes
+from core.training.events import COMPLETED, EARLY_STOPPED, STOPPED, TARGET_REACHED
+from core.jobs.job_progress import describe_progress, format_seconds
+from core.runs.store import list_runs, resolve_runs_dir
+from core.config.train_form import (
     DEFAULT_MODEL, FORM_FIELDS, GROUPS, build_config, config_query, default_values, inactive_fields, query_for,
     values_from_query,
 )
-from core.training_jobs import JobState, QueueFullError, TrainingJobs
-from core.zoo import MODEL_NAMES, SPECS
+from core.jobs.training_jobs import JobState, QueueFullError, TrainingJobs
+from core.config.zoo import MODEL_NAMES, SPECS
 
 PAGES = Path(__file__).resolve().parent
 JOB_KEY = "train_job"  # session state: the id of this session's latest training job

@@ -1,6 +1,6 @@
 """Train the model that ships in `pretrained/`: `python scripts/train_pretrained.py`.
 
-Takes a few minutes on two CPU cores. Trains `core.pretrained.pretrained_config()` on all of
+Takes a few minutes on two CPU cores. Trains `core.runs.pretrained.pretrained_config()` on all of
 MNIST's training images, prints each epoch and the test accuracy, and saves the model
 (weights and architecture, no optimizer state) to `pretrained/mnist_fast.keras`.
 """
@@ -15,13 +15,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere
 
 import core  # noqa: E402,F401  (turns oneDNN on before TensorFlow is imported)
-from core.data import load_mnist  # noqa: E402
-from core.events import EpochEnd, TrainingEnd  # noqa: E402
-from core.pretrained import (  # noqa: E402
+from core.data.mnist import load_mnist  # noqa: E402
+from core.training.events import EpochEnd, TrainingEnd  # noqa: E402
+from core.runs.pretrained import (  # noqa: E402
     PRETRAINED_MODEL_PATH, pretrained_config, save_for_inference, write_pretrained_info,
 )
-from core.splits import make_splits  # noqa: E402
-from core.trainer import Trainer  # noqa: E402
+from core.data.splits import make_splits  # noqa: E402
+from core.training.trainer import Trainer  # noqa: E402
 
 
 def main() -> int:

@@ -17,8 +17,8 @@ if str(ROOT) not in sys.path:  # also covered by `pythonpath = .` in pytest.ini
 import pytest  # noqa: E402
 
 import core  # noqa: E402,F401  (turns oneDNN on before anything imports TensorFlow)
-from core.data import load_mnist  # noqa: E402
-from core.runs import RUNS_DIR_ENV  # noqa: E402
+from core.data.mnist import load_mnist  # noqa: E402
+from core.runs.store import RUNS_DIR_ENV  # noqa: E402
 
 
 @pytest.fixture(scope="session")

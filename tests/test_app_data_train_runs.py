@@ -19,11 +19,11 @@ os.environ.setdefault("MNIST_PATH", str(Path(__file__).resolve().parents[2] / "s
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-import core.runs  # noqa: E402
-from core.recorded_run import RecordedRun  # noqa: E402
-from core.runs import RUNS_DIR_ENV, list_runs, load_run  # noqa: E402
-from core.train_form import build_config, default_values  # noqa: E402
-from core.training_jobs import default_max_concurrent  # noqa: E402
+import core.runs.store  # noqa: E402
+from core.runs.recorded_run import RecordedRun  # noqa: E402
+from core.runs.store import RUNS_DIR_ENV, list_runs, load_run  # noqa: E402
+from core.config.train_form import build_config, default_values  # noqa: E402
+from core.jobs.training_jobs import default_max_concurrent  # noqa: E402
 
 APP = str(ROOT / "dashboard" / "app.py")
 JOB_WAIT_SECONDS = 300  # an upper bound for a tiny training on a busy 2-core machine, not a speed claim
@@ -331,7 +331,7 @@ def test_a_run_deleted_by_another_session_is_handled(runs_dir, recorded_run, mon
     stale = list_runs(runs_dir)
     shutil.rmtree(runs_dir / name)
     with monkeypatch.context() as patch:
-        patch.setattr(core.runs, "list_runs", lambda *args, **kwargs: list(stale))
+        patch.setattr(core.runs.store, "list_runs", lambda *args, **kwargs: list(stale))
         at.run()
     assert not at.exception
     assert any("It may have been deleted" in w for w in texts(at.warning))

@@ -13,11 +13,11 @@ import pytest
 from PIL import Image
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.pretrained import PRETRAINED_LABEL, PRETRAINED_MODEL_PATH, load_pretrained_model, pretrained_info
-from core.recorded_run import RecordedRun
-from core.runs import list_runs
-from core.splits import to_model_input
-from core.zoo import preset_config
+from core.runs.pretrained import PRETRAINED_LABEL, PRETRAINED_MODEL_PATH, load_pretrained_model, pretrained_info
+from core.runs.recorded_run import RecordedRun
+from core.runs.store import list_runs
+from core.data.splits import to_model_input
+from core.config.train_config import preset_config
 
 AppTest = pytest.importorskip("streamlit.testing.v1").AppTest
 

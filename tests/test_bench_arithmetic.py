@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.zoo import preset_config
+from core.config.train_config import preset_config
 
 pytest.importorskip("keras")
 

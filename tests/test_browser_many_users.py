@@ -33,7 +33,7 @@ READ_SESSION = """() => {
         captions: texts("[data-testid='stCaptionContainer']").filter(t => t.includes(" · run ")),
     };
 }"""
-RUN_NAME = re.compile(r"\brun (mlp-\d{8}-\d{6}-[0-9a-f]{4})\b")  # core.runs.new_run_name
+RUN_NAME = re.compile(r"\brun (mlp-\d{8}-\d{6}-[0-9a-f]{4})\b")  # core.runs.store.new_run_name
 QUEUE_POSITION = re.compile(r"Waiting in the queue: position (\d+)")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.runs import load_predictions
+from core.runs.store import load_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH_KEYS = {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "samples_per_second"}

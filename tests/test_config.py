@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from core.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_UNITS, MAX_LEARNING_RATE, ConfigError, TrainConfig, from_dict
+from core.config.train_config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_UNITS, MAX_LEARNING_RATE, ConfigError, TrainConfig, from_dict
 
 
 def test_defaults_are_valid_frozen_and_hashable():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.confusion import cell_examples, confusion_matrix, per_class_accuracy, predicted_labels
+from core.figures.confusion import cell_examples, confusion_matrix, per_class_accuracy, predicted_labels
 
 
 def one_hot_probabilities(predictions, confidences):

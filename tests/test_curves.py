@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.curves import overlay_curves, series, training_curves
-from core.events import EpochEnd
+from core.figures.curves import overlay_curves, series, training_curves
+from core.training.events import EpochEnd
 
 
 def epoch(number, loss, accuracy, val_loss=None, val_accuracy=None):

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.data
-from core.data import ARRAY_SHA256, EXPECTED_SHAPES, DatasetError, load_mnist, read_mnist_file
+import core.data.mnist
+from core.data.mnist import ARRAY_SHA256, EXPECTED_SHAPES, DatasetError, load_mnist, read_mnist_file
 
 # Class counts of the real MNIST (shared/data/README.md), an oracle independent of the loader.
 TRAIN_CLASS_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -153,17 +153,17 @@ def test_hash_check_catches_one_changed_pixel(tmp_path, mnist):
 
 
 def test_mnist_path_is_searched_first(tmp_path, monkeypatch, mnist):
-    monkeypatch.setattr(core.data, "PROJECT_MNIST_PATH", tmp_path / "data" / "mnist.npz")
+    monkeypatch.setattr(core.data.mnist, "PROJECT_MNIST_PATH", tmp_path / "data" / "mnist.npz")
     monkeypatch.setenv("MNIST_PATH", mnist.path)
-    assert core.data.candidate_paths()[0] == Path(mnist.path)
+    assert core.data.mnist.candidate_paths()[0] == Path(mnist.path)
     assert load_mnist(download=False).path == mnist.path
 
 
 def test_no_file_anywhere_without_download_names_every_path_tried(tmp_path, monkeypatch):
     paths = [tmp_path / "env" / "mnist.npz", tmp_path / "project" / "mnist.npz", tmp_path / "keras" / "mnist.npz"]
     monkeypatch.setenv("MNIST_PATH", str(paths[0]))
-    monkeypatch.setattr(core.data, "PROJECT_MNIST_PATH", paths[1])
-    monkeypatch.setattr(core.data, "KERAS_CACHE_PATH", paths[2])
+    monkeypatch.setattr(core.data.mnist, "PROJECT_MNIST_PATH", paths[1])
+    monkeypatch.setattr(core.data.mnist, "KERAS_CACHE_PATH", paths[2])
     with pytest.raises(DatasetError) as caught:
         load_mnist(download=False)
     message = str(caught.value)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.dataset_overview import GRID_GAP, class_counts, describe_dataset, sample_indices, tile_digits
+from core.data.dataset_overview import GRID_GAP, class_counts, describe_dataset, sample_indices, tile_digits
 
 # Images per digit in MNIST's training set, as published with the dataset (LeCun et al.).
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from core.config import TrainConfig
-from core.epoch_estimate import BASELINE, BASELINES, MEASURED, baseline_seconds, estimate_epoch, split_sizes
-from core.runs import RunSummary
-from core.splits import make_splits
-from core.train_form import build_config, default_values
-from core.zoo import MODEL_NAMES
+from core.config.train_config import TrainConfig
+from core.training.epoch_estimate import BASELINE, BASELINES, MEASURED, baseline_seconds, estimate_epoch, split_sizes
+from core.runs.store import RunSummary
+from core.data.splits import make_splits
+from core.config.train_form import build_config, default_values
+from core.config.zoo import MODEL_NAMES
 
 
 def config_of(model, **changes):

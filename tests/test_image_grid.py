@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core.image_grid import DIVERGING, colorize, tile, zoom_for
+from core.figures.image_grid import DIVERGING, colorize, tile, zoom_for
 
 
 def test_gray_maps_zero_to_black_and_the_largest_value_to_white():

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from core.input_pipeline import evaluation_batches, prediction_batches, training_batches  # noqa: E402
+from core.data.input_pipeline import evaluation_batches, prediction_batches, training_batches  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from core.events import COMPLETED, QUEUED, RUNNING, EpochEnd, Progress
-from core.job_progress import describe_progress, format_seconds
-from core.train_form import build_config, default_values
-from core.training_jobs import JobState
+from core.training.events import COMPLETED, QUEUED, RUNNING, EpochEnd, Progress
+from core.jobs.job_progress import describe_progress, format_seconds
+from core.config.train_form import build_config, default_values
+from core.jobs.training_jobs import JobState
 
 CONFIG = build_config(default_values("mlp") | {"epochs": 4})
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.data import load_mnist
-from core.splits import to_model_input
-from core.zoo import preset_config
+from core.data.mnist import load_mnist
+from core.data.splits import to_model_input
+from core.config.train_config import preset_config
 
 keras = pytest.importorskip("keras")
 
-from core.live_prediction import DigitPredictor  # noqa: E402
+from core.drawing.live_prediction import DigitPredictor  # noqa: E402
 from core.models.keras_models import build_keras_model  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def test_an_untranslatable_model_falls_back_to_tensorflow_and_still_predicts(ima
 
 
 def test_a_translation_that_disagrees_with_the_model_is_not_used(model, images, monkeypatch):
-    import core.numpy_forward as numpy_forward
+    import core.models.numpy_forward as numpy_forward
 
     monkeypatch.setitem(numpy_forward.ACTIVATIONS, "relu", lambda x: np.abs(x))  # a wrong translation
     predictor = DigitPredictor(model)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.model_sources import model_sources, predictions_on_test_set
-from core.runs import RunError
-from core.splits import to_model_input
-from core.zoo import preset_config
+from core.runs.model_sources import model_sources, predictions_on_test_set
+from core.runs.store import RunError
+from core.data.splits import to_model_input
+from core.config.train_config import preset_config
 
 keras = pytest.importorskip("keras")
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.data import load_mnist
-from core.splits import to_model_input
-from core.zoo import preset_config
+from core.data.mnist import load_mnist
+from core.data.splits import to_model_input
+from core.config.train_config import preset_config
 
 keras = pytest.importorskip("keras")
 
 from core.models.keras_models import build_keras_model  # noqa: E402
-from core.network_view import conv_filters, dense_input_weights, feature_maps  # noqa: E402
+from core.figures.network_view import conv_filters, dense_input_weights, feature_maps  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,16 @@ import numpy as np
 import pytest
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.data import load_mnist
-from core.splits import to_model_input
-from core.zoo import MODEL_NAMES, preset_config
+from core.data.mnist import load_mnist
+from core.data.splits import to_model_input
+from core.config.zoo import MODEL_NAMES
+from core.config.train_config import preset_config
 
 keras = pytest.importorskip("keras")
 
 from core.models.keras_models import build_keras_model  # noqa: E402
-from core.numpy_forward import UnsupportedModel, compile_forward  # noqa: E402
-from core.pretrained import load_pretrained_model  # noqa: E402
+from core.models.numpy_forward import UnsupportedModel, compile_forward  # noqa: E402
+from core.runs.pretrained import load_pretrained_model  # noqa: E402
 
 KERAS_ZOO = [name for name in MODEL_NAMES if name != "numpy_logreg"]  # numpy_logreg exports a softmax model
 

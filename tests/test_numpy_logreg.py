@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from core.config import from_dict
-from core.events import TARGET_REACHED, EpochEnd, TrainingEnd
+from core.config.train_config import from_dict
+from core.training.events import TARGET_REACHED, EpochEnd, TrainingEnd
 from core.models.numpy_logreg import NumpyLogisticRegression, sigmoid
-from core.splits import make_splits
-from core.trainer import Trainer
-from core.zoo import SPECS
+from core.data.splits import make_splits
+from core.training.trainer import Trainer
+from core.config.zoo import SPECS
 
 STEP = 1e-6  # central-difference step in float64
 

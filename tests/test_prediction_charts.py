@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.prediction_charts import (
+from core.figures.prediction_charts import (
     HIGHLIGHT, PLAIN, accuracy_bars, clicked_cell, confusion_figure, models_heatmap, probability_bars,
 )
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.data import load_mnist
-from core.preprocess import EmptyDrawingError, canvas_to_input, centre_of_mass, has_ink, scale_to_digit_size
+from core.data.mnist import load_mnist
+from core.drawing.preprocess import EmptyDrawingError, canvas_to_input, centre_of_mass, has_ink, scale_to_digit_size
 
 SHIFT_DIFF = 0.05  # mean |difference| above this means the digit moved or changed shape
 

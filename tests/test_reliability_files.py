@@ -18,19 +18,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import core.data
+import core.data.mnist
 from core.cli import main as cli_main
-from core.config import TrainConfig
-from core.data import DatasetError, load_mnist
-from core.events import COMPLETED, FAILED, INTERRUPTED, STOPPED, EpochEnd, Progress, TrainingEnd
-from core.recorded_run import RecordedRun
-from core.run_writer import RunWriter
-from core.runs import (
+from core.config.train_config import TrainConfig
+from core.data.mnist import DatasetError, load_mnist
+from core.training.events import COMPLETED, FAILED, INTERRUPTED, STOPPED, EpochEnd, Progress, TrainingEnd
+from core.runs.recorded_run import RecordedRun
+from core.runs.run_writer import RunWriter
+from core.runs.store import (
     CONFIG_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError, delete_run, list_runs,
     load_model, load_model_file, load_predictions, load_run,
 )
-from core.splits import make_splits
-from core.trainer import Trainer
+from core.data.splits import make_splits
+from core.training.trainer import Trainer
 
 TINY = dict(model="mlp", epochs=1, batch_size=50, train_size=300, validation_size=500)
 RUN_FILES = [CONFIG_FILE, STATUS_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE]
@@ -151,8 +151,8 @@ def test_no_dataset_while_offline_names_every_path_tried_and_the_fix(tmp_path, m
 
     paths = [tmp_path / "env" / "mnist.npz", tmp_path / "project" / "mnist.npz", tmp_path / "keras" / "mnist.npz"]
     monkeypatch.setenv("MNIST_PATH", str(paths[0]))
-    monkeypatch.setattr(core.data, "PROJECT_MNIST_PATH", paths[1])
-    monkeypatch.setattr(core.data, "KERAS_CACHE_PATH", paths[2])
+    monkeypatch.setattr(core.data.mnist, "PROJECT_MNIST_PATH", paths[1])
+    monkeypatch.setattr(core.data.mnist, "KERAS_CACHE_PATH", paths[2])
     attempts = []
 
     def offline_get_file(*args, **kwargs):

@@ -1,7 +1,7 @@
 """Bad input: every hyperparameter at and beyond its bounds, and runs that cannot or should not train.
 
 The config cases are generated from `TrainConfig`'s fields and from the bounds written in
-`core/config.py` (read from its `_check_range` / `_check_choice` calls), so a new field or a
+`core/config/train_config.py` (read from its `_check_range` / `_check_choice` calls), so a new field or a
 changed bound is covered without editing this file. Each refusal must be a `ConfigError` whose
 message names the field and stays short, whatever was sent.
 """
@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pytest
 
-import core.config as config_module
-from core import zoo
+import core.config.train_config as config_module
+from core.config import zoo
 from core.cli import main as cli_main
-from core.config import MAX_EPOCHS, ConfigError, TrainConfig, from_dict
-from core.events import COMPLETED, DIVERGED
-from core.runs import (
+from core.config.train_config import MAX_EPOCHS, ConfigError, TrainConfig, from_dict
+from core.training.events import COMPLETED, DIVERGED
+from core.runs.store import (
     METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError, list_runs, load_model, load_predictions,
 )
-from core.splits import make_splits
+from core.data.splits import make_splits
 
 MAX_MESSAGE_CHARS = 600  # an error box, not a wall: long hostile values are cut short
 
@@ -32,7 +32,7 @@ MAX_MESSAGE_CHARS = 600  # an error box, not a wall: long hostile values are cut
 # --- the bounds, read from where they are declared -------------------------------------------
 
 def _value_of(node: ast.expr):
-    """Evaluate a bound as written in `core/config.py`: a literal, a module constant, or arithmetic."""
+    """Evaluate a bound as written in `core/config/train_config.py`: a literal, a module constant, or arithmetic."""
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name):
@@ -44,7 +44,7 @@ def _value_of(node: ast.expr):
         operations = {ast.Add: lambda: left + right, ast.Sub: lambda: left - right,
                       ast.Mult: lambda: left * right, ast.Pow: lambda: left ** right}
         return operations[type(node.op)]()
-    raise AssertionError(f"unexpected bound expression in core/config.py: {ast.dump(node)}")
+    raise AssertionError(f"unexpected bound expression in core/config/train_config.py: {ast.dump(node)}")
 
 
 def declared_checks() -> tuple[dict[str, tuple], dict[str, tuple]]:
@@ -249,7 +249,7 @@ def test_batch_larger_than_the_training_subset_is_refused_with_the_fix():
 
 
 def test_batch_larger_than_the_whole_training_pool_is_refused_before_a_folder_exists(mnist, tmp_path):
-    from core.recorded_run import RecordedRun
+    from core.runs.recorded_run import RecordedRun
 
     config = TrainConfig(model="mlp", batch_size=60_000, train_size=0, validation_size=5000)  # 55,000 remain
     with pytest.raises(ConfigError) as refused:
@@ -270,7 +270,7 @@ def test_a_single_training_image_is_refused():
 
 
 def test_two_training_images_train_and_save(mnist, tmp_path):
-    from core.recorded_run import RecordedRun
+    from core.runs.recorded_run import RecordedRun
 
     run = RecordedRun(TrainConfig(**{**TINY, "train_size": 2, "batch_size": 0}), runs_dir=tmp_path, mnist=mnist)
     done = list(run)[-1]
@@ -281,7 +281,7 @@ def test_two_training_images_train_and_save(mnist, tmp_path):
 
 def test_huge_learning_rate_diverges_keeping_finished_epochs_and_no_model(mnist, tmp_path):
     """SGD at the maximum learning rate blows a sigmoid MLP up within two epochs (seen: inf at epoch 2)."""
-    from core.recorded_run import RecordedRun
+    from core.runs.recorded_run import RecordedRun
 
     config = TrainConfig(**{**TINY, "epochs": 10, "batch_size": 10, "learning_rate": 10.0, "optimizer": "sgd"})
     events = list(RecordedRun(config, runs_dir=tmp_path, mnist=mnist))

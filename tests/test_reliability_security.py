@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from core.cli import main as cli_main
-from core.config import TrainConfig
-from core.data import DatasetError, load_mnist
-from core.run_writer import RunWriter
-from core.runs import (
+from core.config.train_config import TrainConfig
+from core.data.mnist import DatasetError, load_mnist
+from core.runs.run_writer import RunWriter
+from core.runs.store import (
     CONFIG_FILE, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError, delete_run, list_runs,
     load_model, load_model_file, load_predictions, load_run, run_path,
 )

@@ -5,8 +5,8 @@ import json
 import pandas as pd
 import pyarrow as pa
 
-from core.run_table import COLUMNS, run_rows
-from core.runs import list_runs
+from core.runs.run_table import COLUMNS, run_rows
+from core.runs.store import list_runs
 
 
 def write_run(root, name, config, status, metric_lines):

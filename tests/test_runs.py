@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.config import TrainConfig
-from core.events import COMPLETED, DIVERGED, INTERRUPTED, RUNNING, EpochEnd, RunDone
-from core.recorded_run import RecordedRun
-from core.run_writer import RunWriter
-from core.runs import (
+from core.config.train_config import TrainConfig
+from core.training.events import COMPLETED, DIVERGED, INTERRUPTED, RUNNING, EpochEnd, RunDone
+from core.runs.recorded_run import RecordedRun
+from core.runs.run_writer import RunWriter
+from core.runs.store import (
     METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError, delete_run, list_runs, load_model,
     load_predictions, load_run, metrics_csv, process_start_time, run_path,
 )
-from core.zoo import preset_config
+from core.config.train_config import preset_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

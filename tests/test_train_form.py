@@ -2,12 +2,12 @@
 
 import pytest
 
-from core.config import FIELD_TYPES, ConfigError
-from core.train_form import (
+from core.config.train_config import FIELD_TYPES, ConfigError
+from core.config.train_form import (
     DEMO_MODELS, DEMO_TRAIN_SIZE, FORM_FIELDS, GROUPS, build_config, check_in_form, default_values, inactive_fields,
     query_for, values_from_query,
 )
-from core.zoo import MODEL_NAMES, SPECS
+from core.config.zoo import MODEL_NAMES, SPECS
 
 
 def test_every_config_field_has_a_form_field_in_a_known_group():

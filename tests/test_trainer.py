@@ -6,11 +6,11 @@ import threading
 import numpy as np
 import pytest
 
-from core.config import ConfigError
-from core.events import COMPLETED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, Progress, TrainingEnd
-from core.splits import Splits, make_splits
-from core.trainer import Trainer
-from core.zoo import preset_config
+from core.config.train_config import ConfigError
+from core.training.events import COMPLETED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, Progress, TrainingEnd
+from core.data.splits import Splits, make_splits
+from core.training.trainer import Trainer
+from core.config.train_config import preset_config
 
 METRICS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
@@ -59,7 +59,7 @@ def test_plain_model_fit_gives_the_same_numbers(mlp_run):
     shuffle), so this compares exactly. On another CPU only the comparison within one process
     is guaranteed, which is what this test does.
     """
-    from core.input_pipeline import evaluation_batches, training_batches
+    from core.data.input_pipeline import evaluation_batches, training_batches
     from core.models.keras_models import build_keras_model
 
     config, trainer, _ = mlp_run

@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-import core.training_jobs
-from core.events import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED
-from core.runs import load_run
-from core.training_jobs import QueueFullError, TrainingJobs
-from core.zoo import preset_config
+import core.jobs.training_jobs
+from core.training.events import COMPLETED, FAILED, QUEUED, RUNNING, STOPPED
+from core.runs.store import load_run
+from core.jobs.training_jobs import QueueFullError, TrainingJobs
+from core.config.train_config import preset_config
 
 WAIT = 300  # seconds; generous for a CPU shared with other work, never a performance check
 
@@ -65,7 +65,7 @@ def test_a_job_that_cannot_load_mnist_fails_with_a_clear_reason(tmp_runs_dir, tm
 
 
 def test_a_full_queue_refuses_new_jobs(tmp_runs_dir, monkeypatch):
-    monkeypatch.setattr(core.training_jobs, "MAX_QUEUED", 0)
+    monkeypatch.setattr(core.jobs.training_jobs, "MAX_QUEUED", 0)
     jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir)
     with pytest.raises(QueueFullError, match="try again"):
         jobs.submit(preset_config("mlp", epochs=1, train_size=200))
@@ -73,7 +73,7 @@ def test_a_full_queue_refuses_new_jobs(tmp_runs_dir, monkeypatch):
 
 
 def test_cap_comes_from_the_environment(monkeypatch):
-    monkeypatch.setenv(core.training_jobs.MAX_CONCURRENT_ENV, "3")
+    monkeypatch.setenv(core.jobs.training_jobs.MAX_CONCURRENT_ENV, "3")
     assert TrainingJobs().max_concurrent == 3
-    monkeypatch.setenv(core.training_jobs.MAX_CONCURRENT_ENV, "lots")
-    assert TrainingJobs().max_concurrent == core.training_jobs.DEFAULT_MAX_CONCURRENT
+    monkeypatch.setenv(core.jobs.training_jobs.MAX_CONCURRENT_ENV, "lots")
+    assert TrainingJobs().max_concurrent == core.jobs.training_jobs.DEFAULT_MAX_CONCURRENT

@@ -5,13 +5,14 @@ import math
 import numpy as np
 import pytest
 
-from core.config import TrainConfig
-from core.events import COMPLETED, EpochEnd, TrainingEnd
-from core.splits import make_splits
-from core.trainer import Trainer
-from core.zoo import MODEL_NAMES, SPECS, preset_config
+from core.config.train_config import TrainConfig
+from core.training.events import COMPLETED, EpochEnd, TrainingEnd
+from core.data.splits import make_splits
+from core.training.trainer import Trainer
+from core.config.zoo import MODEL_NAMES, SPECS
+from core.config.train_config import preset_config
 
-# The training presets of SEEDS.md's table, written out independently of core/zoo.py.
+# The training presets of SEEDS.md's table, written out independently of core/config/zoo.py.
 WRITE_UP_PRESETS = {
     "numpy_logreg": dict(optimizer="sgd", learning_rate=0.1, batch_size=0, epochs=100, target_accuracy=0.80,
                          pixel_scale="raw"),

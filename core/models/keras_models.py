@@ -11,12 +11,12 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from core.config import TrainConfig
-from core.data import NUM_CLASSES
+from core.config.train_config import TrainConfig
+from core.data.mnist import NUM_CLASSES
 from core.models.fused_adam import FusedAdam
 from core.models.layer_names import name_layers_in_order
 from core.models.one_cycle import OneCycle
-from core.zoo import SPECS
+from core.config.zoo import SPECS
 
 INPUT_SHAPE = (28, 28, 1)
 

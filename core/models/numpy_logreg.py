@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.data import NUM_CLASSES
+from core.data.mnist import NUM_CLASSES
 
 NUM_PIXELS = 28 * 28
 

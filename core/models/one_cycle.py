@@ -22,8 +22,18 @@ class OneCycle(keras.optimizers.schedules.LearningRateSchedule):
         self.max_learning_rate = float(max_learning_rate)
         self.total_steps = max(int(total_steps), 1)
         self.warmup_fraction = float(warmup_fraction)
+        # a live change of the learning rate scales the whole curve (see `rescale_to`)
+        self.scale = keras.Variable(1.0, trainable=False, dtype="float32", name="one_cycle_scale")
+
+    def rescale_to(self, learning_rate: float, step) -> None:
+        """Scale the curve so that its value at `step` is `learning_rate`."""
+        unscaled = float(keras.ops.convert_to_numpy(self._unscaled(step)))
+        self.scale.assign(learning_rate / max(unscaled, 1e-12))
 
     def __call__(self, step):
+        return self._unscaled(step) * self.scale
+
+    def _unscaled(self, step):
         step = ops.cast(step, "float32")
         warmup_steps = max(self.total_steps * self.warmup_fraction, 1.0)
         start = self.max_learning_rate / 25.0

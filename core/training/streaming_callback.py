@@ -4,31 +4,31 @@ from __future__ import annotations
 
 import math
 import queue
-import threading
 import time
 
 import keras
 
-from core.events import DIVERGED, STOPPED, EpochEnd, Progress
+from core.training.control import TrainingControl
+from core.training.events import DIVERGED, STOPPED, EpochEnd, Progress
 
 
 class StreamingCallback(keras.callbacks.Callback):
-    """Puts `Progress` and `EpochEnd` events on a queue; aborts `fit` on stop or divergence.
+    """Puts `Progress` and `EpochEnd` events on a queue; obeys the run's control; aborts `fit` on stop or divergence.
 
     Args:
         events: where events go (read by the trainer's consuming thread).
-        stop_requested: set from any thread to end the run after the current batch.
+        control: the run's commands (stop, pause, step, learning rate), set from any thread.
         steps_per_epoch, batch_size, num_samples: the run's shape, for fractions and rates.
         progress_interval: minimum seconds between `Progress` events.
         target_accuracy: stop after an epoch whose train accuracy exceeds this; 0 = never.
         abort: the exception type to raise to leave `fit` at once, with `(status, reason)`.
     """
 
-    def __init__(self, events: queue.Queue, stop_requested: threading.Event, steps_per_epoch: int,
+    def __init__(self, events: queue.Queue, control: TrainingControl, steps_per_epoch: int,
                  batch_size: int, num_samples: int, progress_interval: float, target_accuracy: float, abort):
         super().__init__()
         self.events = events
-        self.stop_requested = stop_requested
+        self.control = control
         self.steps_per_epoch = steps_per_epoch
         self.batch_size = batch_size
         self.num_samples = num_samples
@@ -43,8 +43,16 @@ class StreamingCallback(keras.callbacks.Callback):
         self._epoch = epoch
         self._epoch_started = self._last_tick = time.perf_counter()
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self.control.before_batch()  # holds here while paused
+        if self.control.stop_requested:
+            raise self.abort(STOPPED, "stopped by request")
+        learning_rate = self.control.take_learning_rate()
+        if learning_rate is not None:
+            set_learning_rate(self.model.optimizer, learning_rate)
+
     def on_train_batch_end(self, batch, logs=None):
-        if self.stop_requested.is_set():
+        if self.control.stop_requested:
             raise self.abort(STOPPED, "stopped by request")
         loss = logs.get("loss", 0.0)
         if not math.isfinite(loss):
@@ -60,7 +68,7 @@ class StreamingCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._epoch_started
-        learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        learning_rate = current_learning_rate(self.model.optimizer)
         self.events.put(EpochEnd(
             epoch=epoch + 1,
             loss=float(logs["loss"]),
@@ -76,6 +84,24 @@ class StreamingCallback(keras.callbacks.Callback):
         if self.target_accuracy and float(logs["accuracy"]) > self.target_accuracy:
             self.target_reached = True
             self.model.stop_training = True
+
+
+def current_learning_rate(optimizer) -> float:
+    """The rate the optimizer's next step uses (a schedule's value at the current step)."""
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def set_learning_rate(optimizer, learning_rate: float) -> None:
+    """Train with `learning_rate` from the next step on.
+
+    A constant rate is a variable the compiled step reads, so it is assigned. A one-cycle
+    schedule is rescaled instead: its curve goes on from `learning_rate`, in the same shape.
+    """
+    schedule = optimizer._learning_rate  # Keras keeps the schedule object here; `learning_rate` evaluates it
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        schedule.rescale_to(learning_rate, optimizer.iterations)
+    else:
+        optimizer.learning_rate = learning_rate
 
 
 def _maybe_float(value):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.events import QUEUED, RUNNING
-from core.training_jobs import JobState
+from core.training.events import QUEUED, RUNNING
+from core.jobs.training_jobs import JobState
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None) -> Pr
 
     Args:
         state: the job's latest snapshot.
-        epoch_seconds: the expected seconds per epoch (from `core.epoch_estimate`), used
+        epoch_seconds: the expected seconds per epoch (from `core.training.epoch_estimate`), used
             until the job has finished an epoch of its own to time.
 
     Returns:

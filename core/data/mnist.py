@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # core/data/mnist.py → the project
 PROJECT_MNIST_PATH = PROJECT_ROOT / "data" / "mnist.npz"
 KERAS_CACHE_PATH = Path.home() / ".keras" / "datasets" / "mnist.npz"
 

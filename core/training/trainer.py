@@ -3,7 +3,7 @@
 Keras models train inside Keras's own `model.fit`, run on a worker thread, with one callback
 that forwards what Keras logs; so the numbers streamed are exactly Keras's `History`, and the
 cost over plain `fit` is one queue put per epoch and per progress tick (`bench/trainer_overhead.py`).
-`fit` reads batches from `core.input_pipeline` (tf.data without the autotuner, which stalled
+`fit` reads batches from `core.data.input_pipeline` (tf.data without the autotuner, which stalled
 epoch ends for seconds here) and trains several small batches a call (`steps_per_execution`).
 The NumPy model trains in the calling thread through the same events.
 
@@ -23,11 +23,12 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from core.config import ConfigError, TrainConfig
-from core.events import (
+from core.config.train_config import ConfigError, TrainConfig
+from core.training.control import TrainingControl
+from core.training.events import (
     COMPLETED, DIVERGED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, Progress, TrainingEnd,
 )
-from core.splits import Splits
+from core.data.splits import Splits
 
 PROGRESS_INTERVAL_SECONDS = 0.25  # at most four progress events a second
 
@@ -41,19 +42,21 @@ class _AbortFit(Exception):
 
 
 class Trainer:
-    """Train one model, streaming events; `stop()` may be called from any thread.
+    """Train one model, streaming events; `stop()` and `control` may be used from any thread.
 
     Args:
         config: the run's hyperparameters.
         splits: the arrays to train, validate and test on.
         progress_interval: minimum seconds between `Progress` events.
+        control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
 
     Iterating yields `Progress` (within an epoch), `EpochEnd` (after each epoch) and, last,
     one `TrainingEnd`. Afterwards `model` holds the trained Keras model (the NumPy model is
     converted to an equivalent Keras one) and `epochs` the streamed `EpochEnd`s.
     """
 
-    def __init__(self, config: TrainConfig, splits: Splits, progress_interval: float = PROGRESS_INTERVAL_SECONDS):
+    def __init__(self, config: TrainConfig, splits: Splits, progress_interval: float = PROGRESS_INTERVAL_SECONDS,
+                 control: TrainingControl | None = None):
         if config.batch_size > len(splits.x_train):
             raise ConfigError(
                 f"`batch_size`={config.batch_size} is larger than the {len(splits.x_train)} training images. "
@@ -67,15 +70,15 @@ class Trainer:
         self.model = None
         self.history = None  # Keras's own History, when fit ran to its end
         self.epochs: list[EpochEnd] = []
-        self._stop_requested = threading.Event()
+        self.control = control or TrainingControl()
 
     def stop(self) -> None:
         """Ask the run to stop; it does so after the batch in progress, keeping finished epochs."""
-        self._stop_requested.set()
+        self.control.stop()
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop_requested.is_set()
+        return self.control.stop_requested
 
     def __iter__(self) -> Iterator[Progress | EpochEnd | TrainingEnd]:
         if self.config.model == "numpy_logreg":
@@ -94,16 +97,16 @@ class Trainer:
     def _train_keras(self) -> Iterator:
         import keras
 
-        from core.input_pipeline import evaluation_batches, training_batches
+        from core.data.input_pipeline import evaluation_batches, training_batches
         from core.models.keras_models import build_keras_model
-        from core.streaming_callback import StreamingCallback
+        from core.training.streaming_callback import StreamingCallback
 
         config, splits = self.config, self.splits
         steps_per_epoch = math.ceil(len(splits.x_train) / self.batch_size)
         self.model = build_keras_model(config, steps_per_epoch)
         events: queue.Queue = queue.Queue()
         streaming = StreamingCallback(
-            events, self._stop_requested, steps_per_epoch, self.batch_size, len(splits.x_train),
+            events, self.control, steps_per_epoch, self.batch_size, len(splits.x_train),
             self.progress_interval, config.target_accuracy, _AbortFit,
         )
         callbacks = [streaming]
@@ -144,7 +147,7 @@ class Trainer:
                 yield item
         finally:
             if not ended:
-                self._stop_requested.set()  # the consumer left early: end the worker too
+                self.control.stop()  # the consumer left early: end the worker too
             worker.join()
         if streaming.target_reached:
             status, reason = TARGET_REACHED, f"train accuracy passed {config.target_accuracy:g}"
@@ -171,17 +174,20 @@ class Trainer:
         batch = self.batch_size
         status, reason = COMPLETED, f"all {config.epochs} epochs ran"
         best_val_loss, waited = math.inf, 0
+        learning_rate = config.learning_rate  # `control.set_learning_rate` may change it mid-run
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
             order = rng.permutation(len(x_train)) if batch < len(x_train) else np.arange(len(x_train))
             last_tick = started
             for start in range(0, len(order), batch):
-                if self._stop_requested.is_set():
+                self.control.before_batch()  # holds here while paused
+                if self.control.stop_requested:
                     self.model = model.to_keras()
                     yield TrainingEnd(STOPPED, "stopped by request", len(self.epochs), self._best_epoch())
                     return
+                learning_rate = self.control.take_learning_rate() or learning_rate
                 chosen = order[start : start + batch]
-                model.step(x_train[chosen], splits.y_train[chosen], config.learning_rate)
+                model.step(x_train[chosen], splits.y_train[chosen], learning_rate)
                 now = time.perf_counter()
                 if now - last_tick >= self.progress_interval and start + batch < len(order):
                     last_tick = now
@@ -192,7 +198,7 @@ class Trainer:
             val_loss = val_accuracy = None
             if x_val is not None:
                 val_loss, val_accuracy = model.loss(x_val, splits.y_val), model.accuracy(x_val, splits.y_val)
-            yield EpochEnd(epoch, loss, accuracy, val_loss, val_accuracy, config.learning_rate, seconds,
+            yield EpochEnd(epoch, loss, accuracy, val_loss, val_accuracy, learning_rate, seconds,
                            len(x_train) / max(seconds, 1e-9))
             if not (math.isfinite(loss) and np.all(np.isfinite(model.weights))):
                 status, reason = DIVERGED, f"the loss became {loss} at epoch {epoch}; lower the learning rate"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.data import IMAGE_SHAPE, NUM_CLASSES, Mnist
+from core.data.mnist import IMAGE_SHAPE, NUM_CLASSES, Mnist
 
 SAMPLES_PER_CLASS = 10
 GRID_GAP = 2  # pixels of background between neighbouring digits in the grid

@@ -15,8 +15,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from core.config import TrainConfig
-from core.events import FAILED, QUEUED, RUNNING, STOPPED, EpochEnd, Progress, RunDone
+from core.config.train_config import TrainConfig
+from core.training.events import FAILED, QUEUED, RUNNING, STOPPED, EpochEnd, Progress, RunDone
 
 MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_TRAININGS"
 DEFAULT_MAX_CONCURRENT = 1  # a 2-core CPU trains one model at full speed; two would each run at half
@@ -34,7 +34,7 @@ class JobState:
 
     job_id: str
     config: TrainConfig
-    status: str = QUEUED  # queued, running, or one of core.events.ENDINGS
+    status: str = QUEUED  # queued, running, or one of core.training.events.ENDINGS
     queue_position: int | None = None  # 1 = next to start
     epochs: tuple[EpochEnd, ...] = ()
     progress: Progress | None = None
@@ -171,8 +171,8 @@ class TrainingJobs:
             self._forget_old_jobs()
 
     def _train(self, job_id: str, name: str | None) -> None:
-        from core.data import load_mnist
-        from core.recorded_run import RecordedRun
+        from core.data.mnist import load_mnist
+        from core.runs.recorded_run import RecordedRun
 
         config = self._states[job_id].config
         run = RecordedRun(config, runs_dir=self.runs_dir, name=name, mnist=load_mnist(self.mnist_path))

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.config import TrainConfig
-from core.data import Mnist
+from core.config.train_config import TrainConfig
+from core.data.mnist import Mnist
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ import reprlib
 from dataclasses import dataclass, fields
 from typing import Any
 
+from core.config.zoo import MODEL_NAMES, SPECS
+
 OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "elu", "gelu", "linear")
 INITIALIZERS = (
@@ -36,7 +38,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of one training run. Presets live in `core.zoo`."""
+    """Hyperparameters of one training run. Presets live in `core.config.zoo`."""
 
     model: str = "lenet5"
     epochs: int = 10
@@ -65,8 +67,6 @@ class TrainConfig:
         for field in fields(self):
             value = getattr(self, field.name)
             _check_type(field.name, value, field.type)
-        from core.zoo import MODEL_NAMES
-
         _check_choice("model", self.model, MODEL_NAMES)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         _check_choice("activation", self.activation, ACTIVATIONS)
@@ -210,3 +210,14 @@ def _check_range(name, value, low, high, low_open=False, high_open=False) -> Non
     if below or above:
         interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
         raise ConfigError(f"Received an invalid value for `{name}`, expected a value in {interval}. Received: {name}={_shown(value)}")
+
+
+def preset_config(model: str, **overrides: Any) -> TrainConfig:
+    """The `TrainConfig` of `model`'s write-up, with `overrides` applied and validated.
+
+    Raises:
+        ConfigError: for an unknown model or an invalid override.
+    """
+    if model not in SPECS:
+        raise ConfigError(f"Unknown model {model!r}. Pass one of {list(MODEL_NAMES)}.")
+    return from_dict({"model": model, **SPECS[model].preset, **overrides})

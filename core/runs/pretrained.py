@@ -11,9 +11,9 @@ import json
 import os
 from pathlib import Path
 
-from core.config import TrainConfig
-from core.data import PROJECT_ROOT
-from core.zoo import preset_config
+from core.config.train_config import TrainConfig, preset_config
+from core.data.mnist import PROJECT_ROOT
+from core.runs.store import RunError, load_model_file
 
 PRETRAINED_DIR = PROJECT_ROOT / "pretrained"
 PRETRAINED_MODEL_PATH = PRETRAINED_DIR / "mnist_fast.keras"
@@ -48,8 +48,6 @@ def load_pretrained_model(path: str | os.PathLike | None = None):
         RunError: if the file is missing or cannot be loaded; the message says to run
             `python scripts/train_pretrained.py`.
     """
-    from core.runs import RunError, load_model_file
-
     path = Path(path) if path is not None else PRETRAINED_MODEL_PATH
     try:
         return load_model_file(path, "The shipped pretrained model")

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from core.config import TrainConfig
-from core.data import Mnist, load_mnist
-from core.events import DIVERGED, EpochEnd, Progress, RunDone, TrainingEnd
-from core.input_pipeline import prediction_batches
-from core.run_writer import RunWriter
-from core.runs import RunError
-from core.splits import make_splits
-from core.trainer import Trainer
+from core.config.train_config import TrainConfig
+from core.data.mnist import Mnist, load_mnist
+from core.training.control import TrainingControl
+from core.training.events import DIVERGED, EpochEnd, Progress, RunDone, TrainingEnd
+from core.data.input_pipeline import prediction_batches
+from core.runs.run_writer import RunWriter
+from core.runs.store import RunError
+from core.data.splits import make_splits
+from core.training.trainer import Trainer
 
 
 class RecordedRun:
@@ -22,9 +23,10 @@ class RecordedRun:
 
     Args:
         config: the run's hyperparameters.
-        runs_dir: the runs directory; None = the default (see `core.runs.resolve_runs_dir`).
+        runs_dir: the runs directory; None = the default (see `core.runs.store.resolve_runs_dir`).
         name: the run folder's name; None = a fresh one.
         mnist: the dataset; None = `load_mnist()`.
+        control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
 
     Raises:
         DatasetError, ConfigError, RunError: at construction, before any folder is created
@@ -36,10 +38,10 @@ class RecordedRun:
     """
 
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None,
-                 name: str | None = None, mnist: Mnist | None = None):
+                 name: str | None = None, mnist: Mnist | None = None, control: TrainingControl | None = None):
         self.config = config
         splits = make_splits(mnist or load_mnist(), config)
-        self.trainer = Trainer(config, splits)
+        self.trainer = Trainer(config, splits, control=control)
         self.writer = RunWriter(config, runs_dir, name)
 
     @property

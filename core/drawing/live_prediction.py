@@ -3,7 +3,7 @@
 `model.predict` spends 35-120 ms per call setting up a data pipeline, an eager
 `model(x, training=False)` re-dispatches every layer from Python (~20 ms on two busy cores), and
 even a `tf.function` traced once costs ~3 ms, most of it TensorFlow's runtime rather than
-arithmetic. `core.numpy_forward` runs the same weights with NumPy matmuls in well under a
+arithmetic. `core.models.numpy_forward` runs the same weights with NumPy matmuls in well under a
 millisecond for the shipped model (`bench/sketch_latency.py`). Each predictor checks that
 translation against the Keras model itself when it is made, and falls back to the compiled
 `tf.function` for a model the translation does not cover or does not match.
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.data import IMAGE_SHAPE, NUM_CLASSES
-from core.numpy_forward import UnsupportedModel, compile_forward
+from core.data.mnist import IMAGE_SHAPE, NUM_CLASSES
+from core.models.numpy_forward import UnsupportedModel, compile_forward
 
 # The NumPy translation must match the Keras model this closely on the probe images.
 MATCH_TOLERANCE = 1e-4
@@ -27,14 +27,14 @@ class DigitPredictor:
     weights once, when made.
 
     Attributes:
-        backend: `"numpy"` (the model's layers translated by `core.numpy_forward`, checked against
+        backend: `"numpy"` (the model's layers translated by `core.models.numpy_forward`, checked against
             the model) or `"tensorflow"` (a compiled `tf.function` call of the model).
         fallback_reason: why the NumPy translation is not used, or None when it is.
 
     Args:
         model: a built Keras model taking float32 `(batch, 28, 28, 1)` images in `[0, 1]`
             and returning class probabilities `(batch, 10)`, e.g. a zoo model or
-            `core.runs.load_model(...)`.
+            `core.runs.store.load_model(...)`.
 
     Raises:
         ValueError: if the model's output is not `(batch, 10)`.
@@ -97,7 +97,7 @@ class DigitPredictor:
 
         Args:
             image: float array of shape `(28, 28)` or `(28, 28, 1)` with values in `[0, 1]`,
-                as `core.preprocess.canvas_to_input` returns.
+                as `core.drawing.preprocess.canvas_to_input` returns.
 
         Returns:
             float32 array of shape `(10,)`: the probability of each digit 0..9.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from core.runs import RunSummary
+from core.runs.store import RunSummary
 
 COLUMNS = (
     "run", "model", "status", "epochs", "optimizer", "learning_rate", "batch_size", "train_size",
@@ -54,5 +54,5 @@ def run_row(run: RunSummary) -> dict:
 
 
 def run_rows(runs: Sequence[RunSummary]) -> list[dict]:
-    """`run_row` of each run, in the order given (`core.runs.list_runs` gives newest first)."""
+    """`run_row` of each run, in the order given (`core.runs.store.list_runs` gives newest first)."""
     return [run_row(run) for run in runs]

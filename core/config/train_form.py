@@ -11,15 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.config import (
+from core.config.train_config import (
     ACTIVATIONS, FIELD_TYPES, INITIALIZERS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_UNITS, MAX_LEARNING_RATE,
     OPTIMIZERS, PIXEL_SCALES, SCHEDULES, VALIDATIONS, ConfigError, TrainConfig, from_dict,
 )
-from core.zoo import MODEL_NAMES, SPECS, preset_config
+from core.config.zoo import MODEL_NAMES, SPECS
+from core.config.train_config import preset_config
 
 DEFAULT_MODEL = "lenet5"
 # Models whose write-up epoch over all 55,000-60,000 images takes over ~20 s on a 2-core CPU
-# (core/epoch_estimate.py's baselines: cnn 53 s, cnn_deep 120 s, lenet5 22 s) start the form on
+# (core/training/epoch_estimate.py's baselines: cnn 53 s, cnn_deep 120 s, lenet5 22 s) start the form on
 # this many images, so a first try takes seconds; `train_size` 0 trains on everything, as the
 # write-up did. `fast` keeps all images: one 24 s epoch on all of them is its point.
 DEMO_TRAIN_SIZE = 5000

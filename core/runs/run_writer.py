@@ -7,10 +7,10 @@ import os
 import time
 import numpy as np
 
-from core.atomic_files import atomic_path, write_json_atomic
-from core.config import TrainConfig
-from core.events import FAILED, RUNNING, EpochEnd, TrainingEnd
-from core.runs import (
+from core.runs.atomic_files import atomic_path, write_json_atomic
+from core.config.train_config import TrainConfig
+from core.training.events import FAILED, RUNNING, EpochEnd, TrainingEnd
+from core.runs.store import (
     CONFIG_FILE, LOGS_DIR, RUNS_DIR_ENV, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError,
     new_run_name, process_start_time, resolve_runs_dir, run_path,
 )

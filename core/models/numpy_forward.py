@@ -4,7 +4,7 @@ A `tf.function` call of even a tiny CNN costs ~3 ms here: TensorFlow's runtime d
 every op to its thread pool, and on two cores that pool is shared with any training in
 progress. The arithmetic of the shipped model is 2.4 MFLOP, a fraction of a millisecond in
 NumPy. `compile_forward` reads a `keras.Sequential` model's weights once and returns a function
-that runs the same layers with NumPy matmuls; `core.live_prediction.DigitPredictor` checks it
+that runs the same layers with NumPy matmuls; `core.drawing.live_prediction.DigitPredictor` checks it
 against the Keras model before using it, and keeps TensorFlow for anything it cannot translate.
 
 Inference only: dropout, noise and augmentation layers are the identity, batch normalization

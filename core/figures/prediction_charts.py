@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.data import NUM_CLASSES
+from core.data.mnist import NUM_CLASSES
 
 DIGITS = list(range(NUM_CLASSES))
 HIGHLIGHT, PLAIN = "#e4572e", "#4c78a8"  # the chosen bar / the others

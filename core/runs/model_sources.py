@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data import Mnist
-from core.pretrained import PRETRAINED_LABEL, PRETRAINED_MODEL_PATH, pretrained_info
-from core.runs import MODEL_FILE, list_runs, load_model_file, load_predictions
+from core.data.input_pipeline import prediction_batches
+from core.data.mnist import Mnist
+from core.data.splits import to_model_input
+from core.runs.pretrained import PRETRAINED_LABEL, PRETRAINED_MODEL_PATH, pretrained_info
+from core.runs.store import MODEL_FILE, RunError, list_runs, load_model_file, load_predictions
 
 
 @dataclass(frozen=True)
@@ -100,10 +102,6 @@ def predictions_on_test_set(source: ModelSource, mnist: Mnist, runs_dir: str | o
         RunError: if the saved predictions or the model cannot be read, or the saved
             predictions are not for this test set.
     """
-    from core.input_pipeline import prediction_batches
-    from core.runs import RunError
-    from core.splits import to_model_input
-
     if source.run_name is not None and source.has_predictions:
         y_true, probabilities = load_predictions(source.run_name, runs_dir)
         if len(y_true) != len(mnist.y_test) or not np.array_equal(y_true, mnist.y_test):

@@ -125,15 +125,3 @@ SPECS: dict[str, ModelSpec] = {
 
 MODEL_NAMES = tuple(SPECS)
 
-
-def preset_config(model: str, **overrides: Any):
-    """The `TrainConfig` of `model`'s write-up, with `overrides` applied and validated.
-
-    Raises:
-        ConfigError: for an unknown model or an invalid override.
-    """
-    from core.config import ConfigError, from_dict
-
-    if model not in SPECS:
-        raise ConfigError(f"Unknown model {model!r}. Pass one of {list(MODEL_NAMES)}.")
-    return from_dict({"model": model, **SPECS[model].preset, **overrides})

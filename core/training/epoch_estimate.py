@@ -17,8 +17,8 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.config import ConfigError, TrainConfig, from_dict
-from core.data import TEST_SIZE, TRAIN_SIZE
+from core.config.train_config import ConfigError, TrainConfig, from_dict
+from core.data.mnist import TEST_SIZE, TRAIN_SIZE
 
 MEASURED = "measured"
 BASELINE = "baseline"
@@ -61,7 +61,7 @@ class EpochEstimate:
 
 
 def split_sizes(config: TrainConfig) -> tuple[int, int]:
-    """`(training images, validation images)` of one epoch, as `core.splits.make_splits` will cut them."""
+    """`(training images, validation images)` of one epoch, as `core.data.splits.make_splits` will cut them."""
     pool, n_val = TRAIN_SIZE, 0
     if config.validation == "holdout":
         pool, n_val = TRAIN_SIZE - config.validation_size, config.validation_size
@@ -112,7 +112,7 @@ def estimate_epoch(config: TrainConfig, runs: Sequence = ()) -> EpochEstimate:
 
     Args:
         config: the run about to start.
-        runs: saved runs (`core.runs.RunSummary`, newest first) to learn this machine's
+        runs: saved runs (`core.runs.store.RunSummary`, newest first) to learn this machine's
             pace from; runs of other models, or with augmentation where `config` has none
             (or the reverse), are ignored.
 

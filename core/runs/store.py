@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.data import PROJECT_ROOT
-from core.events import ENDINGS, INTERRUPTED, RUNNING
+from core.data.mnist import PROJECT_ROOT
+from core.training.events import ENDINGS, INTERRUPTED, RUNNING
 
 RUNS_DIR_ENV = "MNIST_LAB_RUNS_DIR"
 DEFAULT_RUNS_DIR = PROJECT_ROOT / "runs"

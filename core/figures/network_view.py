@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from core.data import IMAGE_SHAPE
+from core.data.mnist import IMAGE_SHAPE
 
 
 @dataclass(frozen=True)

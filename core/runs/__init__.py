@@ -1,0 +1,11 @@
+"""Saved runs and the models a view can open: the run store, its writer, and the shipped model.
+
+- `store.py`: run folders under the runs directory: list, read, check, load, delete;
+- `run_writer.py` and `atomic_files.py`: write a run folder as training goes, never half a file;
+- `recorded_run.py`: a training that records itself into a run folder (trainer + writer);
+- `run_table.py`: the Runs page's table of runs;
+- `pretrained.py`: the small model that ships with the project;
+- `model_sources.py`: every trained model a view can pick (the shipped one and each run's).
+
+May import: core.config, core.data, core.models, core.training.
+"""

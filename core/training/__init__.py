@@ -1,0 +1,11 @@
+"""Training one model: the streaming trainer, the events it yields, and how long an epoch takes.
+
+- `trainer.py`: `Trainer`, a generator of progress and per-epoch metrics for any zoo model;
+- `streaming_callback.py`: the Keras callback that feeds it from `fit`;
+- `events.py`: what a run streams (`Progress`, `EpochEnd`, `TrainingEnd`, `RunDone`) and the
+  run states;
+- `epoch_estimate.py`: an epoch's duration, said before it starts.
+
+Knows nothing of run folders or job queues.
+May import: core.config, core.data, core.models.
+"""

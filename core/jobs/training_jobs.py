@@ -1,14 +1,14 @@
 """Background training jobs for a server: a cap on concurrent runs, a FIFO queue for the rest.
 
-One `TrainingJobs` is shared by every browser session of the dashboard. Each job trains on its
-own thread (never touching Streamlit), records into a run folder, and keeps its latest state
-in memory for pages to poll. A job id is an unguessable token: a session sees only the jobs
-whose ids it holds.
+One `TrainingJobs` is shared by every browser session of the dashboard. Jobs train through an
+executor (`core.jobs.executor`): warm worker processes on this machine by default, or a Ray
+cluster, never in the server's own process. A light thread per running job reads its events
+and keeps its latest state in memory for pages to poll. A job id is an unguessable token: a
+session sees only the jobs whose ids it holds.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
 import threading
 import time
@@ -16,10 +16,13 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 from core.config.train_config import TrainConfig
-from core.training.events import FAILED, QUEUED, RUNNING, STOPPED, EpochEnd, Progress, RunDone
-
-MAX_CONCURRENT_ENV = "MNIST_LAB_MAX_CONCURRENT_TRAININGS"
-DEFAULT_MAX_CONCURRENT = 1  # a 2-core CPU trains one model at full speed; two would each run at half
+from core.jobs.executor import PAUSE, RESUME, SET_LEARNING_RATE, STEP, STOP, Command, Executor, JobRequest, WorkerLost
+from core.jobs.executors import make_executor
+from core.jobs.local_executor import DEFAULT_WORKERS as DEFAULT_MAX_CONCURRENT  # noqa: F401  (the settings' names here)
+from core.jobs.local_executor import WORKERS_ENV as MAX_CONCURRENT_ENV  # noqa: F401
+from core.jobs.local_executor import default_workers as default_max_concurrent
+from core.runs.store import new_run_name, resolve_runs_dir
+from core.training.events import FAILED, INTERRUPTED, QUEUED, RUNNING, STOPPED, EpochEnd, Progress, RunDone
 MAX_QUEUED = 20  # beyond this, new jobs are refused rather than left waiting for hours
 FINISHED_JOBS_KEPT = 200
 
@@ -44,39 +47,52 @@ class JobState:
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     ended: float | None = None
+    paused: bool = False
+    learning_rate: float | None = None  # the rate set mid-run, if any (None = the config's)
 
     @property
     def finished(self) -> bool:
         return self.status not in (QUEUED, RUNNING)
 
 
-def default_max_concurrent() -> int:
-    try:
-        return max(1, int(os.environ.get(MAX_CONCURRENT_ENV, DEFAULT_MAX_CONCURRENT)))
-    except ValueError:
-        return DEFAULT_MAX_CONCURRENT
-
-
 class TrainingJobs:
     """Run training jobs in the background, at most `max_concurrent` at a time.
 
     Args:
-        max_concurrent: trainings that may run at once; the rest wait in submission order.
+        max_concurrent: trainings that may run at once; the rest wait in submission order
+            (default: the executor's slots; for the local one `$MNIST_LAB_MAX_CONCURRENT_TRAININGS`).
         runs_dir: where runs are recorded (None = the default runs directory).
         mnist_path: an explicit MNIST file (None = the loader's search order).
+        executor: where jobs run; None = `make_executor()` (the `local` one unless
+            `$MNIST_LAB_EXECUTOR` says otherwise), made by `warm_up()` or the first submission.
     """
 
-    def __init__(self, max_concurrent: int | None = None, runs_dir=None, mnist_path=None):
-        self.max_concurrent = max_concurrent or default_max_concurrent()
+    def __init__(self, max_concurrent: int | None = None, runs_dir=None, mnist_path=None, executor: Executor | None = None):
+        self.max_concurrent = max_concurrent or (executor.slots if executor is not None else default_max_concurrent())
         self.runs_dir = runs_dir
-        self.mnist_path = mnist_path
+        self.mnist_path = None if mnist_path is None else str(mnist_path)
+        self._executor = executor
         self._lock = threading.Condition()
         self._states: dict[str, JobState] = {}
-        self._runs: dict[str, object] = {}  # job id → RecordedRun while training
+        self._runs: dict[str, object] = {}  # job id → its JobHandle while training
         self._waiting: deque[str] = deque()
         self._running: set[str] = set()
         self._stop_requested: set[str] = set()
         self.peak_running = 0  # the most ever running at once (for tests and benchmarks)
+
+    def warm_up(self) -> Executor:
+        """Make the executor now (local workers start importing TensorFlow), not at the first Start."""
+        with self._lock:
+            if self._executor is None:
+                self._executor = make_executor(slots=self.max_concurrent, mnist_path=self.mnist_path)
+            return self._executor
+
+    def close(self) -> None:
+        """Shut the executor down (its workers exit)."""
+        with self._lock:
+            executor = self._executor
+        if executor is not None:
+            executor.close()
 
     def submit(self, config: TrainConfig, name: str | None = None) -> str:
         """Queue a training of `config`; returns its job id at once.
@@ -105,11 +121,40 @@ class TrainingJobs:
             if state is None or state.finished:
                 return
             self._stop_requested.add(job_id)
-            run = self._runs.get(job_id)
+            handle = self._runs.get(job_id)
             if job_id in self._waiting:
                 self._lock.notify_all()
-        if run is not None:
-            run.stop()
+        if handle is not None:
+            handle.send(Command(STOP))
+
+    def pause(self, job_id: str) -> None:
+        """Hold a running job before its next batch, until `resume` (or `step`, one batch at a time)."""
+        self._command(job_id, Command(PAUSE), paused=True)
+
+    def resume(self, job_id: str) -> None:
+        self._command(job_id, Command(RESUME), paused=False)
+
+    def step(self, job_id: str) -> None:
+        """While paused, train one more batch (or group of batches), then hold again."""
+        self._command(job_id, Command(STEP))
+
+    def set_learning_rate(self, job_id: str, learning_rate: float) -> None:
+        """Train a running job with `learning_rate` from its next batch on.
+
+        Raises:
+            ValueError: if `learning_rate` is not a positive number.
+        """
+        self._command(job_id, Command(SET_LEARNING_RATE, float(learning_rate)), learning_rate=float(learning_rate))
+
+    def _command(self, job_id: str, command: Command, **changes) -> None:
+        with self._lock:
+            state = self._states.get(job_id)
+            handle = self._runs.get(job_id)
+            if state is None or state.status != RUNNING or handle is None:
+                return
+            self._states[job_id] = replace(state, **changes)
+            self._lock.notify_all()
+        handle.send(command)
 
     def active_count(self) -> tuple[int, int]:
         """`(running, queued)` right now."""
@@ -161,8 +206,10 @@ class TrainingJobs:
             return
         try:
             self._train(job_id, name)
+        except WorkerLost as error:  # the run folder is already marked interrupted
+            self._update(job_id, status=INTERRUPTED, reason=str(error), ended=time.time(), progress=None)
         except Exception as error:  # shown to the user; the run folder (if any) is marked failed
-            self._update(job_id, status=FAILED, reason=str(error), ended=time.time())
+            self._update(job_id, status=FAILED, reason=str(error), ended=time.time(), progress=None)
         finally:
             with self._lock:
                 self._running.discard(job_id)
@@ -171,26 +218,24 @@ class TrainingJobs:
             self._forget_old_jobs()
 
     def _train(self, job_id: str, name: str | None) -> None:
-        from core.data.mnist import load_mnist
-        from core.runs.recorded_run import RecordedRun
-
         config = self._states[job_id].config
-        run = RecordedRun(config, runs_dir=self.runs_dir, name=name, mnist=load_mnist(self.mnist_path))
+        request = JobRequest(config, name or new_run_name(config.model), str(resolve_runs_dir(self.runs_dir)), self.mnist_path)
+        handle = self.warm_up().start(request)
         with self._lock:
-            self._runs[job_id] = run
+            self._runs[job_id] = handle
             stop_now = job_id in self._stop_requested
-        self._update(job_id, run_name=run.name)
+        self._update(job_id, run_name=request.run_name)
         if stop_now:
-            run.stop()
+            handle.send(Command(STOP))
         epochs: list[EpochEnd] = []
-        for event in run:
+        for event in handle.events():
             if isinstance(event, Progress):
                 self._update(job_id, progress=event)
             elif isinstance(event, EpochEnd):
                 epochs.append(event)
                 self._update(job_id, epochs=tuple(epochs), progress=None)
             elif isinstance(event, RunDone):
-                self._update(job_id, status=event.status, reason=event.reason,
+                self._update(job_id, status=event.status, reason=event.reason, paused=False,
                              test_accuracy=event.test_accuracy, ended=time.time(), progress=None)
 
     def _forget_old_jobs(self) -> None:

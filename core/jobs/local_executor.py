@@ -1,0 +1,226 @@
+"""The default executor: long-lived, pre-warmed worker processes on this machine.
+
+Each worker (`core.jobs.worker_process`) is a `spawn`ed process with TensorFlow imported and
+MNIST loaded before its first job; the server process itself never imports TensorFlow for a
+training. A watcher thread per worker routes its messages to the job it runs, and notices when
+the process dies: the job's run is then marked `interrupted` (its finished epochs kept), the job
+ends with `WorkerLost`, and a fresh worker takes the dead one's place. A worker whose memory grew
+past `memory_limit_mb` after a job retires and is replaced the same way.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Iterator
+
+from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost
+from core.jobs.worker_process import send_command, worker_main
+from core.runs.lost_runs import mark_interrupted
+from core.training.events import EpochEnd, Progress, RunDone
+
+WORKERS_ENV = "MNIST_LAB_MAX_CONCURRENT_TRAININGS"
+DEFAULT_WORKERS = 1  # a 2-core CPU trains one model at full speed; two would each run at half
+MEMORY_LIMIT_ENV = "MNIST_LAB_WORKER_MEMORY_LIMIT_MB"
+DEFAULT_MEMORY_LIMIT_MB = 1500  # a worker with TensorFlow holds ~600-700 MiB; a big CNN's run leaves more
+WATCH_SECONDS = 0.2  # how often a watcher checks that its worker is alive
+
+
+def _env_number(name: str, default: float, cast=int):
+    """`$name` as a non-negative number, else `default` (also for text that is not a number)."""
+    try:
+        return max(cast(os.environ.get(name, default)), 0)
+    except ValueError:
+        return default
+
+
+def default_workers() -> int:
+    return max(1, _env_number(WORKERS_ENV, DEFAULT_WORKERS))
+
+
+class _Worker:
+    """One worker process, its two queues, and the job it runs now (if any)."""
+
+    def __init__(self, context, mnist_path: str | None, memory_limit_mb: float):
+        self.inbox = context.Queue()
+        self.outbox = context.Queue()
+        self.process = context.Process(
+            target=worker_main, args=(self.inbox, self.outbox, mnist_path, memory_limit_mb),
+            name="mnist-lab-worker", daemon=True,
+        )
+        self.process.start()
+        self.ready = threading.Event()
+        self.job: _LocalJob | None = None
+        self.jobs_done = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid
+
+
+class _LocalJob(JobHandle):
+    def __init__(self, worker: _Worker, request: JobRequest):
+        self.worker = worker
+        self.request = request
+        self.queue: queue.Queue = queue.Queue()
+        self.ended = False
+
+    def events(self) -> Iterator[Progress | EpochEnd | RunDone]:
+        while True:
+            item = self.queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+            if isinstance(item, RunDone):
+                return
+
+    def send(self, command: Command) -> None:
+        if not self.ended:
+            send_command(self.worker.inbox, self.request.run_name, command)
+
+
+class LocalExecutor(Executor):
+    """Run jobs in `workers` warm processes on this machine.
+
+    Args:
+        workers: processes, one job each at a time (default `$MNIST_LAB_MAX_CONCURRENT_TRAININGS`, else 1).
+        mnist_path: the MNIST file workers load while warming up (None = the loader's search order).
+        memory_limit_mb: a worker above this resident size after a job is replaced
+            (default `$MNIST_LAB_WORKER_MEMORY_LIMIT_MB`, else 1500; 0 = never).
+    """
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None, mnist_path: str | None = None, memory_limit_mb: float | None = None):
+        self._slots = workers or default_workers()
+        self.mnist_path = None if mnist_path is None else str(mnist_path)
+        self.memory_limit_mb = _env_number(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT_MB, float) if memory_limit_mb is None else memory_limit_mb
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Condition()
+        self._workers: list[_Worker] = []  # alive or warming, idle or busy
+        self._idle: list[_Worker] = []
+        self._closed = False
+        self.workers_started = 0  # for tests and benchmarks: replacements count too
+        for _ in range(self._slots):
+            self._add_worker()
+
+    @property
+    def slots(self) -> int:
+        return self._slots
+
+    def worker_pids(self) -> list[int]:
+        """The pids of the live workers, idle or busy (for tests and benchmarks)."""
+        with self._lock:
+            return [worker.pid for worker in self._workers if worker.process.is_alive()]
+
+    def wait_until_warm(self, timeout: float | None = None) -> bool:
+        """Block until every worker has warmed up; False if `timeout` passed first."""
+        with self._lock:
+            workers = list(self._workers)
+        return all(worker.ready.wait(timeout) for worker in workers)
+
+    def start(self, request: JobRequest) -> JobHandle:
+        with self._lock:
+            while not self._idle:
+                if self._closed:
+                    raise JobError("The executor was shut down; the server is stopping.")
+                self._lock.wait()
+            worker = self._idle.pop(0)
+            job = worker.job = _LocalJob(worker, request)
+        worker.inbox.put(("job", request))
+        return job
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            workers = list(self._workers)
+            self._lock.notify_all()
+        for worker in workers:
+            try:
+                worker.inbox.put(("exit",))
+            except (OSError, ValueError):
+                pass
+        for worker in workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.kill()
+
+    # --- workers ------------------------------------------------------------------------------
+
+    def _add_worker(self) -> None:
+        worker = _Worker(self._context, self.mnist_path, self.memory_limit_mb)
+        with self._lock:
+            self._workers.append(worker)
+            self._idle.append(worker)
+            self.workers_started += 1
+            self._lock.notify_all()
+        threading.Thread(target=self._watch, args=(worker,), name=f"watch-worker-{worker.pid}", daemon=True).start()
+
+    def _watch(self, worker: _Worker) -> None:
+        """Route the worker's messages until it exits; then replace it, unless shutting down."""
+        while True:
+            try:
+                message = worker.outbox.get(timeout=WATCH_SECONDS)
+            except queue.Empty:
+                if worker.process.is_alive():
+                    continue
+                try:  # it died: read what it said before dying
+                    message = worker.outbox.get(timeout=WATCH_SECONDS)
+                except queue.Empty:
+                    self._lost(worker)
+                    return
+            except (EOFError, OSError):
+                self._lost(worker)
+                return
+            kind = message[0]
+            if kind == "ready":
+                worker.ready.set()
+            elif kind == "event":
+                job = worker.job
+                if job is not None and job.request.run_name == message[1]:
+                    job.queue.put(message[2])
+            elif kind == "error":
+                job = worker.job
+                if job is not None and job.request.run_name == message[1]:
+                    job.ended = True
+                    job.queue.put(JobError(message[2]))
+            elif kind in ("idle", "retiring"):
+                with self._lock:
+                    if worker.job is not None:
+                        worker.job.ended = True
+                    worker.job = None
+                    worker.jobs_done += 1
+                    if kind == "idle":
+                        self._idle.append(worker)
+                        self._lock.notify_all()
+                if kind == "retiring":
+                    worker.process.join(timeout=30)
+                    self._replace(worker)
+                    return
+
+    def _lost(self, worker: _Worker) -> None:
+        """The worker died: end its job as interrupted, and start a fresh worker in its place."""
+        with self._lock:
+            job, worker.job = worker.job, None
+            if worker in self._idle:
+                self._idle.remove(worker)
+        self._replace(worker)  # first: whoever hears of the loss finds the fresh worker already starting
+        if job is not None and not job.ended:
+            job.ended = True
+            code = worker.process.exitcode
+            how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
+            try:
+                mark_interrupted(job.request.runs_dir, job.request.run_name, f"its worker process ({worker.pid}) {how}")
+            except Exception:  # still end the job: with its worker gone, the run reads back as interrupted anyway
+                pass
+            job.queue.put(WorkerLost(f"The training's worker process died ({how}); its finished epochs are kept."))
+
+    def _replace(self, worker: _Worker) -> None:
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+            closed = self._closed
+        if not closed:
+            self._add_worker()

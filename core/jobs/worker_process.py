@@ -1,0 +1,124 @@
+"""What a local worker process does: warm up once, then train the jobs it is sent, one at a time.
+
+Started by `core.jobs.local_executor` with the `spawn` method (never `fork` after TensorFlow is
+imported). It imports TensorFlow and loads MNIST before the first job arrives, so a job's
+first progress comes within a second of Start. Messages, all picklable tuples:
+
+    inbox  (server → worker): ("job", JobRequest) | ("command", run_name, Command) | ("exit",)
+    outbox (worker → server): ("ready", pid) | ("event", run_name, event) | ("error", run_name, message)
+                              | ("idle", rss_mb) | ("retiring", rss_mb)
+
+After each job the worker reports its resident memory; past `memory_limit_mb` it retires (exits)
+so the memory goes back to the machine, and the executor starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import traceback
+
+from core.jobs.executor import Command, JobRequest, apply_command
+from core.training.control import TrainingControl
+
+
+def resident_megabytes() -> float:
+    """This process's resident set size (VmRSS), in MiB; 0 where /proc is missing."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class _Mailroom:
+    """Reads the inbox on its own thread, so commands reach a training while it runs."""
+
+    def __init__(self, inbox):
+        self.inbox = inbox
+        self.jobs: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._controls: dict[str, TrainingControl] = {}
+        threading.Thread(target=self._read, name="worker-inbox", daemon=True).start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.inbox.get()
+            except (EOFError, OSError):  # the server went away
+                message = ("exit",)
+            if message[0] == "job":
+                request: JobRequest = message[1]
+                control = TrainingControl()  # made now: a Stop sent before training starts still counts
+                with self._lock:
+                    self._controls[request.run_name] = control
+                self.jobs.put((request, control))
+            elif message[0] == "command":
+                _, run_name, command = message
+                with self._lock:
+                    control = self._controls.get(run_name)
+                if control is not None:
+                    apply_command(control, command)
+            else:
+                self.jobs.put(None)
+                return
+
+    def done(self, run_name: str) -> None:
+        with self._lock:
+            self._controls.pop(run_name, None)
+
+
+def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float) -> None:
+    """The worker's whole life: warm up, report ready, train jobs until told to exit or retiring."""
+    import core  # noqa: F401  (oneDNN on before TensorFlow loads)
+    import keras  # noqa: F401  (the warm-up: ~2-5 s paid here, not by the first job)
+    import tensorflow  # noqa: F401
+
+    from core.data.mnist import load_mnist
+    from core.runs.recorded_run import RecordedRun
+
+    datasets: dict[str | None, object] = {}
+
+    def mnist_for(path: str | None):
+        if path not in datasets:
+            datasets.clear()  # one dataset in memory at a time
+            datasets[path] = load_mnist(path)
+        return datasets[path]
+
+    try:
+        mnist_for(mnist_path)
+    except Exception:  # reported to the job that needs it, with the loader's own message
+        pass
+    mailroom = _Mailroom(inbox)
+    outbox.put(("ready", os.getpid()))
+    while True:
+        item = mailroom.jobs.get()
+        if item is None:
+            return
+        request, control = item
+        try:
+            run = RecordedRun(request.config, runs_dir=request.runs_dir, name=request.run_name,
+                              mnist=mnist_for(request.mnist_path), control=control)
+            for event in run:
+                outbox.put(("event", request.run_name, event))
+        except Exception as error:  # ConfigError, DatasetError, RunError, errors inside TensorFlow
+            message = str(error) or type(error).__name__
+            if not isinstance(error, (ValueError, RuntimeError, OSError)):
+                message = f"{type(error).__name__}: {message}"
+            outbox.put(("error", request.run_name, message))
+            traceback.print_exc()  # the server's console keeps the details; the page shows the message
+        finally:
+            mailroom.done(request.run_name)
+        rss = resident_megabytes()
+        if memory_limit_mb and rss > memory_limit_mb:
+            outbox.put(("retiring", rss))
+            return
+        outbox.put(("idle", rss))
+
+
+def send_command(inbox, run_name: str, command: Command) -> None:
+    inbox.put(("command", run_name, command))

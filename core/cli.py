@@ -8,10 +8,13 @@ import signal
 import sys
 import time
 from dataclasses import fields
+from pathlib import Path
 
 from core.config.train_config import ConfigError, TrainConfig, from_dict
 from core.data.mnist import DatasetError
-from core.runs.store import RunError, list_runs
+from core.jobs.executor import JobError, WorkerLost
+from core.jobs.executors import EXECUTORS
+from core.runs.store import RunError, list_runs, new_run_name, resolve_runs_dir, run_path
 from core.config.zoo import MODEL_NAMES, SPECS
 
 USAGE_ERROR = 2
@@ -39,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--runs-dir", help="where runs are saved (default: $MNIST_LAB_RUNS_DIR or runs/)")
     train.add_argument("--mnist-path", help="an mnist.npz to use (default: $MNIST_PATH, data/mnist.npz, Keras's cache, download)")
     train.add_argument("--json", action="store_true", help="print one JSON object per epoch and a last `done` line")
+    train.add_argument("--executor", choices=EXECUTORS, default=None,
+                       help="where the training runs: `local` worker process (default, or $MNIST_LAB_EXECUTOR) or a `ray` cluster ($RAY_ADDRESS)")
     runs = commands.add_parser("runs", help="list saved runs")
     runs.add_argument("--runs-dir", help="where runs are saved")
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
@@ -60,28 +65,43 @@ def progress_bar(fraction: float, width: int = 30) -> str:
 
 def train_command(args: argparse.Namespace) -> int:
     from core.data.mnist import load_mnist
-    from core.runs.recorded_run import RecordedRun
+    from core.jobs.executor import STOP, Command, JobRequest
+    from core.jobs.executors import make_executor
 
     config = make_config(args)
-    run = RecordedRun(config, runs_dir=args.runs_dir, name=args.name, mnist=load_mnist(args.mnist_path))
-    previous = signal.signal(signal.SIGINT, lambda *_: (run.stop(), signal.signal(signal.SIGINT, previous)))
-    if not args.json:
-        print(f"training {config.model} into {run.writer.path} (Ctrl-C stops after the current batch)", file=sys.stderr)
-    for event in run:
-        if args.json:
-            if event.event != "progress":
-                print(json.dumps({k: v for k, v in event.to_dict().items()}), flush=True)
-        elif event.event == "progress":
-            print(f"\repoch {event.epoch}/{config.epochs} {progress_bar(event.fraction)} loss {event.loss:.4f}",
-                  end="", file=sys.stderr, flush=True)
-        elif event.event == "epoch":
-            validation = "" if event.val_loss is None else f"  val_loss {event.val_loss:.4f}  val_accuracy {event.val_accuracy:.4f}"
-            print(f"\r\033[Kepoch {event.epoch}/{config.epochs}  loss {event.loss:.4f}  accuracy {event.accuracy:.4f}"
-                  f"{validation}  {event.seconds:.1f}s", flush=True)
-        else:
-            score = "" if event.test_accuracy is None else f"  test_accuracy {event.test_accuracy:.4f}"
-            print(f"{event.status}: {event.reason}{score}\nsaved to {event.run_dir}", flush=True)
+    runs_dir = resolve_runs_dir(args.runs_dir)
+    name = new_run_name(config.model) if args.name is None else args.name
+    path = run_path(runs_dir, name)  # a bad name is refused here, before any worker starts
+    mnist_path = None if args.mnist_path is None else str(Path(args.mnist_path).resolve())
+    load_mnist(mnist_path)  # a missing or damaged file is reported here too (NumPy only, no TensorFlow)
+    executor = make_executor(args.executor, slots=1, mnist_path=mnist_path)
+    try:
+        handle = executor.start(JobRequest(config, name, str(runs_dir), mnist_path))
+        previous = signal.signal(signal.SIGINT, lambda *_: (handle.send(Command(STOP)), signal.signal(signal.SIGINT, previous)))
+        for number, event in enumerate(handle.events()):
+            if number == 0 and not args.json:  # the run folder exists now: it was made before the first event
+                print(f"training {config.model} into {path} (Ctrl-C stops after the current batch)", file=sys.stderr)
+            print_event(event, config, args.json)
+    finally:
+        executor.close()
     return 0
+
+
+def print_event(event, config: TrainConfig, as_json: bool) -> None:
+    """One event as the CLI shows it: a JSON line (but progress), or a progress bar and epoch lines."""
+    if as_json:
+        if event.event != "progress":
+            print(json.dumps({k: v for k, v in event.to_dict().items()}), flush=True)
+    elif event.event == "progress":
+        print(f"\repoch {event.epoch}/{config.epochs} {progress_bar(event.fraction)} loss {event.loss:.4f}",
+              end="", file=sys.stderr, flush=True)
+    elif event.event == "epoch":
+        validation = "" if event.val_loss is None else f"  val_loss {event.val_loss:.4f}  val_accuracy {event.val_accuracy:.4f}"
+        print(f"\r\033[Kepoch {event.epoch}/{config.epochs}  loss {event.loss:.4f}  accuracy {event.accuracy:.4f}"
+              f"{validation}  {event.seconds:.1f}s", flush=True)
+    else:
+        score = "" if event.test_accuracy is None else f"  test_accuracy {event.test_accuracy:.4f}"
+        print(f"{event.status}: {event.reason}{score}\nsaved to {event.run_dir}", flush=True)
 
 
 def runs_command(args: argparse.Namespace) -> int:
@@ -112,6 +132,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train" and not args.json:
             print(f"total {time.perf_counter() - started:.1f}s", file=sys.stderr)
         return status
-    except (UsageError, ConfigError, DatasetError, RunError) as error:
+    except (UsageError, ConfigError, DatasetError, RunError, JobError, WorkerLost) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

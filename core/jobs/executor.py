@@ -4,7 +4,8 @@ A page, the CLI or a sweep hands an executor a `JobRequest` and gets a `JobHandl
 `handle.events()` yields what `RecordedRun` yields (`Progress`, `EpochEnd`, then one `RunDone`),
 in order, wherever the training runs; `handle.send(Command(...))` stops, pauses, resumes, steps
 or changes the learning rate from the next batch on. Whatever the executor, the run's folder
-(config, metrics as they stream, model, predictions, logs) ends up in `request.runs_dir`.
+(config, metrics as they stream, model, predictions, logs) ends up in `request.runs_dir`, and
+the `RunDone`'s `run_dir` names that folder there (not a temporary one on another machine).
 
 Executors: `local` (warm worker processes on this machine, `core.jobs.local_executor`) and
 `ray` (an existing Ray cluster, `core.jobs.ray_executor`); `core.jobs.executors` picks one by name.
@@ -43,6 +44,7 @@ class JobRequest:
     run_name: str
     runs_dir: str  # the dashboard's own runs directory, absolute
     mnist_path: str | None = None  # None = the loader's search order, on the machine that trains
+    supervisor_pid: int | None = None  # the submitting process, when the worker runs on this machine
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import os
 import queue
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost
 from core.jobs.worker_process import send_command, worker_main
@@ -128,6 +129,8 @@ class LocalExecutor(Executor):
                     raise JobError("The executor was shut down; the server is stopping.")
                 self._lock.wait()
             worker = self._idle.pop(0)
+            if request.supervisor_pid is None:
+                request = replace(request, supervisor_pid=os.getpid())
             job = worker.job = _LocalJob(worker, request)
         worker.inbox.put(("job", request))
         return job

@@ -17,10 +17,17 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 import traceback
 
+from core.config.train_config import ConfigError
+from core.data.mnist import DatasetError
 from core.jobs.executor import Command, JobRequest, apply_command
+from core.runs.store import RunError
 from core.training.control import TrainingControl
+
+EXPECTED_ERRORS = (ConfigError, DatasetError, RunError)  # bad input or a full disk, not a bug
+ORPHAN_CHECK_SECONDS = 0.5
 
 
 def resident_megabytes() -> float:
@@ -93,6 +100,7 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float) -
         mnist_for(mnist_path)
     except Exception:  # reported to the job that needs it, with the loader's own message
         pass
+    threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="worker-orphan-watch", daemon=True).start()
     mailroom = _Mailroom(inbox)
     outbox.put(("ready", os.getpid()))
     while True:
@@ -102,15 +110,15 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float) -
         request, control = item
         try:
             run = RecordedRun(request.config, runs_dir=request.runs_dir, name=request.run_name,
-                              mnist=mnist_for(request.mnist_path), control=control)
+                              mnist=mnist_for(request.mnist_path), control=control,
+                              supervisor_pid=request.supervisor_pid)
             for event in run:
                 outbox.put(("event", request.run_name, event))
-        except Exception as error:  # ConfigError, DatasetError, RunError, errors inside TensorFlow
-            message = str(error) or type(error).__name__
-            if not isinstance(error, (ValueError, RuntimeError, OSError)):
-                message = f"{type(error).__name__}: {message}"
-            outbox.put(("error", request.run_name, message))
-            traceback.print_exc()  # the server's console keeps the details; the page shows the message
+        except EXPECTED_ERRORS as error:  # their messages name the problem and the fix
+            outbox.put(("error", request.run_name, str(error)))
+        except Exception as error:  # inside TensorFlow, or a bug: the console keeps the details
+            outbox.put(("error", request.run_name, f"{type(error).__name__}: {error}"))
+            traceback.print_exc()
         finally:
             mailroom.done(request.run_name)
         rss = resident_megabytes()
@@ -118,6 +126,13 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float) -
             outbox.put(("retiring", rss))
             return
         outbox.put(("idle", rss))
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """End this worker when the process that started it is gone (killed, crashed): never train for no one."""
+    while os.getppid() == parent_pid:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(1)
 
 
 def send_command(inbox, run_name: str, command: Command) -> None:

@@ -27,6 +27,7 @@ class RecordedRun:
         name: the run folder's name; None = a fresh one.
         mnist: the dataset; None = `load_mnist()`.
         control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
+        supervisor_pid: the process this run trains for, when it trains in a worker (see `RunWriter`).
 
     Raises:
         DatasetError, ConfigError, RunError: at construction, before any folder is created
@@ -38,11 +39,12 @@ class RecordedRun:
     """
 
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None,
-                 name: str | None = None, mnist: Mnist | None = None, control: TrainingControl | None = None):
+                 name: str | None = None, mnist: Mnist | None = None, control: TrainingControl | None = None,
+                 supervisor_pid: int | None = None):
         self.config = config
         splits = make_splits(mnist or load_mnist(), config)
         self.trainer = Trainer(config, splits, control=control)
-        self.writer = RunWriter(config, runs_dir, name)
+        self.writer = RunWriter(config, runs_dir, name, supervisor_pid)
 
     @property
     def name(self) -> str:

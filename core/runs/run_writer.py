@@ -23,12 +23,15 @@ class RunWriter:
         config: the run's config, written at once.
         runs_dir: the runs directory (created if missing).
         name: the run's folder name; a fresh one when None.
+        supervisor_pid: the process this one trains for (a worker's server or CLI); the run
+            reads back as interrupted once either process is gone.
 
     Raises:
         RunError: if the name is invalid or taken, or the runs directory cannot be written.
     """
 
-    def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None, name: str | None = None):
+    def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None, name: str | None = None,
+                 supervisor_pid: int | None = None):
         self.config = config
         root = resolve_runs_dir(runs_dir)
         self.name = new_run_name(config.model) if name is None else name  # "" is a bad name, not "pick one"
@@ -49,6 +52,8 @@ class RunWriter:
             "status": RUNNING, "reason": "training", "pid": os.getpid(),
             "pid_started": process_start_time(os.getpid()), "started": self.started,
         }
+        if supervisor_pid is not None and supervisor_pid != os.getpid():
+            self._status.update(supervisor_pid=supervisor_pid, supervisor_started=process_start_time(supervisor_pid))
         try:
             write_json_atomic(self.path / CONFIG_FILE, config.to_dict())
             write_json_atomic(self.path / STATUS_FILE, self._status)

@@ -75,7 +75,18 @@ def process_start_time(pid: int) -> str | None:
 
 
 def owner_alive(status: dict) -> bool:
-    pid = status.get("pid")
+    """Whether the process that trains the run, and the one that supervises it (if any), still live.
+
+    A worker process trains for a supervisor (the dashboard's server, or the CLI): when the
+    supervisor is gone the run is orphaned, even for the moment its worker takes to notice.
+    """
+    supervisor = status.get("supervisor_pid")
+    if supervisor is not None and not _process_alive(supervisor, status.get("supervisor_started")):
+        return False
+    return _process_alive(status.get("pid"), status.get("pid_started"))
+
+
+def _process_alive(pid, started_at) -> bool:
     if not isinstance(pid, int):
         return False
     started = process_start_time(pid)
@@ -84,8 +95,8 @@ def owner_alive(status: dict) -> bool:
             os.kill(pid, 0)  # no /proc (not Linux): fall back to "a process with this pid exists"
         except OSError:
             return False
-        return status.get("pid_started") is None
-    return started == status.get("pid_started")
+        return started_at is None
+    return started == started_at
 
 
 @dataclass

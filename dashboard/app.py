@@ -13,6 +13,10 @@ import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="MNIST training lab", page_icon=":material/draw:", layout="wide")
 
+from dashboard.shared_jobs import shared_jobs  # noqa: E402
+
+shared_jobs()  # the first page view starts the training workers warming up, before anyone presses Start
+
 PAGES = ROOT / "pages"
 navigation = st.navigation(
     [

@@ -15,18 +15,14 @@ from core.config.train_form import (
     DEFAULT_MODEL, FORM_FIELDS, GROUPS, build_config, config_query, default_values, inactive_fields, query_for,
     values_from_query,
 )
-from core.jobs.training_jobs import JobState, QueueFullError, TrainingJobs
+from core.jobs.queue_estimate import estimated_starts
+from core.jobs.training_jobs import JobState, QueueFullError
 from core.config.zoo import MODEL_NAMES, SPECS
+from dashboard.shared_jobs import shared_jobs
 
 PAGES = Path(__file__).resolve().parent
 JOB_KEY = "train_job"  # session state: the id of this session's latest training job
 POLL_SECONDS = 1.0
-
-
-@st.cache_resource
-def shared_jobs() -> TrainingJobs:
-    """One job queue for every session, so the cap on concurrent trainings holds server-wide."""
-    return TrainingJobs()
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -110,7 +106,13 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
     if state.finished:
         show_ending(state)
     else:
-        report = describe_progress(state, epoch_seconds)
+        starts_in = None
+        if state.queue_position is not None:
+            runs = saved_runs(str(resolve_runs_dir()))
+            jobs = shared_jobs()
+            starts = estimated_starts(jobs.active_states(), jobs.max_concurrent, lambda c: estimate_epoch(c, runs).seconds)
+            starts_in = starts.get(state.job_id)
+        report = describe_progress(state, epoch_seconds, starts_in)
         st.progress(report.fraction, text=report.text)
         if st.button("Stop", key="train_stop", icon="⏹️", help="Stops after the current batch; finished epochs are kept."):
             shared_jobs().stop(state.job_id)

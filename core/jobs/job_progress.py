@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from core.training.events import QUEUED, RUNNING
@@ -28,13 +29,17 @@ def format_seconds(seconds: float) -> str:
     return f"{hours} h {minutes} min"
 
 
-def describe_progress(state: JobState, epoch_seconds: float | None = None) -> ProgressReport:
+def describe_progress(state: JobState, epoch_seconds: float | None = None, starts_in: float | None = None,
+                      now: float | None = None) -> ProgressReport:
     """Progress of a queued or running job, with an ETA for the epoch and for the whole run.
 
     Args:
         state: the job's latest snapshot.
         epoch_seconds: the expected seconds per epoch (from `core.training.epoch_estimate`), used
             until the job has finished an epoch of its own to time.
+        starts_in: for a queued job, the seconds until it is expected to start
+            (`core.jobs.queue_estimate.estimated_starts`).
+        now: the clock for the start time shown (`time.time()` if None).
 
     Returns:
         The fraction of all epochs done (epochs finished plus the current epoch's share)
@@ -44,12 +49,18 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None) -> Pr
     total = state.config.epochs
     if state.status == QUEUED:
         position = state.queue_position or 1
-        return ProgressReport(0.0, f"Waiting in the queue: position {position} (trainings run one at a time).")
+        text = f"Waiting in the queue: position {position}"
+        if starts_in is None:
+            return ProgressReport(0.0, text + ".")
+        if starts_in < 1:
+            return ProgressReport(0.0, text + ": starts as soon as a worker takes it.")
+        at = time.strftime("%H:%M", time.localtime((time.time() if now is None else now) + starts_in))
+        return ProgressReport(0.0, text + f": starts in about {format_seconds(starts_in)} (around {at}), after the trainings ahead.")
     if state.status != RUNNING:
         return ProgressReport(1.0 if state.epochs else 0.0, state.reason or state.status)
     done = len(state.epochs)
     if not done and state.progress is None:
-        return ProgressReport(0.0, f"Epoch 1 of {total}: starting (loading TensorFlow, the data and the model)")
+        return ProgressReport(0.0, f"Epoch 1 of {total}: starting (building the model)")
     if done >= total:
         return ProgressReport(1.0, f"All {total} epochs done: scoring the test set and saving the model")
     if state.epochs:

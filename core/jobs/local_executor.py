@@ -13,11 +13,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 
 from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost
+from core.jobs import worker_process
 from core.jobs.worker_process import send_command, worker_main
 from core.runs.lost_runs import mark_interrupted
 from core.training.events import EpochEnd, Progress, RunDone
@@ -27,6 +30,7 @@ DEFAULT_WORKERS = 1  # a 2-core CPU trains one model at full speed; two would ea
 MEMORY_LIMIT_ENV = "MNIST_LAB_WORKER_MEMORY_LIMIT_MB"
 DEFAULT_MEMORY_LIMIT_MB = 1500  # a worker with TensorFlow holds ~600-700 MiB; a big CNN's run leaves more
 WATCH_SECONDS = 0.2  # how often a watcher checks that its worker is alive
+MAX_FAILED_STARTS = 3  # workers in a row dying before they are ready: the executor gives up
 
 
 def _env_number(name: str, default: float, cast=int):
@@ -41,6 +45,27 @@ def default_workers() -> int:
     return max(1, _env_number(WORKERS_ENV, DEFAULT_WORKERS))
 
 
+_MAIN_SWAP = threading.Lock()
+
+
+@contextmanager
+def _worker_module_as_main():
+    """Let `spawn` re-import `core.jobs.worker_process` in the child, not the parent's `__main__`.
+
+    A spawned child first re-runs its parent's main module. Under Streamlit that is the page
+    script (`sys.modules["__main__"]` is the running page), and re-running it in the child would
+    start the dashboard, and a worker, again. For the moment of the start, the main module is the
+    worker's own, which is safe to import.
+    """
+    with _MAIN_SWAP:
+        parent_main = sys.modules.get("__main__")
+        sys.modules["__main__"] = worker_process
+        try:
+            yield
+        finally:
+            sys.modules["__main__"] = parent_main
+
+
 class _Worker:
     """One worker process, its two queues, and the job it runs now (if any)."""
 
@@ -51,7 +76,8 @@ class _Worker:
             target=worker_main, args=(self.inbox, self.outbox, mnist_path, memory_limit_mb),
             name="mnist-lab-worker", daemon=True,
         )
-        self.process.start()
+        with _worker_module_as_main():
+            self.process.start()
         self.ready = threading.Event()
         self.job: _LocalJob | None = None
         self.jobs_done = 0
@@ -103,6 +129,8 @@ class LocalExecutor(Executor):
         self._workers: list[_Worker] = []  # alive or warming, idle or busy
         self._idle: list[_Worker] = []
         self._closed = False
+        self._failed_starts = 0  # workers in a row that died before they were ready
+        self._broken: str | None = None  # why no more workers are started
         self.workers_started = 0  # for tests and benchmarks: replacements count too
         for _ in range(self._slots):
             self._add_worker()
@@ -127,6 +155,8 @@ class LocalExecutor(Executor):
             while not self._idle:
                 if self._closed:
                     raise JobError("The executor was shut down; the server is stopping.")
+                if self._broken:
+                    raise JobError(f"Trainings cannot run: {self._broken}. Fix it and restart the server.")
                 self._lock.wait()
             worker = self._idle.pop(0)
             if request.supervisor_pid is None:
@@ -224,6 +254,14 @@ class LocalExecutor(Executor):
         with self._lock:
             if worker in self._workers:
                 self._workers.remove(worker)
-            closed = self._closed
-        if not closed:
+            if worker.ready.is_set():
+                self._failed_starts = 0
+            else:  # it died warming up: a crash loop must end, not spawn forever
+                self._failed_starts += 1
+                if self._failed_starts >= MAX_FAILED_STARTS:
+                    self._broken = (f"{MAX_FAILED_STARTS} training workers in a row died while starting "
+                                    f"(last exit status {worker.process.exitcode}); the server log says why")
+                    self._lock.notify_all()
+            stop = self._closed or self._broken
+        if not stop:
             self._add_worker()

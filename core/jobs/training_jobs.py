@@ -156,6 +156,11 @@ class TrainingJobs:
             self._lock.notify_all()
         handle.send(command)
 
+    def active_states(self) -> list[JobState]:
+        """Every running and queued job, for the queue's estimates."""
+        with self._lock:
+            return [state for state in self._states.values() if not state.finished]
+
     def active_count(self) -> tuple[int, int]:
         """`(running, queued)` right now."""
         with self._lock:

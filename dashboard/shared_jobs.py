@@ -1,0 +1,20 @@
+"""The one job queue every session of this server shares, with its executor warmed up at start.
+
+Made on the server's first page view (the entry script asks for it), so the local executor's
+worker processes import TensorFlow and load MNIST before anyone presses Start. The server's own
+process never trains and never imports TensorFlow for a training.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.jobs.training_jobs import TrainingJobs
+
+
+@st.cache_resource(show_spinner=False)
+def shared_jobs() -> TrainingJobs:
+    """One queue for every session, so the cap on concurrent trainings holds server-wide."""
+    jobs = TrainingJobs()
+    jobs.warm_up()
+    return jobs

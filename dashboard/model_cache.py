@@ -1,7 +1,9 @@
 """Streamlit caches shared by the Inspect, Errors and Draw pages: loaded models and test predictions.
 
-Keyed by the model file's path and modification time, so a model is loaded once for all
-sessions and reloaded only when its file changes. Cached models are shared and read-only:
+Keyed by the model source (its files' paths and the model file's modification time), so a model
+is loaded once for all sessions and reloaded only when its file changes. A model is read from its
+NumPy file when it has one, so the server imports no TensorFlow for it; only a source without one
+(`ModelSource.tensorflow_note`) is loaded with Keras. Cached models are shared and read-only:
 never train, compile or otherwise change them.
 """
 
@@ -11,25 +13,23 @@ import streamlit as st
 
 from core.data.mnist import load_mnist
 from core.drawing.live_prediction import DigitPredictor
-from core.runs.model_sources import ModelSource, predictions_on_test_set
-from core.runs.store import load_model_file
+from core.runs.model_sources import ModelSource, open_source_model, predictions_on_test_set
 
 MAX_CACHED_MODELS = 16
 
 
 @st.cache_resource(max_entries=MAX_CACHED_MODELS, show_spinner="Loading the model…")
-def load_predictor(path: str, mtime: float, label: str) -> DigitPredictor:
-    """The model in `path` (modified at `mtime`), loaded in safe mode and ready to predict.
+def load_predictor(source: ModelSource) -> DigitPredictor:
+    """The source's model, from its NumPy file (or, without one, its `.keras` file in safe mode), ready to predict.
 
     Raises:
         RunError: if the file is missing or cannot be loaded.
     """
-    del mtime  # only part of the cache key
-    return DigitPredictor(load_model_file(path, label))
+    return DigitPredictor(open_source_model(source))
 
 
 def predictor_for(source: ModelSource) -> DigitPredictor:
-    return load_predictor(source.path, source.mtime, source.label)
+    return load_predictor(source)
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the test-set predictions…")

@@ -77,6 +77,8 @@ with result_column:
         digit = int(probabilities.argmax())
         st.metric(label="Prediction", value=digit)
         st.caption(f"{probabilities[digit]:.1%} sure · model call {milliseconds:.1f} ms")
+        if source.tensorflow_note:
+            st.caption(source.tensorflow_note)
         st.plotly_chart(probability_bars(probabilities), key="draw_probabilities", config={"displayModeBar": False})
         st.stop()
 
@@ -95,6 +97,9 @@ with result_column:
               help="The digit with the highest probability averaged over all models.")
     votes = sum(int(probabilities.argmax()) == int(mean.argmax()) for _, probabilities in rows)
     st.caption(f"{votes} of {len(rows)} models agree")
+    with_tensorflow = [source.label for source, _ in rows if source.tensorflow_note]
+    if with_tensorflow:
+        st.caption("Loaded with TensorFlow (slower first load), as they have no NumPy model file: " + ", ".join(with_tensorflow))
 
 st.dataframe(
     pd.DataFrame({

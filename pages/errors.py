@@ -32,8 +32,11 @@ if choice in unfinished:
             f"{run.status} ({run.reason or 'no reason recorded'}) before that. Pick a finished run."
         )
     st.stop()
+source = sources[choice]
+if source.tensorflow_note and not (source.run_name and source.has_predictions):  # its model must run on the test set
+    st.caption(source.tensorflow_note)
 try:
-    y_true, probabilities = load_test_predictions(sources[choice])
+    y_true, probabilities = load_test_predictions(source)
 except RunError as error:
     st.error(str(error))
     st.stop()

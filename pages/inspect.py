@@ -30,7 +30,9 @@ try:
 except RunError as error:
     st.error(str(error))
     st.stop()
-model = predictor.model  # shared by all sessions: read it, never change it
+if source.tensorflow_note:
+    st.caption(source.tensorflow_note)
+model = predictor.numpy_model or predictor.model  # shared by all sessions: read it, never change it
 layers = conv_filters(model)
 
 if not layers:

@@ -2,7 +2,9 @@
 
 Takes a few minutes on two CPU cores. Trains `core.runs.pretrained.pretrained_config()` on all of
 MNIST's training images, prints each epoch and the test accuracy, and saves the model
-(weights and architecture, no optimizer state) to `pretrained/mnist_fast.keras`.
+(weights and architecture, no optimizer state) to `pretrained/mnist_fast.keras`, and its NumPy
+translation (checked against it) to `pretrained/mnist_fast.numpy.npz`, which the web server
+predicts with. `--export-only` writes only the NumPy file, from the existing `.keras` file.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import core  # noqa: E402,F401  (turns oneDNN on before TensorFlow is imported)
 from core.data.mnist import load_mnist  # noqa: E402
 from core.training.events import EpochEnd, TrainingEnd  # noqa: E402
 from core.runs.pretrained import (  # noqa: E402
-    PRETRAINED_MODEL_PATH, pretrained_config, save_for_inference, write_pretrained_info,
+    PRETRAINED_MODEL_PATH, export_numpy_model_file, load_pretrained_model, numpy_model_path, pretrained_config,
+    save_for_inference, write_pretrained_info,
 )
+from core.runs.store import RunError  # noqa: E402
 from core.data.splits import make_splits  # noqa: E402
 from core.training.trainer import Trainer  # noqa: E402
 
@@ -29,7 +33,11 @@ def main() -> int:
     parser.add_argument("--output", default=str(PRETRAINED_MODEL_PATH), help="the .keras file to write")
     parser.add_argument("--mnist-path", default=None, help="an mnist.npz (default: $MNIST_PATH, data/mnist.npz, ...)")
     parser.add_argument("--train-size", type=int, default=0, help="train on a subset, for a quick try (0 = all)")
+    parser.add_argument("--export-only", action="store_true",
+                        help="do not train: write the NumPy file beside the existing --output .keras file")
     args = parser.parse_args()
+    if args.export_only:
+        return export(Path(args.output))
 
     config = pretrained_config()
     if args.train_size:
@@ -53,6 +61,17 @@ def main() -> int:
     write_pretrained_info(output, config, test_accuracy, command)
     print(f"test_accuracy={test_accuracy:.4f}")
     print(f"saved {output} ({output.stat().st_size / 1e6:.2f} MB)")
+    return export(output)
+
+
+def export(output: Path) -> int:
+    """Write the NumPy translation of the `.keras` file `output` beside it; 0 on success."""
+    try:
+        written = export_numpy_model_file(load_pretrained_model(output), numpy_model_path(output))
+    except RunError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"saved {written} ({written.stat().st_size / 1e6:.2f} MB)")
     return 0
 
 

@@ -3,10 +3,14 @@
 `model.predict` spends 35-120 ms per call setting up a data pipeline, an eager
 `model(x, training=False)` re-dispatches every layer from Python (~20 ms on two busy cores), and
 even a `tf.function` traced once costs ~3 ms, most of it TensorFlow's runtime rather than
-arithmetic. `core.models.numpy_forward` runs the same weights with NumPy matmuls in well under a
-millisecond for the shipped model (`bench/sketch_latency.py`). Each predictor checks that
-translation against the Keras model itself when it is made, and falls back to the compiled
-`tf.function` for a model the translation does not cover or does not match.
+arithmetic. A `core.models.numpy_model.NumpyModel` runs the same weights with NumPy matmuls in
+well under a millisecond for the shipped model (`bench/sketch_latency.py`).
+
+A predictor made from a `NumpyModel` (read from the NumPy file saved beside a `.keras` file)
+never touches TensorFlow. One made from a Keras model (an old run without that file) imports
+TensorFlow, translates the model with `core.models.numpy_forward`, checks the translation against
+the model itself, and falls back to a compiled `tf.function` for a model the translation does not
+cover or does not match.
 """
 
 from __future__ import annotations
@@ -14,61 +18,63 @@ from __future__ import annotations
 import numpy as np
 
 from core.data.mnist import IMAGE_SHAPE, NUM_CLASSES
-from core.models.numpy_forward import UnsupportedModel, compile_forward
-
-# The NumPy translation must match the Keras model this closely on the probe images.
-MATCH_TOLERANCE = 1e-4
+from core.models.numpy_forward import MATCH_TOLERANCE, UnsupportedModel, probe_images, translate_checked  # noqa: F401
+from core.models.numpy_model import NumpyModel
 
 
 class DigitPredictor:
-    """A loaded Keras model wrapped for fast predictions on a few images.
+    """A trained model wrapped for fast predictions on a few images.
 
     Safe to share between threads (Streamlit sessions); it never changes the model, and reads its
     weights once, when made.
 
     Attributes:
-        backend: `"numpy"` (the model's layers translated by `core.models.numpy_forward`, checked against
-            the model) or `"tensorflow"` (a compiled `tf.function` call of the model).
+        model: the model it was made from: a `NumpyModel` or a Keras model.
+        backend: `"numpy"` (a `NumpyModel`: given, or the Keras model's layers translated by
+            `core.models.numpy_forward` and checked against the model) or `"tensorflow"` (a
+            compiled `tf.function` call of the Keras model).
         fallback_reason: why the NumPy translation is not used, or None when it is.
+        numpy_model: the `NumpyModel` it predicts with, or None on the `"tensorflow"` backend.
 
     Args:
-        model: a built Keras model taking float32 `(batch, 28, 28, 1)` images in `[0, 1]`
-            and returning class probabilities `(batch, 10)`, e.g. a zoo model or
-            `core.runs.store.load_model(...)`.
+        model: a `NumpyModel` (no TensorFlow is imported) or a built Keras model, taking float32
+            `(batch, 28, 28, 1)` images in `[0, 1]` and returning class probabilities
+            `(batch, 10)`, e.g. `core.runs.store.load_numpy_model(...)` or a zoo model.
 
     Raises:
         ValueError: if the model's output is not `(batch, 10)`.
     """
 
     def __init__(self, model):
+        self.model = model
+        if isinstance(model, NumpyModel):
+            self._call, self._forward, self.fallback_reason = None, model, None
+            self.backend = "numpy"
+            if model.input_shape != (*IMAGE_SHAPE, 1):
+                raise ValueError(f"`model` must take (28, 28, 1) images. Received a model whose input shape is {model.input_shape}.")
+            check_output_shape(model(np.zeros((1, *IMAGE_SHAPE, 1), np.float32)).shape)
+            return
         import tensorflow as tf
 
-        self.model = model
         self._call = tf.function(
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec((None, *IMAGE_SHAPE, 1), tf.float32)],
         )
         output = self._call(np.zeros((1, *IMAGE_SHAPE, 1), np.float32))  # trace now, not on the first stroke
-        if tuple(output.shape) != (1, NUM_CLASSES):
-            raise ValueError(
-                f"`model` must output {NUM_CLASSES} class probabilities per image. "
-                f"Received a model whose output has shape {tuple(output.shape)} for one image."
-            )
+        check_output_shape(tuple(output.shape))
         self._forward, self.fallback_reason = self._numpy_forward_matching(model)
         self.backend = "tensorflow" if self._forward is None else "numpy"
+
+    @property
+    def numpy_model(self) -> NumpyModel | None:
+        return self._forward
 
     def _numpy_forward_matching(self, model):
         """The model's NumPy translation if it matches the model on probe images, else (None, why)."""
         try:
-            forward = compile_forward(model)
+            return translate_checked(model, reference=lambda x: self._call(x).numpy()), None
         except UnsupportedModel as error:
             return None, str(error)
-        probes = probe_images()
-        expected = self._call(probes).numpy()
-        difference = float(np.max(np.abs(forward(probes) - expected)))
-        if not difference <= MATCH_TOLERANCE:  # also catches NaN
-            return None, f"the NumPy translation differs from the model by {difference:.2g} (> {MATCH_TOLERANCE:g})"
-        return forward, None
 
     def probabilities_batch(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities for a few images.
@@ -113,9 +119,10 @@ class DigitPredictor:
         return self.probabilities_batch(image[None])[0]
 
 
-def probe_images() -> np.ndarray:
-    """Inputs to check a translation on: blank, grey, full, and seeded noise of three densities."""
-    rng = np.random.default_rng(0)
-    noise = [(rng.random((*IMAGE_SHAPE, 1)) < density) * rng.random((*IMAGE_SHAPE, 1)) for density in (0.1, 0.3, 0.6)]
-    constant = [np.full((*IMAGE_SHAPE, 1), value) for value in (0.0, 0.5, 1.0)]
-    return np.stack(constant + noise).astype(np.float32)
+def check_output_shape(shape: tuple) -> None:
+    """Refuse a model whose output for one image is not `NUM_CLASSES` probabilities."""
+    if tuple(shape) != (1, NUM_CLASSES):
+        raise ValueError(
+            f"`model` must output {NUM_CLASSES} class probabilities per image. "
+            f"Received a model whose output has shape {tuple(shape)} for one image."
+        )

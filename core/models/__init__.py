@@ -3,7 +3,12 @@
 - `keras_models.py`: one builder per zoo model, following its write-up (a new model's
   architecture goes here; its name and preset go in `core.config.zoo`);
 - `numpy_logreg.py`: write-up 001's pure-NumPy logistic regression;
-- `numpy_forward.py`: a trained Sequential model's inference translated into NumPy;
+- `numpy_model.py`: a trained model saved as arrays (`*.numpy.npz`), loaded and run in NumPy
+  without Keras or TensorFlow (what the web server predicts with);
+- `numpy_model_layers.py`: each layer kind's NumPy computation, built from its saved config
+  and weights (no Keras either);
+- `numpy_forward.py`: a trained Keras Sequential model translated into a `NumpyModel`, and
+  checked against Keras (needs a Keras model; runs where training runs);
 - `fused_adam.py`, `one_cycle.py`, `layer_names.py`: the optimizer, schedule and layer naming
   the builders use.
 

@@ -2,7 +2,10 @@
 
 `scripts/train_pretrained.py` trains it (the `fast` zoo model on all 60,000 MNIST training
 images, with light shift / rotation / zoom augmentation so hand-drawn digits are recognised)
-and saves it, without optimizer state, to `pretrained/mnist_fast.keras`.
+and saves it, without optimizer state, to `pretrained/mnist_fast.keras`, with its checked NumPy
+translation beside it, `pretrained/mnist_fast.numpy.npz`: the web server predicts with that one,
+without TensorFlow (`python scripts/train_pretrained.py --export-only` rewrites it from the
+`.keras` file).
 """
 
 from __future__ import annotations
@@ -13,11 +16,17 @@ from pathlib import Path
 
 from core.config.train_config import TrainConfig, preset_config
 from core.data.mnist import PROJECT_ROOT
-from core.runs.store import RunError, load_model_file
+from core.models.numpy_forward import UnsupportedModel, translate_checked
+from core.models.numpy_model import NumpyModel
+from core.runs.atomic_files import atomic_path
+from core.runs.store import RunError, load_model_file, load_numpy_model_file
 
 PRETRAINED_DIR = PROJECT_ROOT / "pretrained"
 PRETRAINED_MODEL_PATH = PRETRAINED_DIR / "mnist_fast.keras"
 INFO_SUFFIX = ".json"  # `mnist_fast.json` beside the model: its config and test accuracy
+NUMPY_MODEL_SUFFIX = ".numpy.npz"  # `mnist_fast.numpy.npz` beside the model: its layers for NumPy
+PRETRAINED_NUMPY_MODEL_PATH = PRETRAINED_MODEL_PATH.with_suffix(NUMPY_MODEL_SUFFIX)
+EXPORT_COMMAND = "python scripts/train_pretrained.py --export-only"
 PRETRAINED_LABEL = "shipped model"  # its name in the model pickers; the space keeps it apart from every run name
 
 
@@ -53,6 +62,52 @@ def load_pretrained_model(path: str | os.PathLike | None = None):
         return load_model_file(path, "The shipped pretrained model")
     except RunError as error:
         raise RunError(f"{error} Recreate it with `python scripts/train_pretrained.py`.") from None
+
+
+def numpy_model_path(model_path: str | os.PathLike) -> Path:
+    """Where the NumPy translation of a shipped model lies: the same name, `.numpy.npz`."""
+    return Path(model_path).with_suffix(NUMPY_MODEL_SUFFIX)
+
+
+def load_pretrained_numpy_model(path: str | os.PathLike | None = None) -> NumpyModel:
+    """Load the shipped model's NumPy translation: no Keras, no TensorFlow.
+
+    Args:
+        path: a `.numpy.npz` file; defaults to `pretrained/mnist_fast.numpy.npz`.
+
+    Returns:
+        The model: float32 `(batch, 28, 28, 1)` in `[0, 1]` → probabilities `(batch, 10)`.
+
+    Raises:
+        RunError: if the file is missing, a symbolic link or unreadable; the message says to run
+            `python scripts/train_pretrained.py --export-only` for the last two.
+    """
+    path = Path(path) if path is not None else PRETRAINED_NUMPY_MODEL_PATH
+    return load_numpy_model_file(path, "The shipped pretrained model", fix=f"Recreate it with `{EXPORT_COMMAND}`.")
+
+
+def export_numpy_model_file(model, path: str | os.PathLike) -> Path:
+    """Write a model's NumPy translation, checked against the model on probe images, atomically.
+
+    Args:
+        model: a Keras model, e.g. `load_pretrained_model()`.
+        path: the `.numpy.npz` file to write.
+
+    Returns:
+        The file written.
+
+    Raises:
+        RunError: if the model has no NumPy translation, or it differs from the model (the
+            message names the layer or the difference).
+    """
+    try:
+        translation = translate_checked(model)
+    except UnsupportedModel as error:
+        raise RunError(f"The model cannot be saved for NumPy: {error}. The web server would load it with TensorFlow.") from None
+    path = Path(path)
+    with atomic_path(path, suffix=".npz") as temporary:
+        translation.save(temporary)
+    return path
 
 
 def save_for_inference(model, path: str | os.PathLike) -> None:

@@ -7,11 +7,13 @@ import os
 import time
 import numpy as np
 
-from core.runs.atomic_files import atomic_path, write_json_atomic
+from core.models.numpy_forward import UnsupportedModel, translate_checked
+from core.runs.atomic_files import atomic_path, write_bytes_atomic, write_json_atomic
 from core.config.train_config import TrainConfig
 from core.training.events import FAILED, RUNNING, EpochEnd, TrainingEnd
 from core.runs.store import (
-    CONFIG_FILE, LOGS_DIR, RUNS_DIR_ENV, METRICS_FILE, MODEL_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError,
+    CONFIG_FILE, LOGS_DIR, RUNS_DIR_ENV, METRICS_FILE, MODEL_FILE, NO_NUMPY_MODEL_FILE, NUMPY_MODEL_FILE,
+    PREDICTIONS_FILE, STATUS_FILE, RunError,
     new_run_name, process_start_time, resolve_runs_dir, run_path,
 )
 
@@ -92,9 +94,41 @@ class RunWriter:
             self._summary_writers[split].flush()
 
     def save_model(self, model) -> None:
-        """Save the Keras model atomically (a crash mid-save leaves no `model.keras`)."""
-        with atomic_path(self.path / MODEL_FILE, suffix=".keras") as temporary:
-            model.save(temporary)
+        """Save the Keras model and its NumPy translation, each atomically.
+
+        The NumPy file (`model.numpy.npz`, what the web server predicts with, without TensorFlow)
+        is written only after `core.models.numpy_forward.translate_checked` found it equal to the
+        Keras model on probe images; a model it cannot translate gets `no_numpy_model.txt`, saying
+        why, instead. It is written first, so a reader that finds `model.keras` also finds the
+        NumPy file; if `model.keras` then fails to save, both are removed again, and a crash
+        mid-save leaves no `model.keras`.
+
+        Args:
+            model: the trained Keras model.
+        """
+        self._save_numpy_model(model)
+        try:
+            with atomic_path(self.path / MODEL_FILE, suffix=".keras") as temporary:
+                model.save(temporary)
+        except BaseException:
+            for file in (NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE):
+                (self.path / file).unlink(missing_ok=True)
+            raise
+
+    def _save_numpy_model(self, model) -> None:
+        try:
+            translation = translate_checked(model)
+        except UnsupportedModel as error:
+            reason = str(error)
+        except Exception as error:  # a translation bug must not cost the trained model: say so, use Keras
+            reason = f"the NumPy translation failed ({type(error).__name__}: {error})"
+        else:
+            with atomic_path(self.path / NUMPY_MODEL_FILE, suffix=".npz") as temporary:
+                translation.save(temporary)
+            (self.path / NO_NUMPY_MODEL_FILE).unlink(missing_ok=True)
+            return
+        write_bytes_atomic(self.path / NO_NUMPY_MODEL_FILE, f"{reason}\n".encode())
+        (self.path / NUMPY_MODEL_FILE).unlink(missing_ok=True)
 
     def save_predictions(self, y_true: np.ndarray, probabilities: np.ndarray) -> None:
         with atomic_path(self.path / PREDICTIONS_FILE, suffix=".npz") as temporary:

@@ -5,6 +5,8 @@ A run folder holds:
     status.json       running / completed / stopped / ..., with the process that owns it
     metrics.jsonl     one EpochEnd per line, appended (and fsynced) as each epoch ends
     model.keras       the final model, written atomically
+    model.numpy.npz   the same model's layers as arrays, run without TensorFlow (`core.models.numpy_model`)
+    no_numpy_model.txt  instead of model.numpy.npz when the model has no NumPy translation: why
     predictions.npz   test-set labels and probabilities (for the Errors view)
     logs/             TensorBoard event files (`tensorboard --logdir runs`)
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.mnist import PROJECT_ROOT
+from core.models.numpy_model import NumpyModel, NumpyModelError
 from core.training.events import ENDINGS, INTERRUPTED, RUNNING
 
 RUNS_DIR_ENV = "MNIST_LAB_RUNS_DIR"
@@ -29,6 +32,8 @@ DEFAULT_RUNS_DIR = PROJECT_ROOT / "runs"
 RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 CONFIG_FILE, STATUS_FILE, METRICS_FILE = "config.json", "status.json", "metrics.jsonl"
 MODEL_FILE, PREDICTIONS_FILE, LOGS_DIR = "model.keras", "predictions.npz", "logs"
+NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE = "model.numpy.npz", "no_numpy_model.txt"  # the model for NumPy, or why none
+CORRUPT_NUMPY_MODEL_FIX = "Delete that file to load the model with TensorFlow instead, or delete the run and retrain."
 
 
 class RunError(RuntimeError):
@@ -284,6 +289,36 @@ def load_model_file(path: str | os.PathLike, what: str):
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # zip, h5 and deserialisation errors come as many types
         raise RunError(f"{what}: the model file {path.name} is corrupt or unsafe ({type(error).__name__}). Delete the run and retrain.") from None
+
+
+def load_numpy_model(name: str, runs_dir: str | os.PathLike | None = None) -> NumpyModel:
+    """The run's model as saved for NumPy (`model.numpy.npz`): no Keras, no TensorFlow.
+
+    Raises:
+        RunError: if the run has no such file (see `NO_NUMPY_MODEL_FILE`), it is a symbolic
+            link, or it cannot be read.
+    """
+    return load_numpy_model_file(run_file(runs_dir, name, NUMPY_MODEL_FILE), f"Run {name!r}")
+
+
+def load_numpy_model_file(path: str | os.PathLike, what: str, fix: str = CORRUPT_NUMPY_MODEL_FIX) -> NumpyModel:
+    """Read a NumPy model file (`allow_pickle=False`: no code from it runs), any failure a `RunError`.
+
+    Args:
+        path: the `.numpy.npz` file.
+        what: the model's name in messages, e.g. `"Run 'lenet5-…'"`.
+        fix: what to do about a file that is a symbolic link or corrupt.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise RunError(f"{what}: {path.name} is a symbolic link, which is never followed. {fix}")
+    if not path.is_file():
+        raise RunError(f"{what} has no NumPy model file ({path.name} missing): reload the page to load its model with TensorFlow.")
+    try:
+        return NumpyModel.load(path)
+    except Exception as error:  # zip, npy-header and format errors come as many types
+        detail = str(error) if isinstance(error, NumpyModelError) else type(error).__name__
+        raise RunError(f"{what}: the NumPy model file {path.name} is corrupt ({detail}). {fix}") from None
 
 
 def load_predictions(name: str, runs_dir: str | os.PathLike | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -129,14 +129,15 @@ def test_stop_from_another_thread_ends_within_one_execution(mnist):
     finished = [e for e in events if isinstance(e, EpochEnd)]
     assert 1 <= len(finished) < config.epochs and end.epochs_completed == len(finished) == len(trainer.epochs)
     # Each call of `steps_per_execution` batches that ended before the stop streamed a Progress
-    # (interval 0); the optimizer counted every batch that ran. Exactly one more call ran than was
-    # reported: the one in flight (shorter if it was the epoch's last).
+    # (interval 0); the optimizer counted every batch that ran. The stop is checked before each
+    # call and after it: at most one more call ran than was reported, the one in flight when the
+    # stop came (shorter if it was the epoch's last); none if the stop came between two calls.
     from core.models.keras_models import default_steps_per_execution
 
     steps, group = len(trainer.splits.x_train) // config.batch_size, default_steps_per_execution(config.batch_size)
     reported = len([e for e in events if isinstance(e, Progress) and e.epoch == len(finished) + 1])
     ran = int(trainer.model.optimizer.iterations.numpy())
-    assert ran == len(finished) * steps + min((reported + 1) * group, steps)
+    assert ran in (len(finished) * steps + min(reported * group, steps), len(finished) * steps + min((reported + 1) * group, steps))
 
 
 def test_early_stopping_stops_and_restores_the_best_weights(mnist):

@@ -27,7 +27,9 @@ class Splits:
 
 def to_model_input(images: np.ndarray) -> np.ndarray:
     """uint8 `(n, 28, 28)` → float32 `(n, 28, 28, 1)` in `[0, 1]`."""
-    return (images.astype(np.float32) / 255.0)[..., None]
+    unit = np.empty((*images.shape, 1), dtype=np.float32)
+    np.divide(images[..., None], np.float32(255.0), out=unit)  # one pass, no float64 or uint8→float32 temporary
+    return unit
 
 
 def make_splits(mnist: Mnist, config: TrainConfig) -> Splits:

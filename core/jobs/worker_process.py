@@ -87,8 +87,10 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float) -
 
     from core.data.mnist import load_mnist
     from core.runs.recorded_run import RecordedRun
+    from core.training.compiled_models import CompiledModels
 
     datasets: dict[str | None, object] = {}
+    compiled_models = CompiledModels()  # the next run of a graph this worker traced skips tracing
 
     def mnist_for(path: str | None):
         if path not in datasets:
@@ -111,7 +113,7 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float) -
         try:
             run = RecordedRun(request.config, runs_dir=request.runs_dir, name=request.run_name,
                               mnist=mnist_for(request.mnist_path), control=control,
-                              supervisor_pid=request.supervisor_pid)
+                              supervisor_pid=request.supervisor_pid, compiled_models=compiled_models)
             for event in run:
                 outbox.put(("event", request.run_name, event))
         except EXPECTED_ERRORS as error:  # their messages name the problem and the fix

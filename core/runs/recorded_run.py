@@ -9,6 +9,7 @@ import numpy as np
 
 from core.config.train_config import TrainConfig
 from core.data.mnist import Mnist, load_mnist
+from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
 from core.training.events import DIVERGED, EpochEnd, Progress, RunDone, TrainingEnd
 from core.data.input_pipeline import prediction_batches
@@ -28,6 +29,7 @@ class RecordedRun:
         mnist: the dataset; None = `load_mnist()`.
         control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
         supervisor_pid: the process this run trains for, when it trains in a worker (see `RunWriter`).
+        compiled_models: a warm worker's compiled models to reuse (see `core.training.compiled_models`).
 
     Raises:
         DatasetError, ConfigError, RunError: at construction, before any folder is created
@@ -40,10 +42,10 @@ class RecordedRun:
 
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None,
                  name: str | None = None, mnist: Mnist | None = None, control: TrainingControl | None = None,
-                 supervisor_pid: int | None = None):
+                 supervisor_pid: int | None = None, compiled_models: CompiledModels | None = None):
         self.config = config
         splits = make_splits(mnist or load_mnist(), config)
-        self.trainer = Trainer(config, splits, control=control)
+        self.trainer = Trainer(config, splits, control=control, compiled_models=compiled_models)
         self.writer = RunWriter(config, runs_dir, name, supervisor_pid)
 
     @property

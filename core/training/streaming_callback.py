@@ -41,7 +41,8 @@ class StreamingCallback(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
-        self._epoch_started = self._last_tick = time.perf_counter()
+        self._epoch_started = time.perf_counter()
+        self._last_tick = -math.inf  # the epoch's first batch reports at once: the bar moves as soon as training does
 
     def on_train_batch_begin(self, batch, logs=None):
         self.control.before_batch()  # holds here while paused

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from core.config.train_config import ConfigError, TrainConfig
+from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
 from core.training.events import (
     COMPLETED, DIVERGED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, Progress, TrainingEnd,
@@ -49,6 +50,8 @@ class Trainer:
         splits: the arrays to train, validate and test on.
         progress_interval: minimum seconds between `Progress` events.
         control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
+        compiled_models: a warm worker's cache of compiled models to take this run's from
+            (tracing skipped, same metrics); None = build and compile a new one.
 
     Iterating yields `Progress` (within an epoch), `EpochEnd` (after each epoch) and, last,
     one `TrainingEnd`. Afterwards `model` holds the trained Keras model (the NumPy model is
@@ -56,7 +59,7 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, splits: Splits, progress_interval: float = PROGRESS_INTERVAL_SECONDS,
-                 control: TrainingControl | None = None):
+                 control: TrainingControl | None = None, compiled_models: CompiledModels | None = None):
         if config.batch_size > len(splits.x_train):
             raise ConfigError(
                 f"`batch_size`={config.batch_size} is larger than the {len(splits.x_train)} training images. "
@@ -71,6 +74,7 @@ class Trainer:
         self.history = None  # Keras's own History, when fit ran to its end
         self.epochs: list[EpochEnd] = []
         self.control = control or TrainingControl()
+        self.compiled_models = compiled_models
 
     def stop(self) -> None:
         """Ask the run to stop; it does so after the batch in progress, keeping finished epochs."""
@@ -103,7 +107,10 @@ class Trainer:
 
         config, splits = self.config, self.splits
         steps_per_epoch = math.ceil(len(splits.x_train) / self.batch_size)
-        self.model = build_keras_model(config, steps_per_epoch)
+        if self.compiled_models is not None:
+            self.model = self.compiled_models.model_for(config, steps_per_epoch)
+        else:
+            self.model = build_keras_model(config, steps_per_epoch)
         events: queue.Queue = queue.Queue()
         streaming = StreamingCallback(
             events, self.control, steps_per_epoch, self.batch_size, len(splits.x_train),

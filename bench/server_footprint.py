@@ -1,0 +1,198 @@
+"""The dashboard with trainings in worker processes: the server's memory, Start → first progress,
+and Start → the `fast` preset's 99% shown in Chromium, against `bench/time_to_99.py` in the same run.
+
+What it does, on a real server (`streamlit run dashboard/app.py`) and Debian's Chromium:
+1. three sessions open Data, Inspect and Draw (a digit drawn), a fourth trains the `fast` preset
+   from the Train page, `--trainings` times, one after another, with seeds 0, 1, ...; the
+   server process's own RSS and the RSS of the server plus its workers are polled every 0.1 s;
+2. for each training, the time from the Start click to the first "Epoch 1 of 1: N%" progress
+   text, and to the ending's "Test accuracy" (the model scored and saved);
+3. `bench/time_to_99.py --seeds <same> --skip-baselines --skip-cli` for the same seeds, in this
+   same run: the ratio of the browser's Start → ending to the bench's time to 99%.
+
+Usage:
+    .venv/bin/python bench/server_footprint.py [--trainings 3] [--out bench/results/server_footprint.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the browser tests' real-server and Chromium helpers
+sys.path.insert(0, str(ROOT / "bench"))
+
+from live_server import LiveServer, chromium, fresh_log, new_page, open_view, process_tree_rss, wait_idle  # noqa: E402
+from shared_machine import cpu_ticks, share_of_run  # noqa: E402
+
+PROGRESS = re.compile(r"^Epoch 1 of 1: (\d+)%")
+ENDING = re.compile(r"Test accuracy ([\d.]+)%")
+TIMEOUT_S = 240
+
+
+def own_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class Peaks:
+    """Poll the server's own RSS and its whole tree's every `interval` s, keeping both peaks."""
+
+    def __init__(self, pid: int, interval: float = 0.1):
+        self.pid, self.interval = pid, interval
+        self.server = self.tree = 0
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        while not self._done.is_set():
+            try:
+                self.server = max(self.server, own_rss(self.pid))
+                self.tree = max(self.tree, process_tree_rss(self.pid))
+            except OSError:
+                pass
+            self._done.wait(self.interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._done.set()
+        self._thread.join(timeout=5)
+
+
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown"
+
+
+def cpu_flags() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return " ".join(sorted(f for f in flags if f.startswith(("avx", "amx", "fma"))))
+    return ""
+
+
+def draw_digit(page) -> None:
+    canvas = page.locator("div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas").first
+    canvas.wait_for(state="visible", timeout=TIMEOUT_S * 1000)
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(x, y + box["height"] * 0.06 * step, steps=2)
+    page.mouse.up()
+
+
+def train_once(page, server, seed: int) -> dict:
+    open_view(page, server, "train", f"model=fast&seed={seed}")
+    start = page.locator(".st-key-train_start").get_by_role("button", name="Start training")
+    start.wait_for(state="visible", timeout=TIMEOUT_S * 1000)
+    wait_idle(page)
+    clicked = time.perf_counter()
+    start.click()
+    first_progress = ending = None
+    accuracy = None
+    while time.perf_counter() - clicked < TIMEOUT_S:
+        texts = page.evaluate("""() => [...document.querySelectorAll(
+            "[data-testid='stProgress'], [data-testid='stAlertContainer']")].map(e => e.innerText)""")
+        now = time.perf_counter() - clicked
+        if first_progress is None and any(PROGRESS.search(t.strip()) for t in texts):
+            first_progress = now
+        found = [ENDING.search(t) for t in texts]
+        found = [m for m in found if m]
+        if found:
+            ending, accuracy = now, float(found[0].group(1)) / 100
+            break
+        time.sleep(0.05)
+    return {"seed": seed, "first_progress_s": first_progress, "ending_s": ending, "test_accuracy": accuracy}
+
+
+def time_to_99(seeds: list[int]) -> dict[int, float]:
+    command = [sys.executable, str(ROOT / "bench" / "time_to_99.py"), "--seeds", ",".join(map(str, seeds)),
+               "--skip-baselines", "--skip-cli"]
+    output = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}).stdout
+    found = {int(m.group(1)): float(m.group(2)) for m in re.finditer(r"fast\s+seed (\d+): ([\d.]+) s", output)}
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trainings", type=int, default=3)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    say(f"CPU: {cpu_model()} ({os.cpu_count()} cores; {cpu_flags()})")
+    say(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    ticks = cpu_ticks()
+    runs_dir = Path(tempfile.mkdtemp(prefix="footprint-")) / "runs"
+    server = LiveServer(runs_dir, fresh_log("server_footprint")).start()
+    results = []
+    try:
+        with chromium() as browser, Peaks(server.pid) as peaks:
+            viewers = [new_page(browser) for _ in range(3)]
+            for page, view in zip(viewers, ("", "inspect", "draw")):
+                open_view(page, server, view)
+                wait_idle(page)
+            draw_digit(viewers[2])
+            idle_server, idle_tree = own_rss(server.pid), process_tree_rss(server.pid)
+            trainer = new_page(browser)
+            for seed in range(args.trainings):
+                results.append(train_once(trainer, server, seed))
+        say(f"server alone, idle with 3 sessions open (Data, Inspect, Draw): {idle_server / 2**20:.0f} MiB; "
+            f"server + workers: {idle_tree / 2**20:.0f} MiB")
+        say(f"peak RSS while the trainings ran, the 3 sessions open: server alone {peaks.server / 2**20:.0f} MiB "
+            f"(target <= 400), server + workers {peaks.tree / 2**20:.0f} MiB (target <= 1229)")
+    finally:
+        server.stop()
+    say(f"host steal during the browser part: {share_of_run(ticks, cpu_ticks(), 'steal'):.0%}")
+    say()
+    bench = time_to_99([r["seed"] for r in results])
+    say("seed  Start->first progress  Start->ending shown  test acc   time_to_99.py  ratio")
+    ratios = []
+    for r in results:
+        reference = bench.get(r["seed"])
+        ratio = r["ending_s"] / reference if r["ending_s"] and reference else None
+        if ratio:
+            ratios.append(ratio)
+        say(f"{r['seed']:>4}  {r['first_progress_s'] or float('nan'):>19.2f} s  {r['ending_s'] or float('nan'):>17.2f} s"
+            f"  {r['test_accuracy'] or float('nan'):>8.4f}  {reference or float('nan'):>11.2f} s  "
+            f"{ratio or float('nan'):>5.2f}")
+    firsts = [r["first_progress_s"] for r in results if r["first_progress_s"]]
+    say()
+    say("first training after the server started included (its worker was warm, its graphs were not traced yet)")
+    say(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if firsts:
+        say(f"start_to_first_progress_median_s={statistics.median(firsts):.2f} (target <= 1.0; warm runs: "
+            f"{', '.join(f'{v:.2f}' for v in firsts[1:])})")
+    if ratios:
+        say(f"browser_over_time_to_99_median={statistics.median(ratios):.2f} (target <= 1.5)")
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

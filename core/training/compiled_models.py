@@ -1,0 +1,80 @@
+"""Compiled Keras models a warm worker keeps, so the next run of the same graph skips tracing.
+
+Tracing `fit`'s train, test and predict steps costs ~2 s of Python before a model's first batch
+(bench/README.md). A worker that trains run after run keeps the compiled models it made, keyed
+by everything that shapes their graphs, and hands one back for the next run of that key with its
+state reset to what a fresh build gives: every variable of the model (weights, batch-norm
+statistics, the dropout and augmentation layers' random-seed states) copied from a fresh,
+untraced build with the run's seed, and the optimizer's iterations and slots zeroed, its learning
+rate set. So a reused model trains to the same metrics as a fresh one (tests/test_compiled_models.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+
+from core.config.train_config import TrainConfig
+
+DEFAULT_CAPACITY = 2  # compiled models kept per worker; each holds its traced graphs and weights
+
+
+def graph_key(config: TrainConfig, steps_per_epoch: int) -> tuple:
+    """What the compiled graph depends on: the config without the knobs it does not bake in.
+
+    The seed only sets starting values (reset on reuse); early-stopping and the target accuracy
+    are callbacks; a constant learning rate is a variable the step reads. A one-cycle schedule
+    bakes its peak rate and length into the graph, so those stay in the key.
+    """
+    ignored = {"seed": 0, "patience": 0, "restore_best_weights": True, "target_accuracy": 0.0}
+    if config.schedule == "constant":
+        ignored.update(learning_rate=1.0, epochs=1)
+    return tuple(sorted({**dataclasses.asdict(config), **ignored}.items())) + (("steps_per_epoch", steps_per_epoch),)
+
+
+class CompiledModels:
+    """A small LRU cache of compiled models, for one thread at a time (a worker's training).
+
+    Args:
+        capacity: models kept; the least recently used is dropped beyond it.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY):
+        self.capacity = capacity
+        self._models: OrderedDict[tuple, object] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def model_for(self, config: TrainConfig, steps_per_epoch: int):
+        """A compiled model for `config`, in the state a fresh `build_keras_model` would give."""
+        from core.models.keras_models import build_keras_model  # Keras loads with the first model, not on import
+
+        fresh = build_keras_model(config, steps_per_epoch)  # seeds Keras, builds weights; nothing traced yet
+        key = graph_key(config, steps_per_epoch)
+        kept = self._models.get(key)
+        if kept is None or not kept.optimizer.built:
+            self.misses += 1
+            self._models[key] = fresh
+            self._models.move_to_end(key)
+            while len(self._models) > self.capacity:
+                self._models.popitem(last=False)
+            return fresh
+        self.hits += 1
+        self._models.move_to_end(key)
+        for kept_variable, fresh_variable in zip(kept.variables, fresh.variables, strict=True):
+            kept_variable.assign(fresh_variable)
+        reset_optimizer(kept.optimizer, config.learning_rate)
+        kept.stop_training = False
+        return kept
+
+
+def reset_optimizer(optimizer, learning_rate: float) -> None:
+    """Zero an optimizer's step count and slots, as when it is new, and set its rate."""
+    import keras
+
+    for variable in optimizer.variables:
+        variable.assign(keras.ops.zeros_like(variable))
+    schedule = optimizer._learning_rate  # Keras keeps a schedule object here, or the rate's variable
+    if isinstance(schedule, keras.optimizers.schedules.LearningRateSchedule):
+        schedule.scale.assign(1.0)  # a live change of the last run rescaled it (see OneCycle)
+    else:
+        optimizer.learning_rate = learning_rate

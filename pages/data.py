@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.data.mnist import DatasetError, candidate_paths, load_mnist
 from core.data.dataset_overview import describe_dataset
+from dashboard.dataset import show_dataset_error
 
 PAGES = Path(__file__).resolve().parent
 GRID_ZOOM = 3  # pixels per MNIST pixel, so the browser does not blur the digits
@@ -33,7 +34,7 @@ st.markdown(
 try:
     overview = dataset_overview(mnist_files())
 except DatasetError as error:
-    st.error(f"MNIST could not be loaded. {error}")
+    show_dataset_error(error)
     st.stop()
 
 sizes = st.columns(4)

@@ -11,6 +11,7 @@ from core.runs.model_sources import model_sources
 from core.figures.prediction_charts import models_heatmap, probability_bars
 from core.drawing.preprocess import canvas_to_input, has_ink
 from core.runs.store import RunError
+from core.config.shown_text import markdown_text
 from dashboard.model_cache import predictor_for
 
 CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel
@@ -69,7 +70,7 @@ with result_column:
         try:
             predictor = predictor_for(source)
         except RunError as error:
-            st.error(str(error))
+            st.error(markdown_text(error, 600))
             st.stop()
         started = time.perf_counter()
         probabilities = predictor.probabilities(image)
@@ -78,7 +79,7 @@ with result_column:
         st.metric(label="Prediction", value=digit)
         st.caption(f"{probabilities[digit]:.1%} sure · model call {milliseconds:.1f} ms")
         if source.tensorflow_note:
-            st.caption(source.tensorflow_note)
+            st.caption(markdown_text(source.tensorflow_note, 600))
         st.plotly_chart(probability_bars(probabilities), key="draw_probabilities", config={"displayModeBar": False})
         st.stop()
 
@@ -89,7 +90,7 @@ with result_column:
         except RunError as error:
             failed.append(str(error))
     for message in failed:
-        st.warning(message)
+        st.warning(markdown_text(message, 600))
     if not rows:
         st.stop()
     mean = np.mean([probabilities for _, probabilities in rows], axis=0)
@@ -99,7 +100,8 @@ with result_column:
     st.caption(f"{votes} of {len(rows)} models agree")
     with_tensorflow = [source.label for source, _ in rows if source.tensorflow_note]
     if with_tensorflow:
-        st.caption("Loaded with TensorFlow (slower first load), as they have no NumPy model file: " + ", ".join(with_tensorflow))
+        st.caption("Loaded with TensorFlow (slower first load), as they have no NumPy model file: "
+                   + ", ".join(markdown_text(label) for label in with_tensorflow))
 
 st.dataframe(
     pd.DataFrame({

@@ -4,11 +4,12 @@ import numpy as np
 import streamlit as st
 
 from core.figures.confusion import cell_examples, confusion_matrix, per_class_accuracy, predicted_labels
-from core.data.mnist import load_mnist
 from core.training.events import RUNNING
 from core.runs.model_sources import describe, model_sources
 from core.figures.prediction_charts import DIGITS, accuracy_bars, clicked_cell, confusion_figure
 from core.runs.store import RunError, list_runs
+from core.config.shown_text import markdown_code, markdown_text
+from dashboard.dataset import mnist_or_stop
 from dashboard.model_cache import load_test_predictions
 
 GALLERY_SIZES = (16, 32, 64, 128)
@@ -25,20 +26,21 @@ choice = st.selectbox("Model", list(sources) + list(unfinished), key="errors_mod
 if choice in unfinished:
     run = unfinished[choice]
     if run.status == RUNNING:
-        st.info(f"Run {run.name!r} is still training: its test predictions appear here when it finishes.")
+        st.info(f"Run {markdown_code(run.name)} is still training: its test predictions appear here when it finishes.")
     else:
         st.info(
-            f"Run {run.name!r} has no test predictions: a run saves them when it finishes, and this one ended "
-            f"{run.status} ({run.reason or 'no reason recorded'}) before that. Pick a finished run."
+            f"Run {markdown_code(run.name)} has no test predictions: a run saves them when it finishes, and this one "
+            f"ended {run.status} ({markdown_text(run.reason or 'no reason recorded', 400)}) before that. Pick a finished run."
         )
     st.stop()
 source = sources[choice]
 if source.tensorflow_note and not (source.run_name and source.has_predictions):  # its model must run on the test set
-    st.caption(source.tensorflow_note)
+    st.caption(markdown_text(source.tensorflow_note, 600))
+mnist = mnist_or_stop()  # the test labels and images: a missing or damaged file stops here, with the Data page's message
 try:
     y_true, probabilities = load_test_predictions(source)
 except RunError as error:
-    st.error(str(error))
+    st.error(markdown_text(error, 600))
     st.stop()
 
 y_pred = predicted_labels(probabilities)
@@ -81,7 +83,7 @@ st.subheader(f"True {true_label}, predicted {predicted_label}: {count:,} test im
 if count == 0:
     st.info(f"No test image of a {true_label} was predicted as {predicted_label}. Pick another cell.")
 else:
-    x_test = load_mnist().x_test
+    x_test = mnist.x_test
     indices = cell_examples(y_true, probabilities, true_label, predicted_label, limit=limit)
     st.caption(f"The {len(indices)} the model was most sure of, most sure first: test index, true → predicted, probability.")
     st.image(

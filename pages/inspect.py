@@ -3,13 +3,14 @@
 import numpy as np
 import streamlit as st
 
-from core.data.mnist import load_mnist
 from core.figures.image_grid import tile, zoom_for
 from core.runs.model_sources import model_sources
 from core.figures.network_view import conv_filters, dense_input_weights, feature_maps
 from core.runs.store import RunError
 from core.data.splits import to_model_input
+from core.config.shown_text import markdown_text
 from core.config.zoo import SPECS
+from dashboard.dataset import mnist_or_stop
 from dashboard.model_cache import predictor_for
 
 TEST_DIGIT, DRAWING = "A test digit", "My latest drawing (from Draw)"
@@ -28,10 +29,10 @@ source = by_label[st.selectbox("Model", list(by_label), key="inspect_model")]
 try:
     predictor = predictor_for(source)
 except RunError as error:
-    st.error(str(error))
+    st.error(markdown_text(error, 600))
     st.stop()
 if source.tensorflow_note:
-    st.caption(source.tensorflow_note)
+    st.caption(markdown_text(source.tensorflow_note, 600))
 model = predictor.numpy_model or predictor.model  # shared by all sessions: read it, never change it
 layers = conv_filters(model)
 
@@ -72,12 +73,12 @@ st.caption(
 )
 for layer in layers:
     count, height, width = layer.filters.shape
-    st.markdown(f"**{layer.name}** — {count} filters of {height}×{width}")
+    st.markdown(f"**{markdown_text(layer.name)}** — {count} filters of {height}×{width}")
     st.image(tile(layer.filters, columns=min(count, MAX_COLUMNS), colormap="diverging", shared_scale=False,
                   zoom=zoom_for(height, FILTER_PIXELS), gap=4))
 
 st.subheader("Feature maps")
-mnist = load_mnist()
+mnist = mnist_or_stop()
 drawing = st.session_state.get("latest_drawing")
 kind = st.radio("Input", [TEST_DIGIT, DRAWING], horizontal=True, key="inspect_input")
 if kind == DRAWING and drawing is None:
@@ -97,6 +98,6 @@ with input_column:
 with maps_column:
     for maps in feature_maps(model, image):
         height, width, channels = maps.maps.shape
-        st.markdown(f"**{maps.name}** — {channels} maps of {height}×{width}")
+        st.markdown(f"**{markdown_text(maps.name)}** — {channels} maps of {height}×{width}")
         st.image(tile(maps.maps.transpose(2, 0, 1), columns=min(channels, 8), zoom=zoom_for(height, MAP_PIXELS)),
                  caption="white = strong activation (one scale for the whole layer)")

@@ -9,8 +9,10 @@ from core.figures.curves import METRICS, overlay_curves
 from core.training.events import RUNNING
 from core.runs.run_table import run_rows
 from core.runs.store import MODEL_FILE, RunError, delete_run, list_runs, load_run, metrics_csv, resolve_runs_dir, run_file
+from core.config.shown_text import markdown_code, markdown_text
 
 PAGES = Path(__file__).resolve().parent
+ROOT = PAGES.parent
 OVERLAY_DEFAULT = 3  # runs overlaid when the page opens: the newest ones with epochs
 CONFIRM_KEY = "runs_confirm_delete"  # session state: the run whose deletion awaits a yes
 
@@ -23,7 +25,10 @@ def model_bytes(name: str, runs_dir: Path):
 st.title("Runs")
 runs_dir = resolve_runs_dir()
 runs = list_runs(runs_dir)
-st.caption(f"Saved in `{runs_dir}`. Open the training logs with `tensorboard --logdir {runs_dir}`.")
+# Visitors see the folder relative to the project (or only its name), never the server's absolute paths.
+shown_dir = runs_dir.relative_to(ROOT) if runs_dir.is_relative_to(ROOT) else runs_dir.name
+st.caption(f"Saved in the server's {markdown_code(shown_dir)} folder. Open the training logs with "
+           f"{markdown_code(f'tensorboard --logdir {shown_dir}')}.")
 
 if not runs:
     st.info("No saved runs yet. Every training started on the Train page (or with `python -m core train`) "
@@ -71,15 +76,15 @@ selected = st.selectbox("Run", names, key="runs_selected")
 try:
     run = load_run(selected, runs_dir)
 except RunError as error:
-    st.warning(f"{error} The list above was read a moment earlier.")
+    st.warning(f"{markdown_text(error, 600)} The list above was read a moment earlier.")
     st.stop()
 
-status_line = f"**{run.status.replace('_', ' ')}**" + (f": {run.reason}" if run.reason else "")
+status_line = f"**{run.status.replace('_', ' ')}**" + (f": {markdown_text(run.reason, 400)}" if run.reason else "")
 if isinstance(run.test_accuracy, float):
     status_line += f" · test accuracy {run.test_accuracy:.2%}"
 st.markdown(status_line)
 for problem in run.problems:
-    st.error(f"Damaged run: {problem}.")
+    st.error(f"Damaged run: {markdown_text(problem, 400)}.")
 
 has_model = run.has_model and not (run.path / MODEL_FILE).is_symlink()
 downloads = st.columns(3)
@@ -99,16 +104,16 @@ with downloads[2]:
             st.session_state[CONFIRM_KEY] = run.name
             st.rerun()
     else:
-        st.warning(f"Delete `{run.name}` and all its files? This cannot be undone.")
+        st.warning(f"Delete {markdown_code(run.name)} and all its files? This cannot be undone.")
         yes, no = st.columns(2)
         if yes.button("Yes, delete", key="runs_delete_yes", type="primary"):
             st.session_state.pop(CONFIRM_KEY, None)
             try:
                 delete_run(run.name, runs_dir)
             except RunError as error:
-                st.error(str(error))
+                st.error(markdown_text(error, 600))
             else:
-                st.toast(f"Deleted run {run.name}.")
+                st.toast(f"Deleted run {markdown_code(run.name)}.")
                 st.rerun()
         if no.button("Cancel", key="runs_delete_no"):
             st.session_state.pop(CONFIRM_KEY, None)

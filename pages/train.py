@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
+from core.config.shown_text import markdown_code, markdown_text
 from core.config.train_config import ConfigError
 from core.figures.curves import training_curves
 from core.training.epoch_estimate import estimate_epoch, split_sizes
@@ -69,23 +70,34 @@ def show_latest_metrics(state: JobState) -> None:
 
 
 def show_ending(state: JobState) -> None:
-    summary = f"**{state.status.replace('_', ' ')}**: {state.reason}."
-    if state.test_accuracy is not None:
+    """The job's end in one box; every word that came from the run (its reason, its name) is escaped."""
+    reason = markdown_text(state.reason.rstrip(". ") or "no reason recorded", 400)
+    summary = f"**{state.status.replace('_', ' ')}**: {reason}."
+    saved_model = state.test_accuracy is not None  # a model is saved, and scored, only when epochs finished
+    if saved_model:
         summary += f" Test accuracy **{state.test_accuracy:.2%}**."
     if state.run_name:
-        summary += f" Saved as run `{state.run_name}`."
+        run = markdown_code(state.run_name)
+        if saved_model:
+            summary += f" Saved as run {run}."
+        elif state.epochs:
+            summary += f" No model was saved; its {len(state.epochs)} finished epoch(s) are kept in run {run}."
+        else:
+            summary += f" No epoch finished, so no model was saved (run {run})."
     if state.status in (COMPLETED, EARLY_STOPPED, TARGET_REACHED):
         st.success(summary)
     elif state.status == STOPPED:
         st.warning(summary)
     else:
         st.error(summary)
-    if state.run_name:
+    if state.run_name and saved_model:
         st.caption("Next, with this run: compare its curves with others, look inside the network, or study its mistakes.")
         links = st.columns(3)
         links[0].page_link(PAGES / "runs.py", label="Runs", icon="📈")
         links[1].page_link(PAGES / "inspect.py", label="Inspect", icon="🔬")
         links[2].page_link(PAGES / "errors.py", label="Errors", icon="❌")
+    elif state.run_name:
+        st.page_link(PAGES / "runs.py", label="See its finished epochs on Runs", icon="📈")
 
 
 def job_figures(state: JobState):
@@ -142,11 +154,10 @@ if widget_key("model") not in st.session_state:
 link_settings = config_query(st.query_params.to_dict())
 if link_settings and link_settings != st.session_state.get("train_link_applied"):
     st.session_state["train_link_applied"] = link_settings
-    try:
-        load_values(values_from_query(link_settings, st.session_state[widget_key("model")]))
-        st.session_state["train_link_error"] = None
-    except ConfigError as error:
-        st.session_state["train_link_error"] = str(error)
+    link = values_from_query(link_settings, st.session_state[widget_key("model")])
+    if any(name in FORM_FIELDS for name in link_settings):  # a link with only tracking parameters leaves the form alone
+        load_values(link.values)
+    st.session_state["train_link"] = link
 
 # The job this session follows: remembered in the session and in the URL, so a refresh reattaches.
 job_id = st.session_state.get(JOB_KEY) or st.query_params.get("job")
@@ -161,8 +172,15 @@ elif job_id:
         st.query_params["job"] = job_id
 
 st.title("Train")
-if link_settings and st.session_state.get("train_link_error"):
-    st.error(f"The settings in this page's link were not applied. {st.session_state['train_link_error']}")
+link = st.session_state.get("train_link") if link_settings else None
+if link is not None and link.problems:  # each bad value on its own line, as escaped text: links in it never render
+    applied = sum(name in FORM_FIELDS for name in link_settings) - len(link.problems)
+    st.error(f"{len(link.problems)} setting(s) in this page's link were not applied"
+             + (f" (its other {applied} were)" if applied > 0 else "") + ":\n"
+             + "\n".join(f"- {markdown_text(problem, 600)}" for problem in link.problems))
+if link is not None and link.ignored:
+    st.caption("Ignored in this page's link (not settings of this form): "
+               + ", ".join(markdown_text(key) for key in link.ignored) + ".")
 if lost_job:
     st.warning("The training this link followed is no longer known to the server (it restarted, or the job "
                "ended long ago). If it saved a run, you will find it on the Runs page.")

@@ -30,14 +30,16 @@ def test_each_models_defaults_are_its_preset_and_fit_the_form(model):
 
 
 def test_query_sets_named_fields_over_the_named_models_preset():
-    values = values_from_query({"model": "mlp", "learning_rate": "0.5", "epochs": "3", "job": "abc"})
+    link = values_from_query({"model": "mlp", "learning_rate": "0.5", "epochs": "3", "job": "abc"})
+    values = link.values
     expected = default_values("mlp") | {"learning_rate": 0.5, "epochs": 3}
     assert values == expected
+    assert link.problems == () and link.ignored == ()
     assert isinstance(values["learning_rate"], float) and isinstance(values["epochs"], int)
 
 
 def test_query_without_model_keeps_the_forms_current_model():
-    assert values_from_query({"batch_size": "64"}, model="cnn")["model"] == "cnn"
+    assert values_from_query({"batch_size": "64"}, model="cnn").values["model"] == "cnn"
 
 
 @pytest.mark.parametrize("query, named", [
@@ -45,19 +47,57 @@ def test_query_without_model_keeps_the_forms_current_model():
     ({"learning_rate": "-1"}, "learning_rate"),  # out of TrainConfig's range
     ({"epochs": "2.5"}, "epochs"),  # not an integer
     ({"model": "resnet"}, "resnet"),  # unknown model
-    ({"learnin_rate": "0.1"}, "learnin_rate"),  # unknown key
     ({"dropout": "0.99"}, "dropout"),  # valid for training, beyond the form's slider
 ])
-def test_bad_query_values_raise_a_config_error_naming_them(query, named):
-    with pytest.raises(ConfigError, match=named):
-        values_from_query(query)
+def test_a_bad_query_value_is_reported_naming_it_and_the_defaults_stay(query, named):
+    link = values_from_query(query)
+    [problem] = link.problems
+    assert named in problem
+    assert link.values == default_values("lenet5")
+
+
+def test_bad_values_are_reported_one_by_one_and_the_good_ones_still_apply():
+    # Issue 12 item 8 / issue 13: one bad value used to refuse the whole link.
+    link = values_from_query({"model": "mlp", "epochs": "-3", "learning_rate": "0.5", "dropout": "lots", "seed": "7"})
+    assert [problem.split("`")[1] for problem in link.problems] == ["epochs", "dropout"]
+    assert link.values == default_values("mlp") | {"learning_rate": 0.5, "seed": 7}
+    build_config(link.values)  # still a valid config
+
+
+def test_a_bad_model_keeps_the_forms_model_and_applies_the_rest():
+    link = values_from_query({"model": "resnet", "epochs": "4"}, model="cnn")
+    assert "resnet" in link.problems[0]
+    assert link.values == default_values("cnn") | {"epochs": 4}
+
+
+def test_tracking_parameters_are_ignored_not_refused():
+    # Issue 12 item 8: `?utm_source=…` made the whole link refused.
+    link = values_from_query({"model": "mlp", "utm_source": "newsletter", "fbclid": "IwAR0x", "learnin_rate": "0.1"})
+    assert link.problems == ()
+    assert link.values == default_values("mlp")
+    assert link.ignored == ("utm_source", "fbclid", "learnin_rate (did you mean learning_rate?)")
+
+
+def test_many_or_long_unknown_keys_are_listed_cut_and_counted():
+    link = values_from_query({f"k{i}" * 30: "x" for i in range(25)})
+    assert len(link.ignored) == 11 and link.ignored[-1] == "and 15 more"
+    assert all(len(key) <= 40 for key in link.ignored[:-1])
+
+
+def test_a_huge_model_value_is_cut_in_the_message():
+    # Issue 12 item 7: `default_values` echoed a 100,000-character model name in full.
+    with pytest.raises(ConfigError) as raised:
+        default_values("x" * 100_000)
+    assert len(str(raised.value)) < 400
+    [problem] = values_from_query({"model": "[a](http://evil.example/)" + "x" * 100_000}).problems
+    assert len(problem) < 400
 
 
 def test_query_for_round_trips_through_the_url():
     config = build_config(default_values("mlp") | {"learning_rate": 0.5, "activation": "relu", "seed": 7})
     query = query_for(config)
     assert query == {"model": "mlp", "learning_rate": "0.5", "activation": "relu", "seed": "7"}
-    assert values_from_query(query) == config.to_dict()
+    assert values_from_query(query).values == config.to_dict()
 
 
 def test_inactive_fields_follow_the_other_values():

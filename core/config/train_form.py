@@ -7,6 +7,7 @@ The page renders `FORM_FIELDS` as widgets and turns their values into a config w
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ from core.config.train_config import (
     ACTIVATIONS, FIELD_TYPES, INITIALIZERS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_UNITS, MAX_LEARNING_RATE,
     OPTIMIZERS, PIXEL_SCALES, SCHEDULES, VALIDATIONS, ConfigError, TrainConfig, from_dict,
 )
+from core.config.shown_text import cut
 from core.config.zoo import MODEL_NAMES, SPECS
 from core.config.train_config import preset_config
 
@@ -26,6 +28,9 @@ DEFAULT_MODEL = "lenet5"
 DEMO_TRAIN_SIZE = 5000
 DEMO_MODELS = ("cnn", "cnn_deep", "lenet5")
 QUERY_KEYS_NOT_CONFIG = ("job",)  # other query parameters the dashboard uses
+MAX_VALUE_CHARACTERS = 80  # a value quoted in a message is cut to this, as TrainConfig's messages cut theirs
+MAX_IGNORED_KEYS = 10  # unknown query keys listed, at most; the rest are counted
+MAX_KEY_CHARACTERS = 40
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,8 @@ def default_values(model: str) -> dict[str, Any]:
         ConfigError: for an unknown model.
     """
     if model not in SPECS:
-        raise ConfigError(f"Received an invalid value for `model`: {model!r}. Pass one of {list(MODEL_NAMES)}.")
+        shown = repr(cut(model, MAX_VALUE_CHARACTERS)) if isinstance(model, str) else cut(repr(model), MAX_VALUE_CHARACTERS)
+        raise ConfigError(f"Received an invalid value for `model`: {shown}. Pass one of {list(MODEL_NAMES)}.")
     train_size = DEMO_TRAIN_SIZE if model in DEMO_MODELS else 0
     return preset_config(model, train_size=train_size).to_dict()
 
@@ -115,29 +121,65 @@ def config_query(params: Mapping[str, Any]) -> dict[str, str]:
     return {key: value for key, value in params.items() if key not in QUERY_KEYS_NOT_CONFIG}
 
 
-def values_from_query(params: Mapping[str, str], model: str = DEFAULT_MODEL) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LinkSettings:
+    """What a link's query parameters did to the form.
+
+    `values` is always a complete, valid set of form values: the fields the link set well, and
+    the defaults for the rest. `problems` holds one message per value that was not applied,
+    naming its field (values cut to `MAX_VALUE_CHARACTERS`). `ignored` lists query keys that
+    are neither form fields nor the dashboard's own, such as `utm_source` or `fbclid`: they are
+    left alone, never refused.
+    """
+
+    values: dict[str, Any]
+    problems: tuple[str, ...] = ()
+    ignored: tuple[str, ...] = ()
+
+
+def values_from_query(params: Mapping[str, str], model: str = DEFAULT_MODEL) -> LinkSettings:
     """Form values from URL query parameters such as `?model=mlp&learning_rate=0.5`.
 
+    Each value is applied on its own, in the link's order, over the model's defaults: a bad
+    value is reported and skipped, and the good ones are still applied. Keys that are not form
+    fields (tracking parameters, typos) are ignored and listed.
+
     Args:
-        params: query parameters as strings; keys other than config fields and
-            `QUERY_KEYS_NOT_CONFIG` are refused.
+        params: query parameters as strings.
         model: the model whose defaults fill the fields the query leaves out, when the
-            query names no `model`.
+            query names no valid `model`.
 
     Returns:
-        A complete dict of form values, valid and inside the form's bounds.
-
-    Raises:
-        ConfigError: for an unknown key, a value of the wrong type, out of range, or
-            outside the form's bounds.
+        A `LinkSettings` whose `values` are valid and inside the form's bounds.
     """
     overrides = config_query(params)
-    base = default_values(overrides.get("model", model))
-    config = build_config({**base, **overrides})
-    values = config.to_dict()
-    for name in overrides:
-        check_in_form(name, values[name])
-    return values
+    wanted = {name: value for name, value in overrides.items() if name in FORM_FIELDS}
+    ignored = tuple(ignored_key(key) for key in overrides if key not in FORM_FIELDS)
+    if len(ignored) > MAX_IGNORED_KEYS:
+        ignored = ignored[:MAX_IGNORED_KEYS] + (f"and {len(ignored) - MAX_IGNORED_KEYS} more",)
+    problems: list[str] = []
+    values = default_values(model)
+    if "model" in wanted:
+        try:
+            values = default_values(wanted.pop("model"))
+        except ConfigError as error:
+            problems.append(str(error))
+    for name, value in wanted.items():
+        try:
+            candidate = build_config({**values, name: value}).to_dict()
+            check_in_form(name, candidate[name])
+        except ConfigError as error:
+            problems.append(str(error))
+        else:
+            values = candidate
+    return LinkSettings(values, tuple(problems), ignored)
+
+
+def ignored_key(key: object) -> str:
+    """An unknown query key as the page lists it: cut, with the form field it may have meant."""
+    shown = cut(key, MAX_KEY_CHARACTERS)
+    meant = difflib.get_close_matches(str(key), list(FORM_FIELDS), n=1, cutoff=0.8)
+    return f"{shown} (did you mean {meant[0]}?)" if meant else shown
 
 
 def check_in_form(name: str, value: Any) -> None:

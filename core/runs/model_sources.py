@@ -107,7 +107,7 @@ def model_sources(runs_dir: str | os.PathLike | None = None, pretrained_path: st
     for run in list_runs(runs_dir):
         model_file = run.path / MODEL_FILE
         try:
-            mtime = model_file.stat().st_mtime
+            mtime = model_file.lstat().st_mtime  # lstat: a link is listed (and refused when loaded), never followed
         except OSError:  # no model yet (still in its first epoch, or failed)
             continue
         numpy_file = run.path / NUMPY_MODEL_FILE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -18,6 +19,7 @@ from core.runs.store import RunError, list_runs, new_run_name, resolve_runs_dir,
 from core.config.zoo import MODEL_NAMES, SPECS
 
 USAGE_ERROR = 2
+INTERRUPTED_STATUS = 130  # 128 + SIGINT: what a shell reports for a program ended by Ctrl-C
 
 
 class UsageError(Exception):
@@ -74,17 +76,64 @@ def train_command(args: argparse.Namespace) -> int:
     path = run_path(runs_dir, name)  # a bad name is refused here, before any worker starts
     mnist_path = None if args.mnist_path is None else str(Path(args.mnist_path).resolve())
     load_mnist(mnist_path)  # a missing or damaged file is reported here too (NumPy only, no TensorFlow)
-    executor = make_executor(args.executor, slots=1, mnist_path=mnist_path)
+    # Workers started while Ctrl-C is ignored keep ignoring it (an ignored signal survives `spawn`'s
+    # exec), so the terminal's SIGINT, sent to the whole process group, reaches only this process.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        executor = make_executor(args.executor, slots=1, mnist_path=mnist_path)
+    except BaseException:
+        signal.signal(signal.SIGINT, previous)
+        raise
+    presses = 0
+    line_start = "" if args.json else "\n"  # below the progress bar, which has no newline of its own
+
+    def on_ctrl_c(*_) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            raise _StopAtOnce
+        handle.send(Command(STOP))
+        print(f"{line_start}stopping after the current batch; press Ctrl-C again to stop at once", file=sys.stderr, flush=True)
+
     try:
         handle = executor.start(JobRequest(config, name, str(runs_dir), mnist_path))
-        previous = signal.signal(signal.SIGINT, lambda *_: (handle.send(Command(STOP)), signal.signal(signal.SIGINT, previous)))
+        signal.signal(signal.SIGINT, on_ctrl_c)
         for number, event in enumerate(handle.events()):
             if number == 0 and not args.json:  # the run folder exists now: it was made before the first event
                 print(f"training {config.model} into {path} (Ctrl-C stops after the current batch)", file=sys.stderr)
             print_event(event, config, args.json)
+    except _StopAtOnce:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a third press changes nothing now
+        return stop_at_once(executor, runs_dir, name, line_start)
     finally:
+        signal.signal(signal.SIGINT, previous)
         executor.close()
     return 0
+
+
+class _StopAtOnce(Exception):
+    """A second Ctrl-C: leave the training now, without waiting for its batch or its saving."""
+
+
+def stop_at_once(executor, runs_dir: Path, name: str, line_start: str = "") -> int:
+    """End the training's worker now, record the run as interrupted with its epochs, say so in one line."""
+    from core.runs.lost_runs import mark_interrupted
+    from core.runs.store import load_run
+
+    for pid in getattr(executor, "worker_pids", list)():  # local workers; a Ray job ends with `close()`
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    executor.close()
+    try:
+        mark_interrupted(runs_dir, name, "stopped at once by a second Ctrl-C")
+        run = load_run(name, runs_dir)
+        kept = f"{run.status}, {len(run.epochs)} finished epoch(s) kept in {run.path}"
+    except RunError as error:
+        kept = str(error)
+    print(f"{line_start}stopped at once: {kept}", file=sys.stderr, flush=True)
+    return INTERRUPTED_STATUS
 
 
 def print_event(event, config: TrainConfig, as_json: bool) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from core.data.mnist import PROJECT_ROOT
+from core.runs.atomic_files import remove_stale_temporaries
 from core.models.numpy_model import NumpyModel, NumpyModelError
 from core.training.events import ENDINGS, INTERRUPTED, RUNNING
 
@@ -33,6 +34,7 @@ RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 CONFIG_FILE, STATUS_FILE, METRICS_FILE = "config.json", "status.json", "metrics.jsonl"
 MODEL_FILE, PREDICTIONS_FILE, LOGS_DIR = "model.keras", "predictions.npz", "logs"
 NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE = "model.numpy.npz", "no_numpy_model.txt"  # the model for NumPy, or why none
+ATOMIC_FILES = (CONFIG_FILE, STATUS_FILE, MODEL_FILE, NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE, PREDICTIONS_FILE)  # written whole, via a temporary file
 CORRUPT_NUMPY_MODEL_FIX = "Delete that file to load the model with TensorFlow instead, or delete the run and retrain."
 
 
@@ -61,7 +63,7 @@ def run_path(runs_dir: str | os.PathLike | None, name: str) -> Path:
     root = resolve_runs_dir(runs_dir)
     path = (root / name).resolve()
     if path.parent != root:
-        raise RunError(f"Invalid run name {name!r}: it would leave the runs directory {root}.")
+        raise RunError(f"Invalid run name {name!r}: it would leave the runs directory.")
     return path
 
 
@@ -225,15 +227,23 @@ def read_run(path: Path) -> RunSummary:
 
 
 def list_runs(runs_dir: str | os.PathLike | None = None) -> list[RunSummary]:
-    """Every run folder in the runs directory, newest first; damaged runs are listed with problems."""
+    """Every run folder in the runs directory, newest first; damaged runs are listed with problems.
+
+    On the way, each folder loses the temporary files a process killed mid-write left there
+    (`.model.keras.XXXXXXXX.keras` and the like, untouched for ten minutes; see
+    `core.runs.atomic_files.remove_stale_temporaries`).
+    """
     root = resolve_runs_dir(runs_dir)
     if not root.is_dir():
         return []
-    runs = [
-        read_run(entry)
-        for entry in root.iterdir()
-        if entry.is_dir() and not entry.is_symlink() and RUN_NAME_PATTERN.fullmatch(entry.name)
-    ]
+    folders = [entry for entry in root.iterdir()
+               if entry.is_dir() and not entry.is_symlink() and RUN_NAME_PATTERN.fullmatch(entry.name)]
+    for folder in folders:
+        try:
+            remove_stale_temporaries(folder, ATOMIC_FILES)
+        except OSError:  # a read-only or vanished folder: listing it matters more
+            pass
+    runs = [read_run(folder) for folder in folders]
     return sorted(runs, key=lambda run: (run.started or 0.0, run.name), reverse=True)
 
 
@@ -245,7 +255,7 @@ def load_run(name: str, runs_dir: str | os.PathLike | None = None) -> RunSummary
     """
     path = run_path(runs_dir, name)
     if not path.is_dir():
-        raise RunError(f"No run named {name!r} in {path.parent}. It may have been deleted; pick another run.")
+        raise RunError(f"No run named {name!r} in the runs directory. It may have been deleted; pick another run.")
     return read_run(path)
 
 
@@ -258,7 +268,7 @@ def run_file(runs_dir: str | os.PathLike | None, name: str, file: str) -> Path:
     """
     folder = run_path(runs_dir, name)
     if not folder.is_dir():
-        raise RunError(f"No run named {name!r} in {folder.parent}. It may have been deleted; pick another run.")
+        raise RunError(f"No run named {name!r} in the runs directory. It may have been deleted; pick another run.")
     path = folder / file
     if path.is_symlink():
         raise RunError(f"Run {name!r}: {file} is a symbolic link, which is never followed. Delete the run and retrain.")

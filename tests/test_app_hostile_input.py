@@ -17,6 +17,8 @@ import json
 import os
 import re
 import shutil
+import signal
+import time
 from pathlib import Path
 
 os.environ.setdefault("MNIST_PATH", str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
@@ -69,7 +71,9 @@ def assert_shown_as_text(markdown: str, *values: str) -> None:
     output = rendered(markdown)
     assert not RENDERED_TAGS.search(output), output
     assert not re.search(r"(?<!\\)\$", markdown), markdown
-    text = re.sub(r"\s+", " ", output)
+    text = re.sub(r"\s+", " ", output).replace("\u2060", "")  # the word joiners that stop GFM's autolinks
+    bare = html.unescape(re.sub(r"<[^>]+>", "", output))
+    assert not re.search(r"(?i)(https?://|www\.)|[-.\w+]+@[-\w]+\.", bare), bare  # nothing left for GFM to autolink
     for value in values:
         assert html.escape(value, quote=False) in text, (value, text)
 
@@ -227,7 +231,7 @@ def test_a_hostile_reason_in_a_run_folder_does_not_render_on_runs_and_errors(sav
     at = open_page("runs")
     for markdown in every_markdown(at):
         assert_no_link_image_or_formula(markdown)
-    assert any(LINK in html.unescape(rendered(m)) for m in every_markdown(at))
+    assert any(LINK in html.unescape(rendered(m)).replace("\u2060", "") for m in every_markdown(at))
     at = page("errors").run()
     [choice] = [option for option in at.selectbox(key="errors_model").options if option.startswith("victim")]
     at.selectbox(key="errors_model").set_value(choice).run()
@@ -261,3 +265,46 @@ def test_every_page_survives_a_bad_dataset_with_the_data_pages_message(name, bad
     if name in ("data", "inspect", "errors"):  # the pages that show MNIST's images or score its test set
         [message] = [element.value.replace("\\", "") for element in at.error]
         assert message.startswith("MNIST could not be loaded.") and bad_dataset.name in message, message
+
+
+# --- the ending of a training that saved no model ----------------------------------------------
+
+
+def worker_pids() -> list[int]:
+    """This process's training workers (multiprocessing `spawn` children), from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == os.getpid() and b"spawn_main" in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+def rerun_until(at: AppTest, done, what: str, seconds: float = 300) -> None:
+    deadline = time.monotonic() + seconds  # an upper bound for a worker's first job on a busy 2-core box
+    while not done(at):
+        assert time.monotonic() < deadline, f"{what} did not happen"
+        time.sleep(1)
+        at.run()
+        assert not at.exception, at.exception
+
+
+def test_a_run_that_saved_no_model_is_not_called_saved(runs_dir):
+    # Issue 12 item 8: "Saved as run …" on a run without a model, and "kept.." after a reason ending in a period.
+    at = open_page("train", {"model": "mlp", "epochs": "1000", "batch_size": "32", "train_size": "30000",
+                             "validation_size": "500", "patience": "0"})
+    at.button(key="train_start").click().run()
+    rerun_until(at, lambda at: at.metric and not at.metric[0].value.startswith("0 /"), "the first epoch")
+    for pid in worker_pids():  # the worker dies mid-run, as to the kernel's OOM killer
+        os.kill(pid, signal.SIGKILL)
+    rerun_until(at, lambda at: at.error, "the ending")
+    [ending] = [element.value for element in at.error]
+    shown = ending.replace("\\", "")
+    assert shown.startswith("**interrupted**: ") and "its finished epochs are kept." in shown
+    assert "Saved as run" not in shown and ".." not in shown
+    [run] = [path.name for path in runs_dir.iterdir()]
+    assert "No model was saved; its " in shown and f"finished epoch(s) are kept in run `{run}`." in shown

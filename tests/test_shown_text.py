@@ -5,7 +5,9 @@ import string
 
 import pytest
 
-from core.config.shown_text import ELLIPSIS, MAX_SHOWN_CHARACTERS, cut, escape_markdown, markdown_code, markdown_text
+from core.config.shown_text import (
+    ELLIPSIS, MAX_SHOWN_CHARACTERS, WORD_JOINER, cut, escape_markdown, markdown_code, markdown_text,
+)
 
 HOSTILE = [
     "[Session expired, click here to log in](https://evil.example/login)",
@@ -20,9 +22,22 @@ HOSTILE = [
 ]
 
 
+# What GFM (mdast-util-gfm-autolink-literal, used by Streamlit's renderer) links in the text left
+# after parsing, backslash escapes already removed: its two patterns, as in its source.
+GFM_AUTOLINKS = [re.compile(r"(https?://|www(?=\.))([-.\w]+)", re.IGNORECASE),
+                 re.compile(r"([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)")]
+
+
 def unescape(text: str) -> str:
     """What CommonMark shows for escaped text: each backslash-escaped punctuation mark, bare."""
     return re.sub(r"\\([" + re.escape(string.punctuation) + "])", r"\1", text)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_no_bare_url_or_address_is_left_for_gfm_to_link(text):
+    # Seen in Chromium: escaping alone left `https://evil.example/login` to be autolinked.
+    shown = unescape(escape_markdown(text))
+    assert not any(pattern.search(shown) for pattern in GFM_AUTOLINKS), shown
 
 
 @pytest.mark.parametrize("text", HOSTILE)
@@ -35,7 +50,7 @@ def test_escaped_text_has_no_unescaped_markdown_punctuation(text):
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_escaping_keeps_every_character_shown(text):
-    assert unescape(escape_markdown(text)) == re.sub(r"[\n]+", " ", text)
+    assert unescape(escape_markdown(text)).replace(WORD_JOINER, "") == re.sub(r"[\n]+", " ", text)
 
 
 def test_long_text_is_cut_with_an_ellipsis():

@@ -20,6 +20,10 @@ ELLIPSIS = "…"
 # strikethrough `~`, tables `|`, lists `-+.`, autolinks `:/@`, Streamlit's `:red[…]` directives.
 _MARKDOWN_PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
 _LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")  # would start new markdown blocks
+# GFM turns bare `https://…`, `www.…` and `name@host.tld` into links after parsing, in the text
+# that escapes leave, so escaping cannot stop it: an invisible word joiner inside the trigger does.
+WORD_JOINER = "\u2060"
+_AUTOLINK_TRIGGERS = re.compile(r"(?i)(?<=https)(?=://)|(?<=http)(?=://)|(?<=www)(?=\.)|(?=@)")
 
 
 def cut(text: object, limit: int = MAX_SHOWN_CHARACTERS) -> str:
@@ -39,10 +43,12 @@ def cut(text: object, limit: int = MAX_SHOWN_CHARACTERS) -> str:
 def escape_markdown(text: object) -> str:
     """`str(text)` with every markdown metacharacter backslash-escaped and line breaks made spaces.
 
-    The result renders, in Streamlit's markdown, as exactly the characters of `text` (on one
-    line): no link, image, formula, emphasis, heading or HTML survives.
+    The result renders, in Streamlit's markdown, as the characters of `text` (on one line, with
+    an invisible word joiner before each `://` after `http(s)`, each `.` after `www` and each
+    `@`): no link, autolink, image, formula, emphasis, heading or HTML survives.
     """
-    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+    text = _AUTOLINK_TRIGGERS.sub(WORD_JOINER, _LINE_BREAKS.sub(" ", str(text)))
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
 
 
 def markdown_text(text: object, limit: int = MAX_SHOWN_CHARACTERS) -> str:

@@ -23,7 +23,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
 
-test: $(BIN)/.installed browser
+# Ray (optional, requirements-ray.txt) for the ray executor's tests; `make run` never installs it.
+$(BIN)/.installed-ray: $(BIN)/.installed requirements-ray.txt
+	$(BIN)/python -m pip install --quiet -r requirements-ray.txt
+	touch $@
+
+test: $(BIN)/.installed $(BIN)/.installed-ray browser
 	$(BIN)/python -m pytest -q
 
 clean-venv:

@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--name", help="the run's folder name (default: <model>-<date>-<time>-<random>)")
     train.add_argument("--runs-dir", help="where runs are saved (default: $MNIST_LAB_RUNS_DIR or runs/)")
     train.add_argument("--mnist-path", help="an mnist.npz to use (default: $MNIST_PATH, data/mnist.npz, Keras's cache, download)")
-    train.add_argument("--json", action="store_true", help="print one JSON object per epoch and a last `done` line")
+    train.add_argument("--json", action="store_true",
+                       help="print one JSON object per batch-level point (`batch`) and per epoch, and a last `done` line")
     train.add_argument("--executor", choices=EXECUTORS, default=None,
                        help="where the training runs: `local` worker process (default, or $MNIST_LAB_EXECUTOR) or a `ray` cluster ($RAY_ADDRESS)")
     runs = commands.add_parser("runs", help="list saved runs")
@@ -137,13 +138,19 @@ def stop_at_once(executor, runs_dir: Path, name: str, line_start: str = "") -> i
 
 
 def print_event(event, config: TrainConfig, as_json: bool) -> None:
-    """One event as the CLI shows it: a JSON line (but progress), or a progress bar and epoch lines."""
+    """One event as the CLI shows it: a JSON line, or a progress bar and epoch lines.
+
+    As JSON: `{"event": "batch", ...}` for each batch-level point (a few a second; a run whose
+    epoch fits in one call into TensorFlow has none), `"learning_rate"` for a change mid-run,
+    `"epoch"` after each epoch, and a last `"done"`.
+    """
     if as_json:
-        if event.event != "progress":
-            print(json.dumps({k: v for k, v in event.to_dict().items()}), flush=True)
-    elif event.event == "progress":
+        print(json.dumps(event.to_dict()), flush=True)
+    elif event.event == "batch":
         print(f"\repoch {event.epoch}/{config.epochs} {progress_bar(event.fraction)} loss {event.loss:.4f}",
               end="", file=sys.stderr, flush=True)
+    elif event.event == "learning_rate":
+        print(f"\r\033[Klearning rate {event.previous:g} -> {event.learning_rate:g} in epoch {event.epoch}", flush=True)
     elif event.event == "epoch":
         validation = "" if event.val_loss is None else f"  val_loss {event.val_loss:.4f}  val_accuracy {event.val_accuracy:.4f}"
         print(f"\r\033[Kepoch {event.epoch}/{config.epochs}  loss {event.loss:.4f}  accuracy {event.accuracy:.4f}"

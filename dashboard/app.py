@@ -11,7 +11,7 @@ import core  # noqa: E402,F401  (turns oneDNN on before anything imports TensorF
 import pandas  # noqa: E402,F401  (imported here, once, before training threads can race a page to it)
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="MNIST training lab", page_icon=":material/draw:", layout="wide")
+st.set_page_config(page_title="MNIST training lab", page_icon=str(Path(__file__).with_name("favicon.png")), layout="wide")  # a file: served from here, not a font server
 
 from dashboard.shared_jobs import shared_jobs  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Train: pick a model and its knobs, start a training in the background, watch it epoch by epoch."""
+"""Train: pick a model and its knobs, start a training in the background, watch it batch by batch and steer it."""
 
 from pathlib import Path
 from urllib.parse import urlencode
@@ -8,11 +8,13 @@ import streamlit as st
 from core.config.shown_text import markdown_code, markdown_text
 from core.config.train_config import ConfigError
 from core.figures.curves import training_curves
+from core.training.batch_points import recent_mean
 from core.training.epoch_estimate import estimate_epoch, split_sizes
-from core.training.events import COMPLETED, EARLY_STOPPED, STOPPED, TARGET_REACHED
+from core.training.events import COMPLETED, EARLY_STOPPED, RUNNING, STOPPED, TARGET_REACHED
 from core.jobs.job_progress import describe_progress, format_seconds
 from core.runs.store import list_runs, resolve_runs_dir
 from core.config.train_form import (
+    MAX_LEARNING_RATE,
     DEFAULT_MODEL, FORM_FIELDS, GROUPS, build_config, config_query, default_values, inactive_fields, query_for,
     values_from_query,
 )
@@ -24,6 +26,8 @@ from dashboard.shared_jobs import shared_jobs
 PAGES = Path(__file__).resolve().parent
 JOB_KEY = "train_job"  # session state: the id of this session's latest training job
 POLL_SECONDS = 1.0
+SMOOTHING_KEY, LIVE_RATE_KEY = "train_smoothing", "train_live_learning_rate"
+RECENT_IMAGES = 2000  # the "last batches" tile averages over about this many training images
 
 
 @st.cache_data(ttl=20, show_spinner=False)
@@ -61,12 +65,29 @@ def field_widget(name: str, inactive: dict[str, str]) -> None:
 
 
 def show_latest_metrics(state: JobState) -> None:
-    last = state.epochs[-1]
-    columns = st.columns(4)
+    """Four tiles, each saying which number it is: batch-level train, last validation, test."""
+    columns = st.columns([0.8, 1.3, 1.1, 1])  # the labels' lengths: none cut short at 1280 px
     columns[0].metric("Epochs done", f"{len(state.epochs)} / {state.config.epochs}")
-    columns[1].metric("accuracy", f"{last.accuracy:.1%}", help=f"Training accuracy of the last epoch; loss {last.loss:.4f}.")
-    columns[2].metric("val_accuracy", "—" if last.val_accuracy is None else f"{last.val_accuracy:.1%}")
-    columns[3].metric("val_loss", "—" if last.val_loss is None else f"{last.val_loss:.3f}")
+    recent = recent_mean(state.points, RECENT_IMAGES)
+    last = state.epochs[-1] if state.epochs else None
+    if recent is not None and not state.finished:
+        loss, accuracy, images = recent
+        columns[1].metric("train (last batches)", f"{accuracy:.1%}",
+                          help=f"Training accuracy over the last {images:,} images, as they were trained (dropout on, "
+                               f"weights still moving); their loss {loss:.4f}.")
+    elif last is not None:
+        columns[1].metric(f"train (epoch {last.epoch})", f"{last.accuracy:.1%}",
+                          help=f"Training accuracy over epoch {last.epoch}'s batches, as they were trained; loss {last.loss:.4f}.")
+    else:
+        columns[1].metric("train accuracy", "—", help="Shown after the first batches.")
+    scored = [e for e in state.epochs if e.val_accuracy is not None]
+    if scored:
+        columns[2].metric(f"val_accuracy (epoch {scored[-1].epoch})", f"{scored[-1].val_accuracy:.1%}",
+                          help=f"On the validation images after epoch {scored[-1].epoch}; val_loss {scored[-1].val_loss:.4f}.")
+    else:
+        columns[2].metric("val_accuracy", "—", help="Scored after each epoch, when the run has validation images.")
+    columns[3].metric("test accuracy", "—" if state.test_accuracy is None else f"{state.test_accuracy:.2%}",
+                      help="On the 10,000 test images, scored once training has ended.")
 
 
 def show_ending(state: JobState) -> None:
@@ -100,14 +121,51 @@ def show_ending(state: JobState) -> None:
         st.page_link(PAGES / "runs.py", label="See its finished epochs on Runs", icon="📈")
 
 
-def job_figures(state: JobState):
-    """The job's loss and accuracy figures, rebuilt only when an epoch ends, not at every poll."""
-    key = (state.job_id, len(state.epochs))
+def job_figures(state: JobState, smoothing: float):
+    """The job's loss and accuracy figures, rebuilt only when a point, an epoch or the smoothing changed."""
+    key = (state.job_id, state.points[-1].step if state.points else 0, len(state.points), len(state.epochs),
+           len(state.learning_rate_changes), smoothing)
     cached = st.session_state.get("train_figures")
     if cached is None or cached[0] != key:
-        cached = (key, training_curves(state.epochs, "loss"), training_curves(state.epochs, "accuracy"))
+        cached = (key, *(training_curves(state.epochs, metric, state.points, state.learning_rate_changes, smoothing)
+                         for metric in ("loss", "accuracy")))
         st.session_state["train_figures"] = cached
     return cached[1], cached[2]
+
+
+def steering(state: JobState) -> None:
+    """Stop, Pause/Resume, Step and a new learning rate for the running job (from its next batch)."""
+    jobs = shared_jobs()
+    if st.session_state.get("train_live_rate_job") != state.job_id:  # a new job: its own rate in the field
+        st.session_state["train_live_rate_job"] = state.job_id
+        st.session_state[LIVE_RATE_KEY] = float(state.learning_rate or state.config.learning_rate)
+    running = state.status == RUNNING
+    stop, pause, step = st.columns(3)
+    rate, apply = st.columns([3, 1], vertical_alignment="bottom")
+    if stop.button("Stop", key="train_stop", icon=":material/stop:", help="Stops after the current batch; finished epochs are kept."):
+        jobs.stop(state.job_id)
+        st.toast("Stopping after the current batch…")
+    if state.paused:
+        if pause.button("Resume", key="train_resume", icon=":material/play_arrow:", type="primary"):
+            jobs.resume(state.job_id)
+            st.rerun(scope="fragment")
+    elif pause.button("Pause", key="train_pause", icon=":material/pause:", disabled=not running,
+                      help="Holds the training before its next batch; the curves stop until Resume."):
+        jobs.pause(state.job_id)
+        st.rerun(scope="fragment")
+    if step.button("Step", key="train_step", icon=":material/skip_next:", disabled=not state.paused,
+                   help="While paused: train one more batch (small batches: one group of them), then hold again."):
+        jobs.step(state.job_id)
+    rate.number_input("Learning rate", 1e-6, MAX_LEARNING_RATE, key=LIVE_RATE_KEY, step=None, format="%g", disabled=not running,
+                      help="Used from the next batch on; a one-cycle schedule goes on from it, in the same shape. "
+                           "The change is marked on the curves and recorded in the run.")
+    if apply.button("Set", key="train_set_learning_rate", icon=":material/check:", disabled=not running):
+        try:
+            jobs.set_learning_rate(state.job_id, st.session_state[LIVE_RATE_KEY])
+        except ValueError as error:
+            st.error(str(error))
+        else:
+            st.toast(f"Learning rate {st.session_state[LIVE_RATE_KEY]:g} from the next batch on.")
 
 
 def show_job(state: JobState, epoch_seconds: float | None) -> None:
@@ -126,12 +184,13 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
             starts_in = starts.get(state.job_id)
         report = describe_progress(state, epoch_seconds, starts_in)
         st.progress(report.fraction, text=report.text)
-        if st.button("Stop", key="train_stop", icon="⏹️", help="Stops after the current batch; finished epochs are kept."):
-            shared_jobs().stop(state.job_id)
-            st.toast("Stopping after the current batch…")
-    if state.epochs:
+        steering(state)
+    if state.epochs or state.points:
         show_latest_metrics(state)
-    loss_figure, accuracy_figure = job_figures(state)
+    smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, step=0.01, key=SMOOTHING_KEY,
+                          help="As TensorBoard's: an exponential moving average of the batch-level points "
+                               "(0 = raw). The raw points stay, faint, underneath.")
+    loss_figure, accuracy_figure = job_figures(state, smoothing)
     loss_column, accuracy_column = st.columns(2)
     loss_column.plotly_chart(loss_figure, key="train_loss_chart")
     accuracy_column.plotly_chart(accuracy_figure, key="train_accuracy_chart")
@@ -185,7 +244,12 @@ if lost_job:
     st.warning("The training this link followed is no longer known to the server (it restarted, or the job "
                "ended long ago). If it saved a run, you will find it on the Runs page.")
 
-form_column, job_column = st.columns([4, 6], gap="large")
+if state is not None:  # on a phone the columns stack: the live view comes first, the form after it
+    st.html("<style>@media (max-width: 640px) { "
+            ".st-key-train_layout [data-testid='stHorizontalBlock'] { flex-direction: column-reverse; } "
+            ".st-key-train_layout [data-testid='stHorizontalBlock'] [data-testid='stHorizontalBlock'] "
+            "{ flex-direction: row; } }</style>")
+form_column, job_column = st.container(key="train_layout").columns([4, 6], gap="large")
 with form_column:
     values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
     inactive = inactive_fields(values)
@@ -194,15 +258,8 @@ with form_column:
                  format_func=lambda name: f"{name}: {SPECS[name].title}")
     st.markdown(f"{spec.architecture}.")
     st.caption(f"Preset from {spec.source}, which reported {spec.reported}.")
-    for group, tab in zip(GROUPS, st.tabs(list(GROUPS))):
-        with tab:
-            names = [name for name, field in FORM_FIELDS.items() if field.group == group and name != "model"]
-            columns = st.columns(2)
-            for index, name in enumerate(names):
-                with columns[index % 2]:
-                    field_widget(name, inactive)
-
-    values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
+    # Start comes before the knobs' tabs, so a phone or a projector shows it without scrolling past them;
+    # the widgets' values are already in the session state when the script reruns.
     try:
         config = build_config(values)
     except ConfigError as error:
@@ -218,7 +275,7 @@ with form_column:
                    f"`?{urlencode(query_for(config))}`")
 
     active = state is not None and not state.finished
-    if st.button("Start training", key="train_start", type="primary", icon="▶️", disabled=config is None or active,
+    if st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:", disabled=config is None or active,
                  help="Another training of this session is still going: stop it first." if active else None):
         try:
             job_id = jobs.submit(config)
@@ -229,10 +286,19 @@ with form_column:
             st.query_params["job"] = job_id
             st.rerun()  # redraw the page with Start disabled and the job's live view
 
+    for group, tab in zip(GROUPS, st.tabs(list(GROUPS))):
+        with tab:
+            names = [name for name, field in FORM_FIELDS.items() if field.group == group and name != "model"]
+            columns = st.columns(2)
+            for index, name in enumerate(names):
+                with columns[index % 2]:
+                    field_widget(name, inactive)
+
 with job_column:
     if state is None:
         st.info("Pick a model, adjust its settings and press **Start training**. The loss and accuracy "
-                "curves appear here as each epoch ends; training goes on if you change pages.")
+                "curves appear here and gain points every few batches; you can pause, step and change the "
+                "learning rate while it trains, and it goes on if you change pages.")
     else:
         epoch_seconds = estimate_epoch(state.config, saved_runs(str(resolve_runs_dir()))).seconds
         if state.finished:

@@ -208,8 +208,8 @@ def test_training_runs_in_the_background_and_its_epochs_reach_the_page(runs_dir)
     assert texts(at.metric)[0] == "2 / 2"
     # The curves show exactly the metrics Keras logged, as saved in the run's metrics.jsonl.
     loss = chart_traces(at, "train_loss_chart")
-    assert loss["train"]["x"] == [1, 2]
-    assert loss["train"]["y"] == pytest.approx([e["loss"] for e in run.epochs])
+    assert loss["train (epoch mean)"]["x"] == [1, 2]
+    assert loss["train (epoch mean)"]["y"] == pytest.approx([e["loss"] for e in run.epochs])
     assert loss["validation"]["y"] == pytest.approx([e["val_loss"] for e in run.epochs])
     accuracy = chart_traces(at, "train_accuracy_chart")
     assert accuracy["validation"]["y"] == pytest.approx([e["val_accuracy"] for e in run.epochs])
@@ -225,7 +225,7 @@ def test_stop_ends_the_training_and_keeps_finished_epochs(runs_dir):
     set_tiny_config(at, epochs=1000)
     at.button(key="train_start").click().run()
     try:
-        wait_until(at, lambda at: at.metric, "the first epoch")
+        wait_until(at, lambda at: at.metric and not texts(at.metric)[0].startswith("0 /"), "the first epoch")
         at.button(key="train_stop").click().run()
         wait_until(at, lambda at: at.warning, "the stop")
     finally:

@@ -53,6 +53,29 @@ def test_train_json_prints_one_line_per_epoch_then_done(trained):
     assert done["test_accuracy"] == pytest.approx(np.mean(probabilities.argmax(axis=1) == y_true), abs=1e-3)
 
 
+BATCH_KEYS = {"event", "epoch", "fraction", "loss", "accuracy", "seconds", "samples", "step", "learning_rate"}
+
+
+def test_train_json_prints_batch_points_before_each_epoch(tmp_path):
+    """100 batches of 20 an epoch, 16 a call into TensorFlow: each epoch's first call always reports.
+
+    (The tiny run above trains its 5 batches in one call, so it has no batch lines.)"""
+    code, stdout, stderr = finish(cli("train", "--model", "mlp", "--epochs", 2, "--train-size", 2000, "--batch-size", 20,
+                                      "--validation-size", 500, "--json", "--runs-dir", tmp_path / "runs"))
+    assert code == 0, stderr[-3000:]
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert [line["event"] for line in lines if line["event"] != "batch"] == ["epoch", "epoch", "done"]
+    epoch_index = [i for i, line in enumerate(lines) if line["event"] == "epoch"]
+    for number, end in zip((1, 2), epoch_index):
+        start = 0 if number == 1 else epoch_index[0] + 1
+        batches = [line for line in lines[start:end] if line["event"] == "batch"]
+        assert batches and all(set(b) == BATCH_KEYS and b["epoch"] == number for b in batches)
+        assert batches[0]["step"] == 100 * (number - 1) + 16 and batches[0]["fraction"] == pytest.approx(0.16)
+        assert all(0 < b["fraction"] < 1 and b["samples"] > 0 and b["learning_rate"] == pytest.approx(0.1) for b in batches)
+    saved = (Path(lines[-1]["run_dir"]) / "batches.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in saved] == [line for line in lines if line["event"] == "batch"]
+
+
 def test_runs_lists_the_saved_run(trained):
     runs_dir, (_, done) = trained
     code, stdout, stderr = finish(cli("runs", "--runs-dir", runs_dir), timeout=120)

@@ -54,3 +54,11 @@ def test_after_the_last_epoch_the_job_is_scoring_and_saving():
 def test_a_finished_job_reports_its_reason():
     state = JobState("j", CONFIG, status=COMPLETED, reason="all 4 epochs ran", epochs=(epoch(1, 5.0),))
     assert describe_progress(state).text == "all 4 epochs ran"
+
+
+def test_a_paused_job_says_so_where_it_holds():
+    state = JobState("j", CONFIG, status=RUNNING, epochs=(epoch(1, 10.0),), paused=True,
+                     progress=Progress(2, 0.25, 0.4, 0.85, 3.0))
+    report = describe_progress(state)
+    assert report.fraction == pytest.approx((1 + 0.25) / 4)
+    assert report.text.startswith("Paused in epoch 2 of 4 at 25%") and "left" not in report.text

@@ -77,3 +77,24 @@ def test_cap_comes_from_the_environment(monkeypatch):
     assert TrainingJobs().max_concurrent == 3
     monkeypatch.setenv(core.jobs.training_jobs.MAX_CONCURRENT_ENV, "lots")
     assert TrainingJobs().max_concurrent == core.jobs.training_jobs.DEFAULT_MAX_CONCURRENT
+
+
+def test_a_job_keeps_its_batch_points_and_the_learning_rate_changes_sent_to_it(tmp_runs_dir):
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"])
+    try:
+        job = jobs.submit(preset_config("mlp", epochs=60, train_size=1000, validation_size=100, batch_size=20), name="steered")
+        wait_until(lambda: len(jobs.get(job).points) >= 2, "the job's first points")
+        jobs.set_learning_rate(job, 0.02)
+        assert jobs.get(job).learning_rate == 0.02
+        wait_until(lambda: jobs.get(job).learning_rate_changes, "the change to come back from the worker")
+        [change] = jobs.get(job).learning_rate_changes
+        assert change.learning_rate == pytest.approx(0.02) and change.previous == pytest.approx(0.1)
+        wait_until(lambda: len(jobs.get(job).epochs) >= change.epoch, "the epoch of the change to end")
+        jobs.stop(job)
+        state = jobs.wait(job, timeout=WAIT)
+        steps = [p.step for p in state.points]
+        assert steps == sorted(steps) and len(steps) >= len(state.epochs)
+        assert state.epochs[-1].learning_rate == pytest.approx(0.02)
+        assert [e["learning_rate"] for e in load_run("steered", tmp_runs_dir).epochs][-1] == pytest.approx(0.02)
+    finally:
+        jobs.close()

@@ -43,7 +43,8 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None, start
 
     Returns:
         The fraction of all epochs done (epochs finished plus the current epoch's share)
-        and a line such as `"Epoch 3 of 30: 45%, about 12 s left in this epoch, 5 min 2 s in all"`.
+        and a line such as `"Epoch 3 of 30: 45%, about 12 s left in this epoch, 5 min 2 s in all"`
+        (`"Paused in epoch 3 of 30 at 45%: ..."` while paused).
         The run may end sooner (early stopping, target accuracy).
     """
     total = state.config.epochs
@@ -76,6 +77,9 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None, start
     else:
         in_epoch, epoch_left = 0.0, epoch_seconds
     fraction = min(1.0, (done + in_epoch) / total)
+    if state.paused:
+        return ProgressReport(fraction, f"Paused in epoch {done + 1} of {total} at {in_epoch:.0%}: "
+                                        "Resume goes on, Step trains one batch (or one group of batches)")
     text = f"Epoch {done + 1} of {total}: {in_epoch:.0%}"
     if epoch_left is None:
         return ProgressReport(fraction, text)

@@ -22,7 +22,10 @@ from core.jobs.local_executor import DEFAULT_WORKERS as DEFAULT_MAX_CONCURRENT  
 from core.jobs.local_executor import WORKERS_ENV as MAX_CONCURRENT_ENV  # noqa: F401
 from core.jobs.local_executor import default_workers as default_max_concurrent
 from core.runs.store import new_run_name, resolve_runs_dir
-from core.training.events import FAILED, INTERRUPTED, QUEUED, RUNNING, STOPPED, EpochEnd, Progress, RunDone
+from core.training.batch_points import add_point
+from core.training.events import (
+    FAILED, INTERRUPTED, QUEUED, RUNNING, STOPPED, EpochEnd, LearningRateChanged, Progress, RunDone,
+)
 MAX_QUEUED = 20  # beyond this, new jobs are refused rather than left waiting for hours
 FINISHED_JOBS_KEPT = 200
 
@@ -40,7 +43,9 @@ class JobState:
     status: str = QUEUED  # queued, running, or one of core.training.events.ENDINGS
     queue_position: int | None = None  # 1 = next to start
     epochs: tuple[EpochEnd, ...] = ()
-    progress: Progress | None = None
+    progress: Progress | None = None  # the latest, while an epoch is under way
+    points: tuple[Progress, ...] = ()  # the batch-level points so far (`core.training.batch_points`, bounded)
+    learning_rate_changes: tuple[LearningRateChanged, ...] = ()  # where the rate was changed mid-run
     run_name: str | None = None
     reason: str = ""
     test_accuracy: float | None = None
@@ -235,7 +240,16 @@ class TrainingJobs:
         epochs: list[EpochEnd] = []
         for event in handle.events():
             if isinstance(event, Progress):
-                self._update(job_id, progress=event)
+                with self._lock:
+                    state = self._states[job_id]
+                    self._states[job_id] = replace(state, progress=event, points=add_point(state.points, event))
+                    self._lock.notify_all()
+            elif isinstance(event, LearningRateChanged):
+                with self._lock:
+                    state = self._states[job_id]
+                    self._states[job_id] = replace(state, learning_rate=event.learning_rate,
+                                                   learning_rate_changes=state.learning_rate_changes + (event,))
+                    self._lock.notify_all()
             elif isinstance(event, EpochEnd):
                 epochs.append(event)
                 self._update(job_id, epochs=tuple(epochs), progress=None)

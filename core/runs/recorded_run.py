@@ -11,7 +11,7 @@ from core.config.train_config import TrainConfig
 from core.data.mnist import Mnist, load_mnist
 from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
-from core.training.events import DIVERGED, EpochEnd, Progress, RunDone, TrainingEnd
+from core.training.events import DIVERGED, EpochEnd, LearningRateChanged, Progress, RunDone, TrainingEnd
 from core.data.input_pipeline import prediction_batches
 from core.runs.run_writer import RunWriter
 from core.runs.store import RunError
@@ -35,7 +35,8 @@ class RecordedRun:
         DatasetError, ConfigError, RunError: at construction, before any folder is created
             (but for a folder that cannot be created, which is the RunError).
 
-    Iterating yields `Progress` and `EpochEnd` events, then one `RunDone`. If training raises,
+    Iterating yields `Progress`, `EpochEnd` and `LearningRateChanged` events (each recorded in
+    the folder: `batches.jsonl`, `metrics.jsonl`, `controls.jsonl`), then one `RunDone`. If training raises,
     the run is marked failed with the error's message and the error propagates; a failed write
     (e.g. a full disk) propagates as a `RunError` that says so.
     """
@@ -56,7 +57,7 @@ class RecordedRun:
         """Stop after the current batch; finished epochs and (if any) the model are kept."""
         self.trainer.stop()
 
-    def __iter__(self) -> Iterator[Progress | EpochEnd | RunDone]:
+    def __iter__(self) -> Iterator[Progress | EpochEnd | LearningRateChanged | RunDone]:
         try:
             end = None
             for event in self.trainer:
@@ -65,6 +66,8 @@ class RecordedRun:
                     continue
                 if isinstance(event, EpochEnd):
                     self.writer.append_epoch(event)
+                elif isinstance(event, (Progress, LearningRateChanged)):
+                    self.writer.append_point(event)
                 yield event
             test_loss = test_accuracy = None
             if end.epochs_completed and end.status != DIVERGED:

@@ -10,9 +10,9 @@ import numpy as np
 from core.models.numpy_forward import UnsupportedModel, translate_checked
 from core.runs.atomic_files import atomic_path, write_bytes_atomic, write_json_atomic
 from core.config.train_config import TrainConfig
-from core.training.events import FAILED, RUNNING, EpochEnd, TrainingEnd
+from core.training.events import FAILED, RUNNING, EpochEnd, LearningRateChanged, Progress, TrainingEnd
 from core.runs.store import (
-    CONFIG_FILE, LOGS_DIR, RUNS_DIR_ENV, METRICS_FILE, MODEL_FILE, NO_NUMPY_MODEL_FILE, NUMPY_MODEL_FILE,
+    BATCHES_FILE, CONFIG_FILE, CONTROLS_FILE, LOGS_DIR, RUNS_DIR_ENV, METRICS_FILE, MODEL_FILE, NO_NUMPY_MODEL_FILE, NUMPY_MODEL_FILE,
     PREDICTIONS_FILE, STATUS_FILE, RunError,
     new_run_name, process_start_time, resolve_runs_dir, run_path,
 )
@@ -71,6 +71,15 @@ class RunWriter:
             metrics.flush()
             os.fsync(metrics.fileno())
         self._log_scalars(epoch)
+
+    def append_point(self, point: Progress | LearningRateChanged) -> None:
+        """Append a batch-level point to `batches.jsonl`, or a learning-rate change to `controls.jsonl`.
+
+        Not fsynced (a few a second): a crash may lose the last ones, never an epoch.
+        """
+        file = CONTROLS_FILE if isinstance(point, LearningRateChanged) else BATCHES_FILE
+        with open(self.path / file, "a") as points:
+            points.write(json.dumps(point.to_dict()) + "\n")
 
     def _log_scalars(self, epoch: EpochEnd) -> None:
         import tensorflow as tf

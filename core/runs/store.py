@@ -4,6 +4,8 @@ A run folder holds:
     config.json       the TrainConfig
     status.json       running / completed / stopped / ..., with the process that owns it
     metrics.jsonl     one EpochEnd per line, appended (and fsynced) as each epoch ends
+    batches.jsonl     the batch-level points (`Progress`) within the epochs, appended as they come
+    controls.jsonl    the learning-rate changes made mid-run (`LearningRateChanged`), where they took effect
     model.keras       the final model, written atomically
     model.numpy.npz   the same model's layers as arrays, run without TensorFlow (`core.models.numpy_model`)
     no_numpy_model.txt  instead of model.numpy.npz when the model has no NumPy translation: why
@@ -34,6 +36,7 @@ RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 CONFIG_FILE, STATUS_FILE, METRICS_FILE = "config.json", "status.json", "metrics.jsonl"
 MODEL_FILE, PREDICTIONS_FILE, LOGS_DIR = "model.keras", "predictions.npz", "logs"
 NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE = "model.numpy.npz", "no_numpy_model.txt"  # the model for NumPy, or why none
+BATCHES_FILE, CONTROLS_FILE = "batches.jsonl", "controls.jsonl"
 ATOMIC_FILES = (CONFIG_FILE, STATUS_FILE, MODEL_FILE, NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE, PREDICTIONS_FILE)  # written whole, via a temporary file
 CORRUPT_NUMPY_MODEL_FIX = "Delete that file to load the model with TensorFlow instead, or delete the run and retrain."
 
@@ -172,6 +175,36 @@ def read_metrics(path: Path) -> tuple[list[dict], list[str]]:
         except ValueError:
             problems.append(f"{path.name} line {number} is corrupt and was skipped")
     return epochs, problems
+
+
+def read_points(path: Path) -> list[dict]:
+    """The records of `batches.jsonl` or `controls.jsonl`: JSON objects with a numeric `epoch` and
+    `fraction`; lines that do not parse (a torn last one) are skipped, a missing file gives `[]`."""
+    if path.is_symlink():
+        return []
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError):
+        return []
+    points = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and _number(record.get("epoch")) is not None and _number(record.get("fraction")) is not None:
+            points.append(record)
+    return points
+
+
+def load_points(name: str, runs_dir: str | os.PathLike | None = None) -> tuple[list[dict], list[dict]]:
+    """Run `name`'s batch-level points and its learning-rate changes, as recorded (empty for older runs).
+
+    Raises:
+        RunError: if the name is invalid.
+    """
+    path = run_path(runs_dir, name)
+    return read_points(path / BATCHES_FILE), read_points(path / CONTROLS_FILE)
 
 
 EPOCH_NUMBERS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "samples_per_second")

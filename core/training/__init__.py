@@ -2,8 +2,9 @@
 
 - `trainer.py`: `Trainer`, a generator of progress and per-epoch metrics for any zoo model;
 - `streaming_callback.py`: the Keras callback that feeds it from `fit`;
-- `events.py`: what a run streams (`Progress`, `EpochEnd`, `TrainingEnd`, `RunDone`) and the
-  run states;
+- `events.py`: what a run streams (`Progress` points, `EpochEnd`, `LearningRateChanged`,
+  `TrainingEnd`, `RunDone`) and the run states;
+- `batch_points.py`: a run's batch-level points kept in memory, bounded, and their recent mean;
 - `epoch_estimate.py`: an epoch's duration, said before it starts.
 
 Knows nothing of run folders or job queues.

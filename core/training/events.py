@@ -1,4 +1,4 @@
-"""What a training run streams: progress inside an epoch, metrics after each, and how it ended."""
+"""What a training run streams: points inside an epoch, metrics after each, commands obeyed, how it ended."""
 
 from __future__ import annotations
 
@@ -20,14 +20,52 @@ ENDINGS = (COMPLETED, STOPPED, EARLY_STOPPED, TARGET_REACHED, DIVERGED, FAILED, 
 
 @dataclass(frozen=True)
 class Progress:
-    """Part-way through an epoch: `fraction` of its batches done, running mean `loss`."""
+    """Part-way through an epoch: how far, and a point of the batch-level curves.
+
+    `loss` and `accuracy` are the means over the `samples` training images of the batches
+    trained since the previous `Progress` of the epoch (or since it began), with the weights as
+    they were then (dropout on), as TensorBoard's batch-level scalars are. The epoch's
+    `EpochEnd.loss` is the sample-weighted mean of its points plus the batches after its last one.
+    For `numpy_logreg` they are the last batch's, after its step.
+    """
 
     epoch: int  # 1-based
-    fraction: float
+    fraction: float  # of the epoch's batches done
     loss: float
     accuracy: float
-    seconds: float  # since the epoch began
-    event: str = "progress"
+    seconds: float  # since the epoch began, pauses left out
+    samples: int = 0  # training images the point averages over
+    step: int = 0  # batches trained since the run began
+    learning_rate: float | None = None  # the optimizer's rate after these batches
+    event: str = "batch"
+
+    @property
+    def position(self) -> float:
+        """Where the point lies on an epoch axis: `epoch - 1 + fraction`."""
+        return self.epoch - 1 + self.fraction
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class LearningRateChanged:
+    """The learning rate was changed mid-run (`TrainingControl.set_learning_rate`), before batch `step + 1`.
+
+    `epoch` and `fraction` say where, as for `Progress`; `learning_rate` is the rate from there on
+    (for a one-cycle schedule, its rescaled value at that step), `previous` the one before.
+    """
+
+    epoch: int  # 1-based
+    fraction: float  # of the epoch's batches done before the change
+    step: int  # batches trained since the run began
+    learning_rate: float
+    previous: float
+    event: str = "learning_rate"
+
+    @property
+    def position(self) -> float:
+        return self.epoch - 1 + self.fraction
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -9,11 +9,17 @@ import time
 import keras
 
 from core.training.control import TrainingControl
-from core.training.events import DIVERGED, STOPPED, EpochEnd, Progress
+from core.training.events import DIVERGED, STOPPED, EpochEnd, LearningRateChanged, Progress
 
 
 class StreamingCallback(keras.callbacks.Callback):
-    """Puts `Progress` and `EpochEnd` events on a queue; obeys the run's control; aborts `fit` on stop or divergence.
+    """Puts `Progress`, `EpochEnd` and `LearningRateChanged` events on a queue; obeys the run's control;
+    aborts `fit` on stop or divergence.
+
+    Keras logs the epoch's running means after each batch; a `Progress` point holds the means
+    over the batches since the previous point, taken from two running means (sample-weighted,
+    as Keras's own loss tracker and accuracy are). Time spent paused is left out of the epoch's
+    `seconds` (so its images per second and the ETA stay true).
 
     Args:
         events: where events go (read by the trainer's consuming thread).
@@ -38,19 +44,30 @@ class StreamingCallback(keras.callbacks.Callback):
         self.target_reached = False
         self._epoch = 0  # 0-based, as Keras counts
         self._epoch_started = self._last_tick = 0.0
+        self._reported = (0, 0.0, 0.0)  # (samples, loss sum, accuracy sum) of the epoch at its last point
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._epoch_started = time.perf_counter()
         self._last_tick = -math.inf  # the epoch's first batch reports at once: the bar moves as soon as training does
+        self._reported = (0, 0.0, 0.0)
 
     def on_train_batch_begin(self, batch, logs=None):
+        held_from = time.perf_counter()
         self.control.before_batch()  # holds here while paused
+        held = time.perf_counter() - held_from
+        if held > 0.05:  # a pause, not the lock: its time is no training time
+            self._epoch_started += held
         if self.control.stop_requested:
             raise self.abort(STOPPED, "stopped by request")
         learning_rate = self.control.take_learning_rate()
         if learning_rate is not None:
+            previous = current_learning_rate(self.model.optimizer)
             set_learning_rate(self.model.optimizer, learning_rate)
+            self.events.put(LearningRateChanged(
+                self._epoch + 1, batch / self.steps_per_epoch, self._epoch * self.steps_per_epoch + batch,
+                current_learning_rate(self.model.optimizer), previous,
+            ))
 
     def on_train_batch_end(self, batch, logs=None):
         if self.control.stop_requested:
@@ -64,8 +81,22 @@ class StreamingCallback(keras.callbacks.Callback):
         now = time.perf_counter()
         if now - self._last_tick >= self.progress_interval and batch + 1 < self.steps_per_epoch:
             self._last_tick = now
-            self.events.put(Progress(self._epoch + 1, (batch + 1) / self.steps_per_epoch, loss,
-                                     logs.get("accuracy", 0.0), now - self._epoch_started))
+            self.events.put(self._point(batch, float(loss), float(logs.get("accuracy", 0.0)), now))
+
+    def _point(self, batch: int, running_loss: float, running_accuracy: float, now: float) -> Progress:
+        """The `Progress` after batch `batch` (0-based) of the epoch, from Keras's running means."""
+        samples = min((batch + 1) * self.batch_size, self.num_samples)
+        loss_sum, accuracy_sum = samples * running_loss, samples * running_accuracy
+        before, loss_before, accuracy_before = self._reported
+        self._reported = (samples, loss_sum, accuracy_sum)
+        count = max(samples - before, 1)
+        return Progress(
+            self._epoch + 1, (batch + 1) / self.steps_per_epoch,
+            (loss_sum - loss_before) / count, min(1.0, max(0.0, (accuracy_sum - accuracy_before) / count)),
+            now - self._epoch_started, samples=samples - before,
+            step=self._epoch * self.steps_per_epoch + batch + 1,
+            learning_rate=current_learning_rate(self.model.optimizer),
+        )
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._epoch_started

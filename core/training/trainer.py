@@ -27,7 +27,7 @@ from core.config.train_config import ConfigError, TrainConfig
 from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
 from core.training.events import (
-    COMPLETED, DIVERGED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, Progress, TrainingEnd,
+    COMPLETED, DIVERGED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, LearningRateChanged, Progress, TrainingEnd,
 )
 from core.data.splits import Splits
 
@@ -53,8 +53,8 @@ class Trainer:
         compiled_models: a warm worker's cache of compiled models to take this run's from
             (tracing skipped, same metrics); None = build and compile a new one.
 
-    Iterating yields `Progress` (within an epoch), `EpochEnd` (after each epoch) and, last,
-    one `TrainingEnd`. Afterwards `model` holds the trained Keras model (the NumPy model is
+    Iterating yields `Progress` (points within an epoch), `EpochEnd` (after each epoch),
+    `LearningRateChanged` (where `control` changed the rate) and, last, one `TrainingEnd`. Afterwards `model` holds the trained Keras model (the NumPy model is
     converted to an equivalent Keras one) and `epochs` the streamed `EpochEnd`s.
     """
 
@@ -84,7 +84,7 @@ class Trainer:
     def stop_requested(self) -> bool:
         return self.control.stop_requested
 
-    def __iter__(self) -> Iterator[Progress | EpochEnd | TrainingEnd]:
+    def __iter__(self) -> Iterator[Progress | EpochEnd | LearningRateChanged | TrainingEnd]:
         if self.config.model == "numpy_logreg":
             events = self._train_numpy()
         else:
@@ -186,20 +186,29 @@ class Trainer:
             started = time.perf_counter()
             order = rng.permutation(len(x_train)) if batch < len(x_train) else np.arange(len(x_train))
             last_tick = started
-            for start in range(0, len(order), batch):
+            for step_in_epoch, start in enumerate(range(0, len(order), batch)):
+                held_from = time.perf_counter()
                 self.control.before_batch()  # holds here while paused
+                if time.perf_counter() - held_from > 0.05:  # paused: no training time
+                    started += time.perf_counter() - held_from
                 if self.control.stop_requested:
                     self.model = model.to_keras()
                     yield TrainingEnd(STOPPED, "stopped by request", len(self.epochs), self._best_epoch())
                     return
-                learning_rate = self.control.take_learning_rate() or learning_rate
+                steps_per_epoch = math.ceil(len(order) / batch)
+                step = (epoch - 1) * steps_per_epoch + step_in_epoch
+                changed = self.control.take_learning_rate()
+                if changed is not None:
+                    yield LearningRateChanged(epoch, step_in_epoch / steps_per_epoch, step, changed, learning_rate)
+                    learning_rate = changed
                 chosen = order[start : start + batch]
                 model.step(x_train[chosen], splits.y_train[chosen], learning_rate)
                 now = time.perf_counter()
                 if now - last_tick >= self.progress_interval and start + batch < len(order):
                     last_tick = now
                     yield Progress(epoch, (start + batch) / len(order), model.loss(x_train[chosen], splits.y_train[chosen]),
-                                   model.accuracy(x_train[chosen], splits.y_train[chosen]), now - started)
+                                   model.accuracy(x_train[chosen], splits.y_train[chosen]), now - started,
+                                   samples=len(chosen), step=step + 1, learning_rate=learning_rate)
             loss, accuracy = model.loss(x_train, splits.y_train), model.accuracy(x_train, splits.y_train)
             seconds = time.perf_counter() - started
             val_loss = val_accuracy = None

@@ -17,6 +17,7 @@ from core.jobs.executor import JobError, WorkerLost
 from core.jobs.executors import EXECUTORS
 from core.runs.store import RunError, list_runs, new_run_name, resolve_runs_dir, run_path
 from core.config.zoo import MODEL_NAMES, SPECS
+from core.sweep_cli import add_sweep_parser, sweep_command
 
 USAGE_ERROR = 2
 INTERRUPTED_STATUS = 130  # 128 + SIGINT: what a shell reports for a program ended by Ctrl-C
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list saved runs")
     runs.add_argument("--runs-dir", help="where runs are saved")
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
+    add_sweep_parser(commands)
     return parser
 
 
@@ -183,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for bad input, with one line on stderr)."""
     try:
         args = build_parser().parse_args(argv)
+        if args.command == "sweep":
+            return sweep_command(args)
         started = time.perf_counter()
         status = train_command(args) if args.command == "train" else runs_command(args)
         if args.command == "train" and not args.json:

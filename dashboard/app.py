@@ -22,6 +22,7 @@ navigation = st.navigation(
     [
         st.Page(PAGES / "data.py", title="Data", icon=":material/grid_view:", default=True),
         st.Page(PAGES / "train.py", title="Train", icon=":material/model_training:"),
+        st.Page(PAGES / "sweep.py", title="Sweep", icon=":material/tune:"),
         st.Page(PAGES / "runs.py", title="Runs", icon=":material/stacked_line_chart:"),
         st.Page(PAGES / "inspect.py", title="Inspect", icon=":material/biotech:"),
         st.Page(PAGES / "errors.py", title="Errors", icon=":material/error:"),

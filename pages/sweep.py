@@ -1,0 +1,196 @@
+"""Sweep: train one model many times over a search space with Optuna, and watch the trials finish."""
+
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import streamlit as st
+
+from core.config.train_config import ConfigError, preset_config
+from core.config.train_form import FORM_FIELDS, GROUPS
+from core.config.zoo import MODEL_NAMES, SPECS
+from core.jobs.search_space import searches_and_fixed
+from core.jobs.sweep import OBJECTIVE, PRUNED, SWEEPS_DB, storage_url
+from core.jobs.sweep_jobs import (
+    DONE, FAILED, STARTING, SweepBusyError, SweepJobs, SweepState, list_sweeps, load_sweep, open_sweeps, trial_rows,
+)
+from core.runs.store import resolve_runs_dir
+
+PAGES = Path(__file__).resolve().parent
+JOB_KEY = "sweep_job"  # session state and query parameter: the id of this session's latest sweep
+POLL_SECONDS = 2.0
+DEFAULT_MODEL = "fast"
+MAX_PAGE_TRIALS = 100
+EXAMPLES = {  # a first sweep of the fast CNN that ends in a few minutes on 2 cores
+    "epochs": "3", "train_size": "6000", "learning_rate": "1e-4:1e-1:log", "batch_size": "64,128,256",
+}
+KNOBS = [name for name in FORM_FIELDS if name != "model"]
+
+
+@st.cache_resource
+def shared_sweeps() -> SweepJobs:
+    """One sweep at a time for the whole server, each on an executor of its own (see core.jobs.sweep_jobs)."""
+    return SweepJobs()
+
+
+@st.cache_resource(show_spinner=False)
+def sweeps_storage(runs_dir: str):
+    """sweeps.db, opened once (about a second) and read through at every poll; None until a sweep made it."""
+    return open_sweeps(runs_dir)
+
+
+def stored_sweeps():
+    """`(storage, sweep ids newest first)`; `(None, [])` before the first sweep."""
+    try:
+        storage = sweeps_storage(str(resolve_runs_dir()))
+        if storage is None:
+            sweeps_storage.clear()  # not made yet: look again next time
+            return None, []
+        return storage, list_sweeps(storage)
+    except Exception as error:  # a damaged sweeps.db: the form still works
+        st.warning(f"The stored sweeps cannot be read ({type(error).__name__}).")
+        return None, []
+
+
+def knob_key(name: str) -> str:
+    return f"sweep_knob_{name}"
+
+
+def show_refusal(error: Exception) -> None:
+    """The reason as plain text: it quotes what the visitor typed, which must not render as markdown."""
+    st.error("The sweep was not started:", icon="🚫")
+    st.code(str(error), language=None, wrap_lines=True)
+
+
+def show_state(state: SweepState) -> None:
+    if state.status == FAILED:
+        st.error("The sweep failed:", icon="🚫")
+        st.code(state.error, language=None, wrap_lines=True)
+    elif state.status == DONE and state.done is not None:
+        done = state.done
+        summary = f"Sweep finished in {done.seconds:.0f} s: {done.complete} complete, {done.pruned} pruned, {done.failed} failed."
+        if done.best is not None:
+            summary += f" Best: trial {done.best.number}, {OBJECTIVE} {done.best.value:.2%}."
+            st.success(summary)
+            st.page_link(PAGES / "runs.py", label=f"Best trial's run: {done.best.run_name}", icon="🏆",
+                         query_params={"run": done.best.run_name})
+        else:
+            st.warning(summary + " No trial completed.")
+    else:
+        finished = len(state.results)
+        pruned = sum(result.state == PRUNED for result in state.results)
+        text = ("Starting the sweep's worker…" if state.status == STARTING else
+                f"{finished} of {state.trials} trials finished ({pruned} pruned)" + (" · stopping…" if state.stop_requested else ""))
+        st.progress(finished / state.trials, text=text)
+        if st.button("Stop sweep", key="sweep_stop", icon="⏹️", disabled=state.stop_requested,
+                     help="Running trials stop after their current batch; no more start."):
+            shared_sweeps().stop(state.job_id)
+    for note in state.notes:
+        st.info(note, icon="ℹ️")
+
+
+def show_study(storage, sweep_id: str) -> None:
+    """The stored study: a table of trials, the parallel-coordinates and history charts, a link per run."""
+    try:
+        study = load_sweep(storage, sweep_id)
+    except Exception as error:  # deleted meanwhile, or a damaged sweeps.db
+        st.warning(f"This sweep cannot be read from sweeps.db ({type(error).__name__}).")
+        return
+    rows = trial_rows(study)
+    if not rows:
+        st.caption("No trial has started yet.")
+        return
+    st.dataframe(pd.DataFrame(rows), key="sweep_trials", hide_index=True, column_config={
+        OBJECTIVE: st.column_config.NumberColumn(f"best {OBJECTIVE}", format="percent"),
+        "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
+        "reason": st.column_config.TextColumn("why it ended"),
+    })
+    if any(row["state"] == "COMPLETE" for row in rows):
+        parallel = optuna.visualization.plot_parallel_coordinate(study, target_name=OBJECTIVE)
+        history = optuna.visualization.plot_optimization_history(study, target_name=OBJECTIVE)
+        left, right = st.columns(2)
+        left.plotly_chart(parallel, key="sweep_parallel")
+        right.plotly_chart(history, key="sweep_history")
+    with st.expander("Each trial's run", expanded=False):
+        for row in rows:
+            if row["run"]:
+                st.page_link(PAGES / "runs.py", label=f"Trial {row['trial']} ({row['state'].lower()}): {row['run']}",
+                             query_params={"run": row["run"]})
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def live_sweep(job_id: str) -> None:
+    """Redrawn every few seconds while the sweep runs; the sweep itself never waits on it."""
+    state = shared_sweeps().get(job_id)
+    if state is None or state.finished:
+        st.rerun()  # the whole page: show the ending and enable Start again
+    show_state(state)
+    storage, stored = stored_sweeps()
+    if state.sweep_id in stored:
+        show_study(storage, state.sweep_id)
+
+
+sweeps = shared_sweeps()
+st.session_state.setdefault(knob_key("model"), DEFAULT_MODEL)
+for name in KNOBS:
+    st.session_state.setdefault(knob_key(name), EXAMPLES.get(name, ""))
+
+job_id = st.session_state.get(JOB_KEY) or st.query_params.get("job")
+state = sweeps.get(job_id) if job_id else None
+if job_id and state is None:
+    st.session_state.pop(JOB_KEY, None)
+    st.query_params.pop("job", None)
+elif job_id:
+    st.session_state[JOB_KEY] = job_id
+    st.query_params["job"] = job_id
+
+st.title("Sweep")
+st.caption("Many trainings of one model over a search space, searched by Optuna (TPE sampler); a trial whose "
+           f"{OBJECTIVE} falls below the median of the earlier trials at the same epoch is pruned. Every trial is "
+           f"a run on the Runs page; the studies are in `{resolve_runs_dir() / SWEEPS_DB}` "
+           f"(`optuna-dashboard {storage_url()}` opens them too).")
+
+form_column, sweep_column = st.columns([4, 6], gap="large")
+with form_column:
+    model = st.selectbox("Model", MODEL_NAMES, key=knob_key("model"), format_func=lambda name: f"{name}: {SPECS[name].title}")
+    trials_column, seed_column = st.columns(2)
+    trials = trials_column.number_input("Trials", 1, MAX_PAGE_TRIALS, 8, key="sweep_trials_count")
+    seed = seed_column.number_input("Sampler seed", 0, 2**31 - 1, 0, key="sweep_sampler_seed")
+    pruning = st.checkbox("Prune trials that fall behind", value=True, key="sweep_pruning")
+    st.caption("For each knob: a range `low:high` (`:log` for a log scale), a list `a,b,c`, one value to fix it, "
+               "or nothing for the preset's value.")
+    preset = preset_config(model).to_dict()
+    for group, tab in zip(GROUPS, st.tabs(list(GROUPS))):
+        with tab:
+            columns = st.columns(2)
+            for index, name in enumerate(name for name in KNOBS if FORM_FIELDS[name].group == group):
+                field = FORM_FIELDS[name]
+                columns[index % 2].text_input(field.label, key=knob_key(name), max_chars=500,
+                                              placeholder=f"preset: {preset[name]}", help=field.help)
+    active = state is not None and not state.finished
+    if st.button("Start sweep", key="sweep_start", type="primary", icon="▶️", disabled=active,
+                 help="This session's sweep is still going: stop it first." if active else None):
+        searches, fixed = searches_and_fixed({name: st.session_state[knob_key(name)] for name in KNOBS})
+        try:
+            job_id = sweeps.start(model, searches, int(trials), fixed, seed=int(seed), pruning=pruning)
+        except (ConfigError, SweepBusyError) as error:
+            show_refusal(error)
+        else:
+            st.session_state[JOB_KEY] = job_id
+            st.query_params["job"] = job_id
+            st.rerun()
+
+with sweep_column:
+    if state is not None and not state.finished:
+        live_sweep(state.job_id)
+    else:
+        storage, stored = stored_sweeps()
+        if state is not None:
+            show_state(state)
+        if not stored:
+            st.info("Pick a model, give one or more knobs a range or a list and press **Start sweep**. "
+                    "Trials appear here as they finish; the sweep goes on if you change pages.")
+        else:
+            current = state.sweep_id if state is not None and state.sweep_id in stored else stored[0]
+            chosen = st.selectbox("Sweep", stored, index=stored.index(current), key=f"sweep_shown_{current}")
+            show_study(storage, chosen)

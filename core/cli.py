@@ -1,4 +1,4 @@
-"""The command line: `python -m core train --model NAME [...]` and `python -m core runs`."""
+"""The command line: `python -m core train --model NAME [...]`, `python -m core sweep [...]` and `python -m core runs`."""
 
 from __future__ import annotations
 

@@ -72,6 +72,8 @@ else:
     st.caption("Pick one or more runs to see their curves on one chart.")
 
 st.subheader("One run")
+if st.query_params.get("run") in names:  # a link to one run (a sweep's trial, a finished training) selects it
+    st.session_state.setdefault("runs_selected", st.query_params["run"])
 selected = st.selectbox("Run", names, key="runs_selected")
 try:
     run = load_run(selected, runs_dir)

@@ -9,6 +9,7 @@ import base64
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -195,7 +196,9 @@ def page_with(name: str, run_name: str, key: str, canvas: dict | None = None) ->
 
 
 def tensorflow_captions(at: AppTest) -> list[str]:
-    return [caption.value for caption in at.caption if "TensorFlow" in caption.value]
+    """The TensorFlow captions as a visitor reads them (their markdown escapes undone: the note can quote a file)."""
+    shown = [re.sub(r"\\(.)", r"\1", caption.value).replace("\u2060", "") for caption in at.caption]
+    return [caption for caption in shown if "TensorFlow" in caption]
 
 
 def test_an_old_run_is_inspected_with_keras_and_the_page_says_so(runs_without_numpy_files):

@@ -1,8 +1,15 @@
-"""Running trainings for a server: the job queue, its executors and each job's progress.
+"""Running trainings: the job interface, its executors, the dashboard's queue, and sweeps.
 
-- `training_jobs.py`: background jobs with a cap on concurrent runs and a FIFO queue;
-- `job_progress.py`: a job's progress in words and fractions, and its time left.
+- `executor.py`: the one job interface (`JobRequest` in; events out; `Command`s to steer);
+  `executors.py` picks one by name;
+- `local_executor.py` + `worker_process.py`: warm worker processes on this machine (the default);
+- `ray_executor.py`: each job on a Ray cluster, its run folder mirrored back (Ray is optional);
+- `training_jobs.py`: the server's job queue: a cap on concurrent runs, a FIFO queue, commands;
+- `queue_estimate.py`, `job_progress.py`: when a queued job starts, a job's progress in words;
+- `search_space.py`, `sweep.py`, `sweep_jobs.py`: Optuna sweeps over any executor, and the
+  dashboard's background sweeps.
 
-A new way to run jobs (another executor, a sweep) goes here, on top of `core.runs.recorded_run`.
+A new way to run jobs (another executor) implements `core.jobs.executor.Executor`; the worker
+side trains with `core.runs.recorded_run.RecordedRun`.
 May import: core.config, core.data, core.models, core.training, core.runs.
 """

@@ -10,6 +10,7 @@ past `memory_limit_mb` after a job retires and is replaced the same way.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import queue
@@ -132,6 +133,7 @@ class LocalExecutor(Executor):
         self._failed_starts = 0  # workers in a row that died before they were ready
         self._broken: str | None = None  # why no more workers are started
         self.workers_started = 0  # for tests and benchmarks: replacements count too
+        atexit.register(self.close)  # at interpreter exit no worker is replaced, and each is told to go
         for _ in range(self._slots):
             self._add_worker()
 
@@ -167,6 +169,8 @@ class LocalExecutor(Executor):
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
             self._closed = True
             workers = list(self._workers)
             self._lock.notify_all()

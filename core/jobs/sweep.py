@@ -30,7 +30,7 @@ from core.config.train_config import ConfigError, TrainConfig, preset_config
 from core.jobs.executor import STOP, Command, Executor, JobError, JobHandle, JobRequest
 from core.jobs.search_space import Choice, Knob, check_against, parse_search_space
 from core.runs.store import RUN_NAME_PATTERN, resolve_runs_dir
-from core.training.events import FAILED, STOPPED, EpochEnd, Progress, RunDone
+from core.training.events import FAILED, STOPPED, EpochEnd, RunDone
 
 SWEEPS_DB = "sweeps.db"  # in the runs directory, beside the run folders
 OBJECTIVE = "val_accuracy"  # the best of the trial's epochs; the pruner sees every epoch's
@@ -366,10 +366,10 @@ class Sweep:
 
 
 def _read_events(number: int, handle: JobHandle, messages: queue.Queue) -> None:
-    """Hand a trial's epochs and its end to the sweep's thread (progress within an epoch is dropped)."""
+    """Hand a trial's epochs and its end to the sweep's thread (batch points and other events are dropped)."""
     try:
         for event in handle.events():
-            if not isinstance(event, Progress):
+            if isinstance(event, (EpochEnd, RunDone)):
                 messages.put((number, event))
             if isinstance(event, RunDone):
                 return

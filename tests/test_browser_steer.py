@@ -130,7 +130,11 @@ def test_pause_stops_the_points_and_shows_paused(page):
 def test_step_trains_one_batch_while_paused(page):
     before = chart(page)[0]
     button(page, "train_step", "Step").click()
-    wait_chart(page, f"c => c[0] > {before}", timeout_ms=30_000)
+    try:
+        wait_chart(page, f"c => c[0] > {before}", timeout_ms=20_000)
+    except Exception:  # a click that landed while a rerun replaced the button is lost (seen once in CI): once more
+        button(page, "train_step", "Step").click()
+        wait_chart(page, f"c => c[0] > {before}", timeout_ms=30_000)
     assert "Paused" in progress_text(page)
 
 

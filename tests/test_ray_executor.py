@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,10 @@ def cluster_run(tmp_path_factory):
                                  "--runs-dir", str(runs_dir), "--work", str(work), "--out", str(out)])
     completed = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    if not out.is_file() and completed.returncode < 0:  # the driver was killed by a signal (a SIGSEGV in Ray's
+        shutil.rmtree(work, ignore_errors=True)         # client, seen once with a second cluster on the box): once more
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert out.is_file(), f"the cluster check wrote no result (exit {completed.returncode}):\n{completed.stderr[-4000:]}"
     result = json.loads(out.read_text())
     assert result["ok"], f"{result.get('traceback')}\n--- stderr ---\n{completed.stderr[-4000:]}"

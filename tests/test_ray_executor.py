@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ def cluster_run(tmp_path_factory):
     problem = namespace_problem()
     if problem:
         pytest.skip(f"no loopback-only network namespace for the Ray cluster: {problem}")
-    base = tmp_path_factory.mktemp("ray")
+    base = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must stay under 108 bytes, and pytest-NNN grows
     runs_dir, work, out = base / "runs", base / "work", base / "result.json"
     runs_dir.mkdir()
     command = namespace_command([sys.executable, str(TESTS / "ray_cluster_check.py"),

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -329,7 +330,7 @@ def test_the_same_sweep_on_a_two_node_ray_cluster_trains_two_trials_at_once_and_
     problem = namespace_problem()
     if problem:
         pytest.skip(f"no loopback-only network namespace for the Ray cluster: {problem}")
-    base = tmp_path_factory.mktemp("rs")  # short: Ray's socket paths inside it must stay under 108 bytes
+    base = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must stay under 108 bytes, and pytest-NNN grows  # short: Ray's socket paths inside it must stay under 108 bytes
     runs_dir, out = base / "runs", base / "result.json"
     runs_dir.mkdir()
     command = namespace_command([sys.executable, str(TESTS / "ray_sweep_check.py"), "--runs-dir", str(runs_dir),

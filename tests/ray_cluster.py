@@ -74,9 +74,12 @@ class LoopbackCluster:
     set up for the driver too (HOME, RAY_AUTH_MODE, RAY_ADDRESS).
     """
 
-    def __init__(self, workdir: str | os.PathLike, cpus: int = 1):
+    def __init__(self, workdir: str | os.PathLike, cpus: int = 1, pin_cores: bool = False):
         self.workdir = Path(workdir)
         self.cpus = cpus
+        # Each node's processes (raylet, agents, workers) on cores of their own, as on separate machines:
+        # the head on the first `cpus` cores, node2 on the next `cpus` (`taskset`, inherited by children).
+        self.cores = {"head": f"0-{cpus - 1}", "node2": f"{cpus}-{2 * cpus - 1}"} if pin_cores else {}
         self.dirs = {name: self.workdir / name for name in ("home", "head-ray", "node2-ray", "head-tmp", "node2-tmp")}
         self.timings: dict[str, float] = {}
 
@@ -96,12 +99,15 @@ class LoopbackCluster:
         base = dict(os.environ)
         self._run([RAY, "get-auth-token", "--generate"], base, "token")
         head_env = {**base, "TMPDIR": str(self.dirs["head-tmp"])}
-        self._run([RAY, "start", "--head", f"--port={HEAD_PORT}", f"--num-cpus={self.cpus}", "--resources", json.dumps({"head": 1}),
+        self._run([*self._pin("head"), RAY, "start", "--head", f"--port={HEAD_PORT}", f"--num-cpus={self.cpus}", "--resources", json.dumps({"head": 1}),
                    "--include-dashboard=false", f"--temp-dir={self.dirs['head-ray']}", "--disable-usage-stats"], head_env, "head_start")
         node_env = {**base, "TMPDIR": str(self.dirs["node2-tmp"])}
-        self._run([RAY, "start", f"--address={ADDRESS}", f"--num-cpus={self.cpus}", "--resources", json.dumps({"node2": 1}),
+        self._run([*self._pin("node2"), RAY, "start", f"--address={ADDRESS}", f"--num-cpus={self.cpus}", "--resources", json.dumps({"node2": 1}),
                    f"--temp-dir={self.dirs['node2-ray']}", "--dashboard-agent-listen-port=52366", "--disable-usage-stats"],
                   node_env, "node2_start")
+
+    def _pin(self, node: str) -> list[str]:
+        return ["taskset", "-c", self.cores[node]] if node in self.cores else []
 
     def node2_pids(self) -> list[int]:
         """Every process of node2: those naming its temp dir, and all their descendants (its workers)."""

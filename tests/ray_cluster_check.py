@@ -122,6 +122,9 @@ def main() -> None:
     except Exception:
         result["traceback"] = traceback.format_exc()
     finally:
+        # Written before the disconnect too: Ray's client has been seen to die of a SIGSEGV in
+        # shutdown, after every job had reported, and what the jobs showed must not be lost with it.
+        Path(args.out).write_text(json.dumps(result, indent=2))
         if "ray" in sys.modules:  # disconnect first: a driver left connected waits 60 s for the GCS, then aborts
             import ray
 

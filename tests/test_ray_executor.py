@@ -48,7 +48,9 @@ def cluster_run(tmp_path_factory):
     completed = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     if not out.is_file() and completed.returncode < 0:  # the driver was killed by a signal (a SIGSEGV in Ray's
-        shutil.rmtree(work, ignore_errors=True)         # client, seen once with a second cluster on the box): once more
+        shutil.rmtree(work, ignore_errors=True)         # client, seen twice): once more, from a clean slate
+        shutil.rmtree(runs_dir, ignore_errors=True)
+        runs_dir.mkdir()
         completed = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS,
                                    env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert out.is_file(), f"the cluster check wrote no result (exit {completed.returncode}):\n{completed.stderr[-4000:]}"

@@ -26,6 +26,7 @@ from dashboard.shared_jobs import shared_jobs
 PAGES = Path(__file__).resolve().parent
 JOB_KEY = "train_job"  # session state: the id of this session's latest training job
 POLL_SECONDS = 1.0
+QUICK_POLL_SECONDS = 0.25
 SMOOTHING_KEY, LIVE_RATE_KEY = "train_smoothing", "train_live_learning_rate"
 RECENT_IMAGES = 2000  # the "last batches" tile averages over about this many training images
 
@@ -196,13 +197,23 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
     accuracy_column.plotly_chart(accuracy_figure, key="train_accuracy_chart")
 
 
-@st.fragment(run_every=POLL_SECONDS)
-def live_job(job_id: str, epoch_seconds: float | None) -> None:
-    """Redrawn every second while the job is queued or running; training itself never waits on it."""
+def awaiting_change(state: JobState) -> bool:
+    """Queued, starting (no point yet) or scoring after its last epoch: the next change comes soon."""
+    return not (state.points or state.epochs) or len(state.epochs) >= state.config.epochs
+
+
+def follow_job(job_id: str, epoch_seconds: float | None, quick: bool) -> None:
+    """Redraw the job from the shared queue; the whole page reruns when it ends or changes pace."""
     state = shared_jobs().get(job_id)
-    if state is None or state.finished:
-        st.rerun()  # the whole page: show the ending and enable Start again
+    if state is None or state.finished or awaiting_change(state) != quick:
+        st.rerun()  # the whole page: show the ending and enable Start again, or poll at the other pace
     show_job(state, epoch_seconds)
+
+
+# Redrawn every second while the job trains; every quarter second while the first percent or the
+# ending is awaited, so each shows within a second of happening. Training never waits on either.
+live_job = st.fragment(follow_job, run_every=POLL_SECONDS)
+live_job_quick = st.fragment(follow_job, run_every=QUICK_POLL_SECONDS)
 
 
 jobs = shared_jobs()
@@ -303,5 +314,7 @@ with job_column:
         epoch_seconds = estimate_epoch(state.config, saved_runs(str(resolve_runs_dir()))).seconds
         if state.finished:
             show_job(state, epoch_seconds)
+        elif awaiting_change(state):
+            live_job_quick(state.job_id, epoch_seconds, quick=True)
         else:
-            live_job(state.job_id, epoch_seconds)
+            live_job(state.job_id, epoch_seconds, quick=False)

@@ -11,6 +11,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("MNIST_PATH", str(Path(__file__).resolve().parents[2] / "shared/data/mnist.npz"))
+# Workers started by the tests skip tracing the presets while idle (~2 s of CPU each, and the
+# suite starts dozens); tests/test_compiled_models.py checks the warm-up itself.
+os.environ.setdefault("MNIST_LAB_WORKER_WARM_MODELS", "")
 if str(ROOT) not in sys.path:  # also covered by `pythonpath = .` in pytest.ini
     sys.path.insert(0, str(ROOT))
 

@@ -4,7 +4,7 @@ import pytest
 
 from core.config.train_config import preset_config
 from core.data.splits import make_splits
-from core.training.compiled_models import CompiledModels, graph_key
+from core.training.compiled_models import CompiledModels, graph_key, warm_up
 from core.training.control import TrainingControl
 from core.training.events import EpochEnd
 from core.training.trainer import Trainer
@@ -57,3 +57,17 @@ def test_the_graph_key_ignores_only_what_the_graph_does_not_bake_in():
     one_cycle = preset_config("fast")
     assert graph_key(one_cycle, 10) != graph_key(one_cycle.replace(learning_rate=0.001), 10)  # baked into the schedule
     assert graph_key(one_cycle, 10) != graph_key(one_cycle.replace(epochs=2), 10)
+
+
+def test_a_warmed_up_model_serves_the_first_run_untraced_and_with_a_fresh_runs_metrics(mnist):
+    config = preset_config("fast", epochs=1, train_size=2048, validation="holdout", validation_size=512, seed=4)
+    splits = make_splits(mnist, config)
+    fresh = metrics(epochs_of(Trainer(config, splits)))
+    cache = CompiledModels()
+    warm_up(cache, config, splits)
+    assert cache.misses == 1 and cache.hits == 0
+    warmed = next(iter(cache._models.values()))
+    assert warmed.train_function is not None and warmed.predict_function is not None
+    trainer = Trainer(config, splits, compiled_models=cache)
+    assert metrics(epochs_of(trainer)) == pytest.approx(fresh, rel=1e-6, abs=1e-7)
+    assert cache.hits == 1 and trainer.model is warmed  # the warm-up's traced model, reset: nothing traced again

@@ -80,3 +80,28 @@ def test_predict_on_prediction_batches_matches_predict_on_the_array(digits):
     ours = model.predict(prediction_batches(x, batch_size=300), verbose=0)
     np.testing.assert_allclose(ours, model.predict(x, batch_size=300, verbose=0), rtol=1e-6, atol=1e-7)
     assert ours.shape == (len(x), 10)
+
+
+def test_images_as_stored_come_out_bit_for_bit_as_the_model_input_they_stand_for(mnist):
+    from core.data.splits import to_model_input
+
+    every_value = np.arange(256, dtype=np.uint8).reshape(1, 16, 16).repeat(2, axis=0)
+    images = np.concatenate([mnist.x_train[:998, :16, :16], every_value])  # real digits and all 256 levels
+    labels = np.arange(len(images)) % 10
+    scaled = np.concatenate([x.numpy() for x, _ in evaluation_batches(images, labels, batch_size=128)])
+    assert scaled.dtype == np.float32 and scaled.shape == (1000, 16, 16, 1)
+    np.testing.assert_array_equal(scaled.view(np.uint32), to_model_input(images).view(np.uint32))
+    for x, y in training_batches(images, labels, batch_size=100, seed=1).take(1):
+        kept = x.numpy().reshape(len(y), -1)
+        assert set(np.unique(kept)) <= set(np.arange(256, dtype=np.float32) / np.float32(255))
+
+
+def test_a_split_holds_mnist_as_stored_and_its_validation_images_are_a_view(mnist):
+    from core.config.train_config import TrainConfig
+    from core.data.splits import make_splits
+
+    splits = make_splits(mnist, TrainConfig(model="mlp", train_size=0, validation_size=5000))
+    assert splits.train_images.dtype == np.uint8 and splits.train_images.shape == (55_000, 28, 28)
+    assert np.shares_memory(splits.val_images, mnist.x_train)
+    assert splits.x_val.dtype == np.float32 and splits.x_val.shape == (5000, 28, 28, 1)
+    assert float(splits.x_val.max()) == 1.0 and float(splits.x_val.min()) == 0.0

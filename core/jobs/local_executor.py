@@ -29,6 +29,8 @@ from core.training.events import EpochEnd, Progress, RunDone
 WORKERS_ENV = "MNIST_LAB_MAX_CONCURRENT_TRAININGS"
 DEFAULT_WORKERS = 1  # a 2-core CPU trains one model at full speed; two would each run at half
 MEMORY_LIMIT_ENV = "MNIST_LAB_WORKER_MEMORY_LIMIT_MB"
+WARM_MODELS_ENV = "MNIST_LAB_WORKER_WARM_MODELS"
+DEFAULT_WARM_MODELS = "lenet5,fast"  # the Train page's first model and the quickest to 99%
 DEFAULT_MEMORY_LIMIT_MB = 1500  # a worker with TensorFlow holds ~600-700 MiB; a big CNN's run leaves more
 WATCH_SECONDS = 0.2  # how often a watcher checks that its worker is alive
 MAX_FAILED_STARTS = 3  # workers in a row dying before they are ready: the executor gives up
@@ -70,11 +72,11 @@ def _worker_module_as_main():
 class _Worker:
     """One worker process, its two queues, and the job it runs now (if any)."""
 
-    def __init__(self, context, mnist_path: str | None, memory_limit_mb: float):
+    def __init__(self, context, mnist_path: str | None, memory_limit_mb: float, warm_models: tuple[str, ...] = ()):
         self.inbox = context.Queue()
         self.outbox = context.Queue()
         self.process = context.Process(
-            target=worker_main, args=(self.inbox, self.outbox, mnist_path, memory_limit_mb),
+            target=worker_main, args=(self.inbox, self.outbox, mnist_path, memory_limit_mb, warm_models),
             name="mnist-lab-worker", daemon=True,
         )
         with _worker_module_as_main():
@@ -117,13 +119,19 @@ class LocalExecutor(Executor):
         mnist_path: the MNIST file workers load while warming up (None = the loader's search order).
         memory_limit_mb: a worker above this resident size after a job is replaced
             (default `$MNIST_LAB_WORKER_MEMORY_LIMIT_MB`, else 1500; 0 = never).
+        warm_models: presets each worker traces once ready, while no job waits (default
+            `$MNIST_LAB_WORKER_WARM_MODELS`, comma-separated, else lenet5 and fast; empty = none).
     """
 
     name = "local"
 
-    def __init__(self, workers: int | None = None, mnist_path: str | None = None, memory_limit_mb: float | None = None):
+    def __init__(self, workers: int | None = None, mnist_path: str | None = None, memory_limit_mb: float | None = None,
+                 warm_models: tuple[str, ...] | None = None):
         self._slots = workers or default_workers()
         self.mnist_path = None if mnist_path is None else str(mnist_path)
+        if warm_models is None:
+            warm_models = tuple(n.strip() for n in os.environ.get(WARM_MODELS_ENV, DEFAULT_WARM_MODELS).split(",") if n.strip())
+        self.warm_models = warm_models
         self.memory_limit_mb = _env_number(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT_MB, float) if memory_limit_mb is None else memory_limit_mb
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Condition()
@@ -187,7 +195,7 @@ class LocalExecutor(Executor):
     # --- workers ------------------------------------------------------------------------------
 
     def _add_worker(self) -> None:
-        worker = _Worker(self._context, self.mnist_path, self.memory_limit_mb)
+        worker = _Worker(self._context, self.mnist_path, self.memory_limit_mb, self.warm_models)
         with self._lock:
             self._workers.append(worker)
             self._idle.append(worker)

@@ -88,7 +88,7 @@ class RecordedRun:
 
     def _save_model_and_predictions(self) -> tuple[float, float]:
         model, splits = self.trainer.model, self.trainer.splits
-        probabilities = model.predict(prediction_batches(splits.x_test), verbose=0)
+        probabilities = model.predict(prediction_batches(splits.test_images), verbose=0)
         picked = probabilities[np.arange(len(splits.y_test)), splits.y_test]
         test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
         test_accuracy = float(np.mean(np.argmax(probabilities, axis=1) == splits.y_test))

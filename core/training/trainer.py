@@ -60,12 +60,12 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, splits: Splits, progress_interval: float = PROGRESS_INTERVAL_SECONDS,
                  control: TrainingControl | None = None, compiled_models: CompiledModels | None = None):
-        if config.batch_size > len(splits.x_train):
+        if config.batch_size > splits.train_count:
             raise ConfigError(
-                f"`batch_size`={config.batch_size} is larger than the {len(splits.x_train)} training images. "
-                f"Pass a batch size of at most {len(splits.x_train)}, or 0 for full-batch training."
+                f"`batch_size`={config.batch_size} is larger than the {splits.train_count} training images. "
+                f"Pass a batch size of at most {splits.train_count}, or 0 for full-batch training."
             )
-        if len(splits.x_train) < 2:
+        if splits.train_count < 2:
             raise ConfigError("At least 2 training images are needed; pass a larger `train_size`.")
         self.config = config
         self.splits = splits
@@ -96,7 +96,7 @@ class Trainer:
 
     @property
     def batch_size(self) -> int:
-        return self.config.batch_size or len(self.splits.x_train)
+        return self.config.batch_size or self.splits.train_count
 
     def _train_keras(self) -> Iterator:
         import keras
@@ -106,14 +106,14 @@ class Trainer:
         from core.training.streaming_callback import StreamingCallback
 
         config, splits = self.config, self.splits
-        steps_per_epoch = math.ceil(len(splits.x_train) / self.batch_size)
+        steps_per_epoch = math.ceil(splits.train_count / self.batch_size)
         if self.compiled_models is not None:
             self.model = self.compiled_models.model_for(config, steps_per_epoch)
         else:
             self.model = build_keras_model(config, steps_per_epoch)
         events: queue.Queue = queue.Queue()
         streaming = StreamingCallback(
-            events, self.control, steps_per_epoch, self.batch_size, len(splits.x_train),
+            events, self.control, steps_per_epoch, self.batch_size, splits.train_count,
             self.progress_interval, config.target_accuracy, _AbortFit,
         )
         callbacks = [streaming]
@@ -123,8 +123,8 @@ class Trainer:
                 monitor="val_loss", patience=config.patience, restore_best_weights=config.restore_best_weights
             )
             callbacks.append(early_stopping)
-        training_data = training_batches(splits.x_train, splits.y_train, self.batch_size, config.seed)
-        validation_data = None if splits.x_val is None else evaluation_batches(splits.x_val, splits.y_val)
+        training_data = training_batches(splits.train_images, splits.y_train, self.batch_size, config.seed)
+        validation_data = None if splits.val_images is None else evaluation_batches(splits.val_images, splits.y_val)
         finished = object()
 
         def fit() -> None:
@@ -174,8 +174,8 @@ class Trainer:
 
         config, splits = self.config, self.splits  # TrainConfig refuses optimizers other than SGD here
         scale = 255.0 if config.pixel_scale == "raw" else 1.0
-        x_train = splits.x_train.reshape(len(splits.x_train), -1).astype(np.float64) * scale
-        x_val = None if splits.x_val is None else splits.x_val.reshape(len(splits.x_val), -1).astype(np.float64) * scale
+        x_train = splits.x_train.reshape(splits.train_count, -1).astype(np.float64) * scale
+        x_val = None if splits.val_images is None else splits.x_val.reshape(len(splits.y_val), -1).astype(np.float64) * scale
         model = NumpyLogisticRegression(config.seed)
         rng = np.random.default_rng(config.seed)
         batch = self.batch_size

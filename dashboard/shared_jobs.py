@@ -10,11 +10,12 @@ from __future__ import annotations
 import streamlit as st
 
 from core.jobs.training_jobs import TrainingJobs
+from dashboard.visitor import sharing_rules
 
 
 @st.cache_resource(show_spinner=False)
 def shared_jobs() -> TrainingJobs:
     """One queue for every session, so the cap on concurrent trainings holds server-wide."""
-    jobs = TrainingJobs()
+    jobs = TrainingJobs(rules=sharing_rules())  # the entry script checked the settings first
     jobs.warm_up()
     return jobs

@@ -10,6 +10,8 @@ from core.training.events import RUNNING
 from core.runs.run_table import run_rows
 from core.runs.store import MODEL_FILE, RunError, delete_run, list_runs, load_run, metrics_csv, resolve_runs_dir, run_file
 from core.config.shown_text import markdown_code, markdown_text
+from core.runs.run_owners import forget_owner, owner_of
+from dashboard.visitor import may_manage
 
 PAGES = Path(__file__).resolve().parent
 ROOT = PAGES.parent
@@ -99,10 +101,12 @@ downloads[1].download_button(
     "Download metrics (.csv)", metrics_csv(run), file_name=f"{run.name}-metrics.csv", mime="text/csv",
     key="runs_download_metrics", icon="📄", disabled=not run.epochs,
 )
+owned = may_manage(owner_of(runs_dir, run.name))
 with downloads[2]:
-    if st.session_state.get(CONFIRM_KEY) != run.name:
-        if st.button("Delete run…", key="runs_delete", icon="🗑️", disabled=run.status == RUNNING,
-                     help="Still training: stop it on the Train page first." if run.status == RUNNING else None):
+    if st.session_state.get(CONFIRM_KEY) != run.name or not owned:
+        if st.button("Delete run…", key="runs_delete", icon="🗑️", disabled=run.status == RUNNING or not owned,
+                     help=("Only the visitor who trained this run, or a signed-in teacher, can delete it." if not owned
+                           else "Still training: stop it on the Train page first." if run.status == RUNNING else None)):
             st.session_state[CONFIRM_KEY] = run.name
             st.rerun()
     else:
@@ -112,6 +116,7 @@ with downloads[2]:
             st.session_state.pop(CONFIRM_KEY, None)
             try:
                 delete_run(run.name, runs_dir)
+                forget_owner(runs_dir, run.name)
             except RunError as error:
                 st.error(markdown_text(error, 600))
             else:

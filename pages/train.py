@@ -1,5 +1,6 @@
 """Train: pick a model and its knobs, start a training in the background, watch it batch by batch and steer it."""
 
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,14 +20,18 @@ from core.config.train_form import (
     values_from_query,
 )
 from core.jobs.queue_estimate import estimated_starts
+from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import JobState, QueueFullError
 from core.config.zoo import MODEL_NAMES, SPECS
 from dashboard.shared_jobs import shared_jobs
+from dashboard.visitor import may_manage, sharing_rules, visitor_id
 
 PAGES = Path(__file__).resolve().parent
 JOB_KEY = "train_job"  # session state: the id of this session's latest training job
+START_PROBLEM_KEY = "train_start_problem"  # session state: why the last Start was refused
 POLL_SECONDS = 1.0
 QUICK_POLL_SECONDS = 0.25
+QUICK_POLL_GRACE_SECONDS = 3.0  # a job's first seconds stay on the quick pace: no page rerun as its first percent lands
 SMOOTHING_KEY, LIVE_RATE_KEY = "train_smoothing", "train_live_learning_rate"
 RECENT_IMAGES = 2000  # the "last batches" tile averages over about this many training images
 
@@ -134,9 +139,23 @@ def job_figures(state: JobState, smoothing: float):
     return cached[1], cached[2]
 
 
+def start_training() -> None:
+    """The Start button's callback: queue the form's training for this visitor, or keep the reason it was refused."""
+    values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
+    try:
+        job_id = shared_jobs().submit(build_config(values), owner=visitor_id())
+    except (ConfigError, QueueFullError, SharingLimitError) as error:  # each names the problem and the fix
+        st.session_state[START_PROBLEM_KEY] = str(error)
+        return
+    st.session_state[JOB_KEY] = job_id  # the page, rerunning now, shows the job and puts it in the URL
+
+
 def steering(state: JobState) -> None:
     """Stop, Pause/Resume, Step and a new learning rate for the running job (from its next batch)."""
     jobs = shared_jobs()
+    if not may_manage(state.owner):
+        st.caption("You are following someone else's training: only they, or a signed-in teacher, can stop or steer it.")
+        return
     if st.session_state.get("train_live_rate_job") != state.job_id:  # a new job: its own rate in the field
         st.session_state["train_live_rate_job"] = state.job_id
         st.session_state[LIVE_RATE_KEY] = float(state.learning_rate or state.config.learning_rate)
@@ -204,10 +223,14 @@ def awaiting_change(state: JobState) -> bool:
 
 def follow_job(job_id: str, epoch_seconds: float | None, quick: bool) -> None:
     """Redraw the job from the shared queue; the whole page reruns when it ends or changes pace."""
-    state = shared_jobs().get(job_id)
-    if state is None or state.finished or awaiting_change(state) != quick:
-        st.rerun()  # the whole page: show the ending and enable Start again, or poll at the other pace
+    jobs = shared_jobs()
+    jobs.seen(visitor_id())  # a visitor watching their queued job is here
+    state = jobs.get(job_id)
+    if state is None or state.finished or (awaiting_change(state) and not quick):
+        st.rerun()  # the whole page: show the ending and enable Start again, or poll quickly
     show_job(state, epoch_seconds)
+    if quick and not awaiting_change(state) and time.time() - (state.started or time.time()) > QUICK_POLL_GRACE_SECONDS:
+        st.rerun()  # training is under way and its first points are shown: back to the 1 s pace
 
 
 # Redrawn every second while the job trains; every quarter second while the first percent or the
@@ -286,16 +309,15 @@ with form_column:
                    f"`?{urlencode(query_for(config))}`")
 
     active = state is not None and not state.finished
-    if st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:", disabled=config is None or active,
-                 help="Another training of this session is still going: stop it first." if active else None):
-        try:
-            job_id = jobs.submit(config)
-        except QueueFullError as error:
-            st.error(str(error))
-        else:
-            st.session_state[JOB_KEY] = job_id
-            st.query_params["job"] = job_id
-            st.rerun()  # redraw the page with Start disabled and the job's live view
+    st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:", disabled=config is None or active,
+              help="Another training of this session is still going: stop it first." if active else None,
+              on_click=start_training)  # submits before this script reruns: the live view comes in the same run
+    start_problem = st.session_state.pop(START_PROBLEM_KEY, None)
+    if start_problem:
+        st.error(start_problem)
+    caps = sharing_rules().describe_caps()
+    if caps:
+        st.caption(caps)
 
     for group, tab in zip(GROUPS, st.tabs(list(GROUPS))):
         with tab:

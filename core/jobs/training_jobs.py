@@ -21,6 +21,8 @@ from core.jobs.executors import make_executor
 from core.jobs.local_executor import DEFAULT_WORKERS as DEFAULT_MAX_CONCURRENT  # noqa: F401  (the settings' names here)
 from core.jobs.local_executor import WORKERS_ENV as MAX_CONCURRENT_ENV  # noqa: F401
 from core.jobs.local_executor import default_workers as default_max_concurrent
+from core.jobs.sharing import SharingLimitError, SharingRules
+from core.runs.run_owners import record_owner
 from core.runs.store import new_run_name, resolve_runs_dir
 from core.training.batch_points import add_point
 from core.training.events import (
@@ -28,6 +30,7 @@ from core.training.events import (
 )
 MAX_QUEUED = 20  # beyond this, new jobs are refused rather than left waiting for hours
 FINISHED_JOBS_KEPT = 200
+ABANDONED_CHECK_SECONDS = 5.0  # how often a waiting job checks that its visitor is still here
 
 
 class QueueFullError(RuntimeError):
@@ -54,6 +57,7 @@ class JobState:
     ended: float | None = None
     paused: bool = False
     learning_rate: float | None = None  # the rate set mid-run, if any (None = the config's)
+    owner: str | None = None  # the visitor who started it (None: the local user, the CLI, a sweep)
 
     @property
     def finished(self) -> bool:
@@ -70,9 +74,12 @@ class TrainingJobs:
         mnist_path: an explicit MNIST file (None = the loader's search order).
         executor: where jobs run; None = `make_executor()` (the `local` one unless
             `$MNIST_LAB_EXECUTOR` says otherwise), made by `warm_up()` or the first submission.
+        rules: a shared server's limits (`core.jobs.sharing`): jobs per visitor, epochs, minutes
+            per job, when a waiting visitor counts as gone. The default has none.
     """
 
-    def __init__(self, max_concurrent: int | None = None, runs_dir=None, mnist_path=None, executor: Executor | None = None):
+    def __init__(self, max_concurrent: int | None = None, runs_dir=None, mnist_path=None, executor: Executor | None = None,
+                 rules: SharingRules | None = None):
         self.max_concurrent = max_concurrent or (executor.slots if executor is not None else default_max_concurrent())
         self.runs_dir = runs_dir
         self.mnist_path = None if mnist_path is None else str(mnist_path)
@@ -83,6 +90,9 @@ class TrainingJobs:
         self._waiting: deque[str] = deque()
         self._running: set[str] = set()
         self._stop_requested: set[str] = set()
+        self.rules = rules or SharingRules()
+        self._last_seen: dict[str, float] = {}  # visitor → time.monotonic() of their last page view
+        self._timed_out: set[str] = set()  # jobs stopped at the rules' time limit
         self.peak_running = 0  # the most ever running at once (for tests and benchmarks)
 
     def warm_up(self) -> Executor:
@@ -99,21 +109,47 @@ class TrainingJobs:
         if executor is not None:
             executor.close()
 
-    def submit(self, config: TrainConfig, name: str | None = None) -> str:
-        """Queue a training of `config`; returns its job id at once.
+    def submit(self, config: TrainConfig, name: str | None = None, owner: str | None = None) -> str:
+        """Queue a training of `config` for visitor `owner`; returns its job id at once.
 
         Raises:
             QueueFullError: when `MAX_QUEUED` jobs already wait.
+            SharingLimitError: when the rules refuse it (too many epochs, or `owner` already has
+                `jobs_per_visitor` trainings queued or running).
         """
         job_id = secrets.token_urlsafe(12)
+        self.rules.check_epochs(config.epochs)
         with self._lock:
+            limit = self.rules.jobs_per_visitor
+            if limit is not None and owner is not None:
+                own = [s for s in self._states.values() if s.owner == owner and not s.finished]
+                if len(own) >= limit:
+                    raise SharingLimitError(
+                        f"You already have {len(own)} training{'s' if len(own) != 1 else ''} queued or running on this "
+                        f"shared server, its limit per visitor. Stop {'it' if len(own) == 1 else 'one'} on the Train "
+                        "page, or wait for it to finish, then start this one.")
             if len(self._waiting) >= MAX_QUEUED:
                 raise QueueFullError(f"{len(self._waiting)} trainings are already waiting; try again in a few minutes.")
-            self._states[job_id] = JobState(job_id, config)
+            if owner is not None:
+                self._last_seen[owner] = time.monotonic()
+            self._states[job_id] = JobState(job_id, config, owner=owner)
             self._waiting.append(job_id)
             self._renumber_queue()
         threading.Thread(target=self._work, args=(job_id, name), name=f"job-{job_id[:6]}", daemon=True).start()
         return job_id
+
+    def seen(self, visitor: str) -> None:
+        """`visitor` has a page open now (each page view says so): their queued jobs keep their place."""
+        with self._lock:
+            self._last_seen[visitor] = time.monotonic()
+
+    def stop_queued(self) -> int:
+        """Take every waiting job out of the queue (a teacher's "clear the queue"); returns how many."""
+        with self._lock:
+            waiting = list(self._waiting)
+        for job_id in waiting:
+            self.stop(job_id)
+        return len(waiting)
 
     def get(self, job_id: str) -> JobState | None:
         with self._lock:
@@ -191,14 +227,27 @@ class TrainingJobs:
         for position, waiting_id in enumerate(self._waiting, start=1):
             self._states[waiting_id] = replace(self._states[waiting_id], queue_position=position)
 
-    def _wait_for_slot(self, job_id: str) -> bool:
-        """Block until this job may run; False if it was stopped while waiting."""
+    def _visitor_gone(self, job_id: str) -> bool:
+        owner, limit = self._states[job_id].owner, self.rules.abandoned_after_seconds
+        if owner is None or limit is None:
+            return False
+        return time.monotonic() - self._last_seen.get(owner, 0.0) > limit
+
+    def _wait_for_slot(self, job_id: str) -> str | None:
+        """Block until this job may run (None), or say why it left the queue."""
         with self._lock:
             while True:
+                left = None
                 if job_id in self._stop_requested:
+                    left = "stopped while waiting in the queue"
+                elif self._visitor_gone(job_id):
+                    left = (f"left the queue: its visitor had no page of this server open for "
+                            f"{self.rules.abandoned_after_minutes:g} minutes")
+                if left:
                     self._waiting.remove(job_id)
                     self._renumber_queue()
-                    return False
+                    self._lock.notify_all()
+                    return left
                 if self._waiting[0] == job_id and len(self._running) < self.max_concurrent:
                     self._waiting.popleft()
                     self._running.add(job_id)
@@ -206,12 +255,13 @@ class TrainingJobs:
                     self._renumber_queue()
                     self._states[job_id] = replace(self._states[job_id], status=RUNNING, queue_position=None, started=time.time())
                     self._lock.notify_all()
-                    return True
-                self._lock.wait()
+                    return None
+                self._lock.wait(ABANDONED_CHECK_SECONDS if self.rules.abandoned_after_seconds else None)
 
     def _work(self, job_id: str, name: str | None) -> None:
-        if not self._wait_for_slot(job_id):
-            self._update(job_id, status=STOPPED, reason="stopped while waiting in the queue", ended=time.time())
+        left = self._wait_for_slot(job_id)
+        if left:
+            self._update(job_id, status=STOPPED, reason=left, ended=time.time())
             self._forget_old_jobs()
             return
         try:
@@ -228,9 +278,30 @@ class TrainingJobs:
             self._forget_old_jobs()
 
     def _train(self, job_id: str, name: str | None) -> None:
-        config = self._states[job_id].config
+        config, owner = self._states[job_id].config, self._states[job_id].owner
         request = JobRequest(config, name or new_run_name(config.model), str(resolve_runs_dir(self.runs_dir)), self.mnist_path)
+        if owner is not None:
+            record_owner(request.runs_dir, request.run_name, owner)
         handle = self.warm_up().start(request)
+        timer = None
+        if self.rules.max_job_seconds is not None:
+            timer = threading.Timer(self.rules.max_job_seconds, self._stop_at_time_limit, args=(job_id, handle))
+            timer.daemon = True
+            timer.start()
+        try:
+            self._follow(job_id, request, handle)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+    def _stop_at_time_limit(self, job_id: str, handle) -> None:
+        with self._lock:
+            if self._states[job_id].finished:
+                return
+            self._timed_out.add(job_id)
+        handle.send(Command(STOP))
+
+    def _follow(self, job_id: str, request: JobRequest, handle) -> None:
         with self._lock:
             self._runs[job_id] = handle
             stop_now = job_id in self._stop_requested
@@ -254,7 +325,10 @@ class TrainingJobs:
                 epochs.append(event)
                 self._update(job_id, epochs=tuple(epochs), progress=None)
             elif isinstance(event, RunDone):
-                self._update(job_id, status=event.status, reason=event.reason, paused=False,
+                reason = event.reason
+                if event.status == STOPPED and job_id in self._timed_out:
+                    reason = f"stopped at this server's limit of {self.rules.max_job_minutes:g} minutes a training"
+                self._update(job_id, status=event.status, reason=reason, paused=False,
                              test_accuracy=event.test_accuracy, ended=time.time(), progress=None)
 
     def _forget_old_jobs(self) -> None:

@@ -29,6 +29,7 @@ from core.training.control import TrainingControl
 
 EXPECTED_ERRORS = (ConfigError, DatasetError, RunError)  # bad input or a full disk, not a bug
 ORPHAN_CHECK_SECONDS = 0.5
+WORKER_NICENESS = 5  # CPU priority below the server's, whose pages must answer while a worker trains
 
 
 def resident_megabytes() -> float:
@@ -86,6 +87,10 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float, w
     `warm_models`: presets whose steps are traced once ready, while no job waits, so their first
     run starts at once too (`core.training.compiled_models.warm_up`).
     """
+    try:  # below the web server: the pages stay quick while both cores train
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
     import core  # noqa: F401  (oneDNN on before TensorFlow loads)
     import keras  # noqa: F401  (the warm-up: ~2-5 s paid here, not by the first job)
     import tensorflow  # noqa: F401

@@ -1,0 +1,123 @@
+"""A shared server's rules: one training per visitor, abandoned jobs leave the queue, the epoch and
+time caps, and who may manage what (real worker processes, real MNIST subsets)."""
+
+import os
+import time
+
+import pytest
+
+import core.jobs.training_jobs
+from core.config.train_config import preset_config
+from core.jobs.sharing import SharingLimitError, SharingRules
+from core.jobs.training_jobs import TrainingJobs
+from core.runs.run_owners import forget_owner, owner_of
+from core.runs.store import load_run
+from core.training.events import QUEUED, RUNNING, STOPPED
+
+WAIT = 300  # seconds; generous for a CPU shared with other work, never a performance check
+LONG = preset_config("mlp", epochs=25, train_size=1000, validation_size=100, batch_size=20)
+SHORT = preset_config("mlp", epochs=1, train_size=200, validation_size=100, batch_size=50)
+
+
+def wait_until(predicate, what: str):
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def hosted(**changes) -> SharingRules:
+    return SharingRules.from_settings({"MNIST_LAB_HOSTED": "1", **changes})
+
+
+def test_a_local_server_has_no_limits_and_its_user_manages_everything():
+    local = SharingRules.from_settings({})
+    assert not local.hosted and local.describe_caps() is None
+    assert local.may_manage("someone", "someone-else") and local.may_manage(None, None)
+    local.check_epochs(10_000)  # no cap
+
+
+def test_hosted_defaults_owner_only_and_the_teacher_password():
+    rules = SharingRules.from_settings({"MNIST_LAB_TEACHER_PASSWORD": "s3cret"})  # a password alone means hosted
+    assert rules.hosted and rules.jobs_per_visitor == 1 and rules.max_epochs == 30
+    assert rules.max_job_seconds == 600 and rules.abandoned_after_seconds == 180
+    assert rules.may_manage("v1", "v1") and not rules.may_manage("v1", "v2")
+    assert not rules.may_manage(None, "v2")  # a CLI or sweep run: a teacher's to manage
+    assert rules.may_manage("v1", "v2", teacher=True)
+    assert rules.is_teacher_password("s3cret") and not rules.is_teacher_password("s3cre") and not rules.is_teacher_password("")
+    assert not hosted().is_teacher_password("")  # no password set: nobody signs in
+    caps = rules.describe_caps()
+    assert "30 epochs" in caps and "10 minutes" in caps and "one training" in caps
+    with pytest.raises(SharingLimitError, match="at most 30 epochs.*Lower Epochs to 30"):
+        rules.check_epochs(31)
+
+
+@pytest.mark.parametrize("value", ["zero", "0", "-3"])
+def test_a_bad_setting_names_itself_and_the_fix(value):
+    with pytest.raises(SharingLimitError, match="MNIST_LAB_MAX_EPOCHS=.*not a positive number.*default is 30"):
+        hosted(MNIST_LAB_MAX_EPOCHS=value)
+
+
+def test_one_job_per_visitor_and_a_job_too_long_is_refused_before_it_queues(tmp_runs_dir):
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
+                        rules=hosted(MNIST_LAB_MAX_EPOCHS="30"))
+    try:
+        with pytest.raises(SharingLimitError, match="at most 30 epochs"):
+            jobs.submit(LONG.replace(epochs=31), owner="alice")
+        first = jobs.submit(LONG, name="alice-run", owner="alice")
+        with pytest.raises(SharingLimitError, match="already have 1 training queued or running"):
+            jobs.submit(SHORT, owner="alice")  # a second tab of the same browser: same visitor
+        other = jobs.submit(SHORT, name="bob-run", owner="bob")
+        assert jobs.get(other).status in (QUEUED, RUNNING) and jobs.get(other).owner == "bob"
+        wait_until(lambda: jobs.get(first).run_name is not None, "alice's run to get its name")
+        assert owner_of(tmp_runs_dir, "alice-run") == "alice"
+        jobs.stop(first)
+        assert jobs.wait(first, timeout=WAIT).status == STOPPED
+        again = jobs.submit(SHORT, name="alice-again", owner="alice")  # her first one ended: she may start another
+        assert jobs.wait(again, timeout=WAIT).finished and jobs.wait(other, timeout=WAIT).finished
+        forget_owner(tmp_runs_dir, "alice-run")
+        assert owner_of(tmp_runs_dir, "alice-run") is None and owner_of(tmp_runs_dir, "bob-run") == "bob"
+    finally:
+        jobs.close()
+
+
+def test_a_waiting_job_whose_visitor_left_leaves_the_queue_and_a_present_ones_stays(tmp_runs_dir, monkeypatch):
+    monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
+                        rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="0.05", MNIST_LAB_MAX_EPOCHS="1000"))  # 3 s
+    try:
+        running = jobs.submit(LONG.replace(epochs=1000), owner="teacher-demo")  # holds the one slot throughout
+        wait_until(lambda: jobs.get(running).status == RUNNING, "the first job to start")
+        gone = jobs.submit(SHORT, owner="closed-the-tab")
+        present = jobs.submit(SHORT, owner="still-here")
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:  # "still-here" keeps a page open: its page views say so
+            jobs.seen("still-here")
+            jobs.seen("teacher-demo")
+            time.sleep(0.2)
+        left = jobs.get(gone)
+        assert left.status == STOPPED and "left the queue" in left.reason and "0.05 minutes" in left.reason
+        assert left.run_name is None  # it never started: no run folder
+        assert jobs.get(present).status == QUEUED and jobs.get(present).queue_position == 1
+        assert jobs.get(running).status == RUNNING  # a running job is never dropped for that
+        assert jobs.stop_queued() == 1 and jobs.wait(present, timeout=WAIT).status == STOPPED
+        jobs.stop(running)
+        jobs.wait(running, timeout=WAIT)
+    finally:
+        jobs.close()
+
+
+def test_a_training_stops_at_the_time_limit_keeping_its_epochs_and_saying_why(tmp_runs_dir):
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
+                        rules=hosted(MNIST_LAB_MAX_JOB_MINUTES="0.1"))  # 6 s
+    try:
+        job = jobs.submit(LONG.replace(epochs=30, train_size=5000), name="capped", owner="alice")  # ~30 s uncapped
+        wait_until(lambda: jobs.get(job).status == RUNNING, "the job to start")
+        started = time.monotonic()
+        ended = jobs.wait(job, timeout=WAIT)
+        assert ended.status == STOPPED and "limit of 0.1 minutes" in ended.reason
+        assert time.monotonic() - started < 60 and 1 <= len(ended.epochs) < 30
+        saved = load_run("capped", tmp_runs_dir)
+        assert saved.status == STOPPED and len(saved.epochs) == len(ended.epochs) and saved.has_model
+    finally:
+        jobs.close()

@@ -10,11 +10,15 @@ own visitor: still one training at a time per tab, and still only its own to sto
 The id proves nothing beyond "the same browser as before": it stops a class from spoiling one
 another's demo by accident or mischief, not a determined attacker who copies a cookie. A teacher
 signs in with the password from `MNIST_LAB_TEACHER_PASSWORD` (or the same key in
-`.streamlit/secrets.toml`); that lasts for the browser session.
+`.streamlit/secrets.toml`); the browser then keeps a second cookie, `mnist_lab_teacher`, holding
+an HMAC of its visitor id keyed by the password, so the sign-in survives reloads and new tabs, is
+worthless in another browser, and ends for everyone when the password changes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 import secrets
 
@@ -22,7 +26,7 @@ import streamlit as st
 
 from core.jobs.sharing import SharingLimitError, SharingRules
 
-COOKIE = "mnist_lab_visitor"
+COOKIE, TEACHER_COOKIE = "mnist_lab_visitor", "mnist_lab_teacher"
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VISITOR_KEY, TEACHER_KEY = "visitor_id", "teacher_signed_in"
 COOKIE_DAYS = 365
@@ -61,14 +65,31 @@ def visitor_id() -> str:
         visitor = sent
     else:
         visitor = secrets.token_urlsafe(18)
-        st.html(f"<script>document.cookie = '{COOKIE}={visitor}; path=/; max-age={COOKIE_DAYS * 86400}; "
-                "SameSite=Strict';</script>", unsafe_allow_javascript=True)
+        _set_cookie(COOKIE, visitor, COOKIE_DAYS * 86400)
     st.session_state[VISITOR_KEY] = visitor
     return visitor
 
 
+def _set_cookie(name: str, value: str, max_age_seconds: int) -> None:
+    """Store a cookie in this browser (values here are ours: URL-safe ids and hex digests, never a visitor's text)."""
+    st.html(f"<script>document.cookie = '{name}={value}; path=/; max-age={max_age_seconds}; SameSite=Strict';</script>",
+            unsafe_allow_javascript=True)
+
+
+def _teacher_token(rules: SharingRules, visitor: str) -> str:
+    return hmac.new(str(rules.teacher_password).encode(), visitor.encode(), hashlib.sha256).hexdigest()
+
+
 def is_teacher() -> bool:
-    return bool(st.session_state.get(TEACHER_KEY))
+    """Signed in as the teacher: in this session, or earlier in this browser (its cookie)."""
+    if TEACHER_KEY in st.session_state:
+        return bool(st.session_state[TEACHER_KEY])
+    rules, _ = _rules_or_problem()
+    sent = st.context.cookies.get(TEACHER_COOKIE)
+    signed_in = bool(rules and rules.teacher_password and sent
+                     and hmac.compare_digest(sent, _teacher_token(rules, visitor_id())))
+    st.session_state[TEACHER_KEY] = signed_in
+    return signed_in
 
 
 def may_manage(owner: str | None) -> bool:
@@ -88,12 +109,15 @@ def teacher_sign_in(rules: SharingRules, clear_queue) -> None:
                 st.toast(f"{clear_queue()} waiting training(s) left the queue.")
             if st.button("Sign out", key="teacher_sign_out"):
                 st.session_state[TEACHER_KEY] = False
-                st.rerun()
+                _set_cookie(TEACHER_COOKIE, "", 0)
+                st.caption("Signed out.")
             return
         with st.form("teacher_sign_in", border=False):
             attempt = st.text_input("Password", type="password", key="teacher_password")
             if st.form_submit_button("Sign in"):
                 if rules.is_teacher_password(attempt):
-                    st.session_state[TEACHER_KEY] = True
-                    st.rerun()
-                st.error("That is not the teacher's password.")
+                    st.session_state[TEACHER_KEY] = True  # the page below this sidebar runs as the teacher's already
+                    _set_cookie(TEACHER_COOKIE, _teacher_token(rules, visitor_id()), COOKIE_DAYS * 86400)
+                    st.success("Signed in: you can stop, steer and delete every training and run.")
+                else:
+                    st.error("That is not the teacher's password.")

@@ -60,7 +60,7 @@ def visitor_id() -> str:
     """This browser's id: from its cookie, else a new one that is stored in the cookie now."""
     if VISITOR_KEY in st.session_state:
         return st.session_state[VISITOR_KEY]
-    sent = st.context.cookies.get(COOKIE)
+    sent = _cookie(COOKIE)
     if sent and ID_PATTERN.fullmatch(sent):
         visitor = sent
     else:
@@ -68,6 +68,15 @@ def visitor_id() -> str:
         _set_cookie(COOKIE, visitor, COOKIE_DAYS * 86400)
     st.session_state[VISITOR_KEY] = visitor
     return visitor
+
+
+def _cookie(name: str) -> str | None:
+    """A cookie the browser sent with this session's websocket; None if absent (or under AppTest, which has none)."""
+    try:
+        value = st.context.cookies.get(name)
+    except Exception:
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _set_cookie(name: str, value: str, max_age_seconds: int) -> None:
@@ -85,7 +94,7 @@ def is_teacher() -> bool:
     if TEACHER_KEY in st.session_state:
         return bool(st.session_state[TEACHER_KEY])
     rules, _ = _rules_or_problem()
-    sent = st.context.cookies.get(TEACHER_COOKIE)
+    sent = _cookie(TEACHER_COOKIE)
     signed_in = bool(rules and rules.teacher_password and sent
                      and hmac.compare_digest(sent, _teacher_token(rules, visitor_id())))
     st.session_state[TEACHER_KEY] = signed_in

@@ -4,6 +4,7 @@
 - `run_writer.py` and `atomic_files.py`: write a run folder as training goes, never half a file;
 - `recorded_run.py`: a training that records itself into a run folder (trainer + writer);
 - `run_table.py`: the Runs page's table of runs;
+- `run_owners.py`: which visitor started each run (a hosted server's `owners.json`);
 - `pretrained.py`: the small model that ships with the project;
 - `model_sources.py`: every trained model a view can pick (the shipped one and each run's).
 

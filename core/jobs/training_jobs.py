@@ -280,7 +280,7 @@ class TrainingJobs:
     def _train(self, job_id: str, name: str | None) -> None:
         config, owner = self._states[job_id].config, self._states[job_id].owner
         request = JobRequest(config, name or new_run_name(config.model), str(resolve_runs_dir(self.runs_dir)), self.mnist_path)
-        if owner is not None:
+        if owner is not None and self.rules.hosted:  # locally, the one user owns every run anyway
             record_owner(request.runs_dir, request.run_name, owner)
         handle = self.warm_up().start(request)
         timer = None

@@ -16,8 +16,8 @@ from core.jobs.job_progress import describe_progress, format_seconds
 from core.runs.store import list_runs, resolve_runs_dir
 from core.config.train_form import (
     MAX_LEARNING_RATE,
-    DEFAULT_MODEL, FORM_FIELDS, GROUPS, build_config, config_query, default_values, inactive_fields, query_for,
-    values_from_query,
+    DEFAULT_MODEL, FORM_FIELDS, GROUPS, build_config, config_query, default_values, inactive_fields, learning_rate_warning,
+    query_for, usual_learning_rate, values_from_query,
 )
 from core.jobs.queue_estimate import estimated_starts
 from core.jobs.sharing import SharingLimitError
@@ -55,6 +55,12 @@ def load_preset() -> None:
     load_values(default_values(st.session_state[widget_key("model")]))
 
 
+def offer_usual_learning_rate() -> None:
+    optimizer = st.session_state[widget_key("optimizer")]
+    st.session_state[widget_key("learning_rate")] = usual_learning_rate(optimizer)
+    st.toast(f"Learning rate set to {usual_learning_rate(optimizer):g}, usual for {optimizer}.")
+
+
 def field_widget(name: str, inactive: dict[str, str]) -> None:
     field = FORM_FIELDS[name]
     reason = inactive.get(name)
@@ -62,7 +68,9 @@ def field_widget(name: str, inactive: dict[str, str]) -> None:
         key=widget_key(name), disabled=reason is not None, persist_state="session",
         help=field.help + (f" Inactive now: {reason}." if reason else ""),
     )
-    if field.choices:
+    if name == "optimizer":  # switching offers the new optimizer's usual learning rate
+        st.selectbox(field.label, field.choices, on_change=offer_usual_learning_rate, **options)
+    elif field.choices:
         st.selectbox(field.label, field.choices, **options)
     elif field.kind == "bool":
         st.checkbox(field.label, **options)
@@ -299,6 +307,9 @@ with form_column:
     except ConfigError as error:
         config = None
         st.error(str(error))
+    rate_warning = None if config is None or "optimizer" in inactive else learning_rate_warning(config.optimizer, config.learning_rate)
+    if rate_warning:
+        st.warning(rate_warning, icon=":material/speed:")
     if config is not None:
         estimate = estimate_epoch(config, saved_runs(str(resolve_runs_dir())))
         n_train, n_val = split_sizes(config)

@@ -85,9 +85,12 @@ class LiveServer:
         runs_dir: the server's `MNIST_LAB_RUNS_DIR`.
         log_path: where the server's stdout and stderr go (read on failure).
         extra_env: more environment variables (e.g. the concurrency cap).
+        app: the script to serve (a benchmark's baseline may serve another).
     """
 
-    def __init__(self, runs_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None):
+    def __init__(self, runs_dir: Path, log_path: Path, extra_env: dict[str, str] | None = None,
+                 app: str = "dashboard/app.py"):
+        self.app = app
         self.runs_dir = Path(runs_dir)
         self.log_path = Path(log_path)
         self.extra_env = dict(extra_env or {})
@@ -106,7 +109,7 @@ class LiveServer:
         self.port = free_port()
         env = dict(os.environ, MNIST_PATH=mnist_path(), MNIST_LAB_RUNS_DIR=str(self.runs_dir), **self.extra_env)
         command = [
-            sys.executable, "-m", "streamlit", "run", "dashboard/app.py",
+            sys.executable, "-m", "streamlit", "run", self.app,
             "--server.headless", "true", "--server.port", str(self.port), "--server.address", "127.0.0.1",
             "--server.runOnSave", "false", "--browser.gatherUsageStats", "false",
         ]

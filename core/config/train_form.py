@@ -20,7 +20,7 @@ from core.config.shown_text import cut
 from core.config.zoo import MODEL_NAMES, SPECS
 from core.config.train_config import preset_config
 
-DEFAULT_MODEL = "lenet5"
+DEFAULT_MODEL = "fast"
 # Models whose write-up epoch over all 55,000-60,000 images takes over ~20 s on a 2-core CPU
 # (core/training/epoch_estimate.py's baselines: cnn 53 s, cnn_deep 120 s, lenet5 22 s) start the form on
 # this many images, so a first try takes seconds; `train_size` 0 trains on everything, as the
@@ -222,3 +222,33 @@ def query_for(config: TrainConfig) -> dict[str, str]:
         for name, value in config.to_dict().items()
         if name != "model" and value != defaults[name]
     }
+
+
+# The learning rates each optimizer usually trains these models with: (low, high, offered on switching).
+USUAL_LEARNING_RATES = {
+    "sgd": (1e-2, 0.5, 0.1),
+    "momentum": (1e-3, 0.1, 0.01),
+    "adam": (1e-4, 1e-2, 1e-3),
+    "rmsprop": (1e-4, 1e-2, 1e-3),
+}
+FAR_OUTSIDE = 3.0  # a rate more than this factor beyond the usual range gets a warning
+
+
+def usual_learning_rate(optimizer: str) -> float:
+    """The learning rate to offer when the optimizer is switched to `optimizer`."""
+    return USUAL_LEARNING_RATES[optimizer][2]
+
+
+def learning_rate_warning(optimizer: str, learning_rate: float) -> str | None:
+    """A warning when `learning_rate` is far outside what `optimizer` usually trains with; None if it is usual."""
+    if optimizer not in USUAL_LEARNING_RATES or not learning_rate or learning_rate <= 0:
+        return None
+    low, high, usual = USUAL_LEARNING_RATES[optimizer]
+    if learning_rate > high * FAR_OUTSIDE:
+        return (f"A learning rate of {learning_rate:g} is far above what {optimizer} usually trains with "
+                f"({low:g}–{high:g}): the loss will likely jump about or explode, and accuracy stay near chance. "
+                f"Try {usual:g}.")
+    if learning_rate < low / FAR_OUTSIDE:
+        return (f"A learning rate of {learning_rate:g} is far below what {optimizer} usually trains with "
+                f"({low:g}–{high:g}): training will crawl. Try {usual:g}.")
+    return None

@@ -30,7 +30,7 @@ WORKERS_ENV = "MNIST_LAB_MAX_CONCURRENT_TRAININGS"
 DEFAULT_WORKERS = 1  # a 2-core CPU trains one model at full speed; two would each run at half
 MEMORY_LIMIT_ENV = "MNIST_LAB_WORKER_MEMORY_LIMIT_MB"
 WARM_MODELS_ENV = "MNIST_LAB_WORKER_WARM_MODELS"
-DEFAULT_WARM_MODELS = "lenet5,fast"  # the Train page's first model and the quickest to 99%
+DEFAULT_WARM_MODELS = "fast,lenet5"  # the Train page's first model (99% in one epoch), then the first write-up CNN
 DEFAULT_MEMORY_LIMIT_MB = 1500  # a worker with TensorFlow holds ~600-700 MiB; a big CNN's run leaves more
 WATCH_SECONDS = 0.2  # how often a watcher checks that its worker is alive
 MAX_FAILED_STARTS = 3  # workers in a row dying before they are ready: the executor gives up
@@ -120,7 +120,7 @@ class LocalExecutor(Executor):
         memory_limit_mb: a worker above this resident size after a job is replaced
             (default `$MNIST_LAB_WORKER_MEMORY_LIMIT_MB`, else 1500; 0 = never).
         warm_models: presets each worker traces once ready, while no job waits (default
-            `$MNIST_LAB_WORKER_WARM_MODELS`, comma-separated, else lenet5 and fast; empty = none).
+            `$MNIST_LAB_WORKER_WARM_MODELS`, comma-separated, else fast and lenet5; empty = none).
     """
 
     name = "local"

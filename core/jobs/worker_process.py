@@ -84,7 +84,7 @@ class _Mailroom:
 def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float, warm_models: tuple[str, ...] = ()) -> None:
     """The worker's whole life: warm up, report ready, train jobs until told to exit or retiring.
 
-    `warm_models`: presets whose steps are traced once ready, while no job waits, so their first
+    `warm_models`: models whose Train-form defaults have their steps traced once ready, while no job waits, so their first
     run starts at once too (`core.training.compiled_models.warm_up`).
     """
     try:  # below the web server: the pages stay quick while both cores train
@@ -97,7 +97,7 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float, w
 
     from core.data.mnist import load_mnist
     from core.runs.recorded_run import RecordedRun
-    from core.config.train_config import preset_config
+    from core.config.train_form import build_config, default_values
     from core.data.splits import make_splits
     from core.training.compiled_models import CompiledModels, warm_up
 
@@ -121,7 +121,7 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float, w
         if not mailroom.jobs.empty():  # a job came first: it goes ahead of the warm-up
             break
         try:
-            config = preset_config(model_name)
+            config = build_config(default_values(model_name))  # as the Train form first offers it
             warm_up(compiled_models, config, make_splits(mnist_for(mnist_path), config))
         except Exception:  # never fatal: the model's first run traces its steps itself
             traceback.print_exc()

@@ -34,6 +34,11 @@ from core.data.splits import Splits
 PROGRESS_INTERVAL_SECONDS = 0.25  # at most four progress events a second
 
 
+def epochs_ran(epochs: int) -> str:
+    """The reason a run completed: "the 1 epoch ran", "all 3 epochs ran"."""
+    return "the 1 epoch ran" if epochs == 1 else f"all {epochs} epochs ran"
+
+
 class _AbortFit(Exception):
     """Raised inside `fit` to leave it at once, without validating a half-finished epoch."""
 
@@ -162,7 +167,7 @@ class Trainer:
             status = EARLY_STOPPED
             reason = f"val_loss did not improve for {config.patience} epochs"
         else:
-            status, reason = COMPLETED, f"all {config.epochs} epochs ran"
+            status, reason = COMPLETED, epochs_ran(config.epochs)
         yield TrainingEnd(status, reason, len(self.epochs), self._best_epoch())
 
     def _best_epoch(self) -> int | None:
@@ -179,7 +184,7 @@ class Trainer:
         model = NumpyLogisticRegression(config.seed)
         rng = np.random.default_rng(config.seed)
         batch = self.batch_size
-        status, reason = COMPLETED, f"all {config.epochs} epochs ran"
+        status, reason = COMPLETED, epochs_ran(config.epochs)
         best_val_loss, waited = math.inf, 0
         learning_rate = config.learning_rate  # `control.set_learning_rate` may change it mid-run
         for epoch in range(1, config.epochs + 1):

@@ -1,0 +1,87 @@
+"""Each page's first paint on a fresh server, in Chromium: time to its title, and to its first content.
+
+For every page, a fresh server (nothing cached, workers just spawned) and a fresh browser context:
+the time from `goto` to the page's `<h1>` title being visible, and to the page's script run ending
+(its content drawn). The target (issue 12): the title within 1 s, before any slow load.
+
+Usage:
+    .venv/bin/python bench/first_paint.py [--out bench/results/first_paint.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from live_server import LiveServer, chromium, fresh_log, new_page, wait_idle  # noqa: E402
+from server_footprint import cpu_model  # noqa: E402
+
+PAGES = ["", "train", "sweep", "runs", "inspect", "errors", "draw"]
+
+
+def visit(browser, server, view: str) -> tuple[float, float]:
+    """A new visitor (fresh context) opens `view`: seconds to its title, and to its script run's end."""
+    page = new_page(browser)
+    started = time.perf_counter()
+    page.goto(f"{server.url}/{view}", wait_until="commit")
+    page.locator("[data-testid='stMain'] h1").first.wait_for(state="visible", timeout=120_000)
+    title = time.perf_counter() - started
+    wait_idle(page, 120_000)
+    done = time.perf_counter() - started
+    page.context.close()
+    return title, done
+
+
+def first_paint(browser, view: str, app: str = "dashboard/app.py") -> tuple[tuple[float, float], tuple[float, float]]:
+    """(fresh server's first visitor, the next visitor of that server)."""
+    runs_dir = Path(tempfile.mkdtemp(prefix="first-paint-")) / "runs"
+    server = LiveServer(runs_dir, fresh_log(f"first_paint_{view or 'data'}"), app=app).start()
+    try:
+        return visit(browser, server, view), visit(browser, server, view)
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    lines = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    say(f"CPU: {cpu_model()} ({os.cpu_count()} cores); load average at start: "
+        + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    say("goto -> title visible / content drawn, for a fresh server's first visitor, then for its next visitor")
+    titles, warm_titles = [], []
+    with chromium() as browser:
+        baseline = Path(tempfile.mkdtemp(prefix="first-paint-")) / "baseline_app.py"
+        baseline.write_text("import streamlit as st\nst.title('Baseline')\n")
+        (cold_title, _), (warm_title, _) = first_paint(browser, "", app=str(baseline))
+        say(f"{'baseline (a one-line st.title app)':<36} {cold_title:.2f} s            next visitor {warm_title:.2f} s")
+        for view in PAGES:
+            (title, done), (warm, warm_done) = first_paint(browser, view)
+            titles.append(title)
+            warm_titles.append(warm)
+            say(f"{view or 'data':<9} first visitor {title:>5.2f} s / {done:>5.2f} s   next visitor {warm:>5.2f} s / {warm_done:>5.2f} s")
+    say(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    say(f"fresh server: slowest_title_s={max(titles):.2f} median_title_s={statistics.median(titles):.2f} (target <= 1.0)")
+    say(f"next visitor: slowest_title_s={max(warm_titles):.2f} median_title_s={statistics.median(warm_titles):.2f} (target <= 1.0)")
+    if args.out:
+        Path(args.out).write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -16,6 +16,7 @@ from core.data.mnist import DatasetError
 from core.jobs.executor import JobError, WorkerLost
 from core.jobs.executors import EXECUTORS
 from core.runs.store import RunError, list_runs, new_run_name, resolve_runs_dir, run_path
+from core.training.training_health import training_health
 from core.config.zoo import MODEL_NAMES, SPECS
 from core.sweep_cli import add_sweep_parser, sweep_command
 
@@ -98,6 +99,7 @@ def train_command(args: argparse.Namespace) -> int:
         handle.send(Command(STOP))
         print(f"{line_start}stopping after the current batch; press Ctrl-C again to stop at once", file=sys.stderr, flush=True)
 
+    epochs, last_health = [], None
     try:
         handle = executor.start(JobRequest(config, name, str(runs_dir), mnist_path))
         signal.signal(signal.SIGINT, on_ctrl_c)
@@ -105,6 +107,12 @@ def train_command(args: argparse.Namespace) -> int:
             if number == 0 and not args.json:  # the run folder exists now: it was made before the first event
                 print(f"training {config.model} into {path} (Ctrl-C stops after the current batch)", file=sys.stderr)
             print_event(event, config, args.json)
+            if getattr(event, "event", None) == "epoch":
+                epochs.append(event)
+                health = training_health(epochs)
+                if health is not None and health.kind != last_health:  # each problem once, as it appears
+                    print_health(health, args.json)
+                last_health = None if health is None else health.kind
     except _StopAtOnce:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a third press changes nothing now
         return stop_at_once(executor, runs_dir, name, line_start)
@@ -160,6 +168,14 @@ def print_event(event, config: TrainConfig, as_json: bool) -> None:
     else:
         score = "" if event.test_accuracy is None else f"  test_accuracy {event.test_accuracy:.4f}"
         print(f"{event.status}: {event.reason}{score}\nsaved to {event.run_dir}", flush=True)
+
+
+def print_health(health, as_json: bool) -> None:
+    """A training-health warning: `{"event": "health", "kind": ..., "message": ...}` or a `warning:` line."""
+    if as_json:
+        print(json.dumps({"event": "health", "kind": health.kind, "message": health.message}), flush=True)
+    else:
+        print(f"warning: {health.message}", flush=True)
 
 
 def runs_command(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from core.config.train_config import ConfigError
 from core.figures.curves import training_curves
 from core.training.batch_points import recent_mean
 from core.training.epoch_estimate import estimate_epoch, split_sizes
+from core.training.training_health import training_health
 from core.training.events import COMPLETED, EARLY_STOPPED, RUNNING, STOPPED, TARGET_REACHED
 from core.jobs.job_progress import describe_progress, format_seconds
 from core.runs.store import list_runs, resolve_runs_dir
@@ -215,6 +216,9 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
         steering(state)
     if state.epochs or state.points:
         show_latest_metrics(state)
+    health = training_health(state.epochs)
+    if health is not None:
+        st.warning(health.message, icon=":material/healing:")
     smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, step=0.01, key=SMOOTHING_KEY,
                           help="As TensorBoard's: an exponential moving average of the batch-level points "
                                "(0 = raw). The raw points stay, faint, underneath.")

@@ -362,3 +362,14 @@ def test_switching_the_optimizer_offers_its_usual_rate_and_a_far_off_rate_is_war
     [warning] = [w for w in texts(at.warning) if "learning rate" in w.lower()]
     assert "far above what adam usually trains with" in warning and "Try 0.001" in warning
     assert not at.button(key="train_start").disabled  # a warning, not a refusal: the learner may still try it
+
+
+def test_a_training_that_goes_nowhere_says_so_and_what_to_try(runs_dir):
+    at = open_page("train")
+    set_tiny_config(at, epochs=2)
+    at.number_input(key="train_learning_rate").set_value(10.0).run()  # SGD at 10: the loss explodes
+    at.button(key="train_start").click().run()
+    wait_until(at, lambda at: at.success or at.warning and any("epoch" in w for w in texts(at.warning)), "the ending")
+    health = [w for w in texts(at.warning) if w.startswith(("The loss is exploding", "Not learning"))]
+    assert health, texts(at.warning)
+    assert "Try" in health[0]

@@ -5,7 +5,8 @@
 - `events.py`: what a run streams (`Progress` points, `EpochEnd`, `LearningRateChanged`,
   `TrainingEnd`, `RunDone`) and the run states;
 - `batch_points.py`: a run's batch-level points kept in memory, bounded, and their recent mean;
-- `epoch_estimate.py`: an epoch's duration, said before it starts.
+- `epoch_estimate.py`: an epoch's duration, said before it starts;
+- `training_health.py`: not learning, an exploding loss or overfitting, read from the epochs so far.
 
 Knows nothing of run folders or job queues.
 May import: core.config, core.data, core.models.

@@ -63,6 +63,6 @@ with counts_column:
 
 st.divider()
 next_steps = st.columns(3)
-next_steps[0].page_link(PAGES / "train.py", label="Train a model", icon="🏋️")
-next_steps[1].page_link(PAGES / "runs.py", label="Compare saved runs", icon="📈")
-next_steps[2].page_link(PAGES / "draw.py", label="Draw a digit for a model", icon="✏️")
+next_steps[0].page_link(PAGES / "train.py", label="Train a model", icon=":material/model_training:")
+next_steps[1].page_link(PAGES / "runs.py", label="Compare saved runs", icon=":material/stacked_line_chart:")
+next_steps[2].page_link(PAGES / "draw.py", label="Draw a digit for a model", icon=":material/draw:")

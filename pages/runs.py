@@ -35,7 +35,7 @@ st.caption(f"Saved in the server's {markdown_code(shown_dir)} folder. Open the t
 if not runs:
     st.info("No saved runs yet. Every training started on the Train page (or with `python -m core train`) "
             "is saved here.")
-    st.page_link(PAGES / "train.py", label="Train a model", icon="🏋️")
+    st.page_link(PAGES / "train.py", label="Train a model", icon=":material/model_training:")
     st.stop()
 
 table = pd.DataFrame(run_rows(runs))
@@ -94,17 +94,17 @@ has_model = run.has_model and not (run.path / MODEL_FILE).is_symlink()
 downloads = st.columns(3)
 downloads[0].download_button(
     "Download model (.keras)", model_bytes(run.name, runs_dir), file_name=f"{run.name}.keras",
-    mime="application/zip", key="runs_download_model", disabled=not has_model, icon="📦",
+    mime="application/zip", key="runs_download_model", disabled=not has_model, icon=":material/inventory_2:",
     help=None if has_model else "This run saved no model: it did not finish an epoch, or was damaged.",
 )
 downloads[1].download_button(
     "Download metrics (.csv)", metrics_csv(run), file_name=f"{run.name}-metrics.csv", mime="text/csv",
-    key="runs_download_metrics", icon="📄", disabled=not run.epochs,
+    key="runs_download_metrics", icon=":material/description:", disabled=not run.epochs,
 )
 owned = may_manage(owner_of(runs_dir, run.name))
 with downloads[2]:
     if st.session_state.get(CONFIRM_KEY) != run.name or not owned:
-        if st.button("Delete run…", key="runs_delete", icon="🗑️", disabled=run.status == RUNNING or not owned,
+        if st.button("Delete run…", key="runs_delete", icon=":material/delete:", disabled=run.status == RUNNING or not owned,
                      help=("Only the visitor who trained this run, or a signed-in teacher, can delete it." if not owned
                            else "Still training: stop it on the Train page first." if run.status == RUNNING else None)):
             st.session_state[CONFIRM_KEY] = run.name

@@ -58,13 +58,13 @@ def knob_key(name: str) -> str:
 
 def show_refusal(error: Exception) -> None:
     """The reason as plain text: it quotes what the visitor typed, which must not render as markdown."""
-    st.error("The sweep was not started:", icon="🚫")
+    st.error("The sweep was not started:", icon=":material/block:")
     st.code(str(error), language=None, wrap_lines=True)
 
 
 def show_state(state: SweepState) -> None:
     if state.status == FAILED:
-        st.error("The sweep failed:", icon="🚫")
+        st.error("The sweep failed:", icon=":material/block:")
         st.code(state.error, language=None, wrap_lines=True)
     elif state.status == DONE and state.done is not None:
         done = state.done
@@ -72,7 +72,7 @@ def show_state(state: SweepState) -> None:
         if done.best is not None:
             summary += f" Best: trial {done.best.number}, {OBJECTIVE} {done.best.value:.2%}."
             st.success(summary)
-            st.page_link(PAGES / "runs.py", label=f"Best trial's run: {done.best.run_name}", icon="🏆",
+            st.page_link(PAGES / "runs.py", label=f"Best trial's run: {done.best.run_name}", icon=":material/emoji_events:",
                          query_params={"run": done.best.run_name})
         else:
             st.warning(summary + " No trial completed.")
@@ -82,11 +82,11 @@ def show_state(state: SweepState) -> None:
         text = ("Starting the sweep's worker…" if state.status == STARTING else
                 f"{finished} of {state.trials} trials finished ({pruned} pruned)" + (" · stopping…" if state.stop_requested else ""))
         st.progress(finished / state.trials, text=text)
-        if st.button("Stop sweep", key="sweep_stop", icon="⏹️", disabled=state.stop_requested,
+        if st.button("Stop sweep", key="sweep_stop", icon=":material/stop:", disabled=state.stop_requested,
                      help="Running trials stop after their current batch; no more start."):
             shared_sweeps().stop(state.job_id)
     for note in state.notes:
-        st.info(note, icon="ℹ️")
+        st.info(note, icon=":material/info:")
 
 
 def show_study(storage, sweep_id: str) -> None:
@@ -168,7 +168,7 @@ with form_column:
                 columns[index % 2].text_input(field.label, key=knob_key(name), max_chars=500,
                                               placeholder=f"preset: {preset[name]}", help=field.help)
     active = state is not None and not state.finished
-    if st.button("Start sweep", key="sweep_start", type="primary", icon="▶️", disabled=active,
+    if st.button("Start sweep", key="sweep_start", type="primary", icon=":material/play_arrow:", disabled=active,
                  help="This session's sweep is still going: stop it first." if active else None):
         searches, fixed = searches_and_fixed({name: st.session_state[knob_key(name)] for name in KNOBS})
         try:

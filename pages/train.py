@@ -129,11 +129,13 @@ def show_ending(state: JobState) -> None:
     if state.run_name and saved_model:
         st.caption("Next, with this run: compare its curves with others, look inside the network, or study its mistakes.")
         links = st.columns(3)
-        links[0].page_link(PAGES / "runs.py", label="Runs", icon="📈")
-        links[1].page_link(PAGES / "inspect.py", label="Inspect", icon="🔬")
-        links[2].page_link(PAGES / "errors.py", label="Errors", icon="❌")
+        this_run = {"run": state.run_name}  # each page opens on this run, not on the shipped model
+        links[0].page_link(PAGES / "runs.py", label="Runs", icon=":material/stacked_line_chart:", query_params=this_run)
+        links[1].page_link(PAGES / "inspect.py", label="Inspect", icon=":material/biotech:", query_params=this_run)
+        links[2].page_link(PAGES / "errors.py", label="Errors", icon=":material/error:", query_params=this_run)
     elif state.run_name:
-        st.page_link(PAGES / "runs.py", label="See its finished epochs on Runs", icon="📈")
+        st.page_link(PAGES / "runs.py", label="See its finished epochs on Runs", icon=":material/stacked_line_chart:",
+                     query_params={"run": state.run_name})
 
 
 def job_figures(state: JobState, smoothing: float):

@@ -309,3 +309,19 @@ def test_shipped_model_loads_in_safe_mode_and_scores_98_percent(mnist):
     accuracy = float((probabilities.argmax(axis=1) == mnist.y_test[:2000]).mean())
     assert accuracy >= 0.98
     assert pretrained_info()["test_accuracy"] >= 0.98
+
+
+@pytest.mark.parametrize("view, key", [("inspect", "inspect_model"), ("errors", "errors_model")])
+def test_a_link_with_a_run_opens_the_page_on_that_run(with_runs, view, key):
+    # The links under a finished training carry ?run=<its name>: the page opens on that run, not the shipped model.
+    at = page(view)
+    at.query_params["run"] = with_runs["softmax"]
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key=key).value == label_of(at, key, with_runs["softmax"])
+    at.selectbox(key=key).set_value(label_of(at, key, with_runs["lenet5"])).run()  # the link applies once: a pick sticks
+    assert at.selectbox(key=key).value == label_of(at, key, with_runs["lenet5"])
+    unknown = page(view)
+    unknown.query_params["run"] = "no-such-run"
+    unknown.run()
+    assert not unknown.exception and not unknown.error

@@ -1,0 +1,49 @@
+"""A shortened rerun storm in a real browser on a real server (the full 30-s figures are in
+`bench/rerun_storm.py`): one session clicks the Train form's step buttons as fast as raw mouse
+clicks go, another draws. The server must keep answering: every health check answers, every
+stroke gets its prediction, and no page shows an error. No timing is asserted beyond "answered
+at all" (a health check gives up at 10 s, a stroke at 10 s)."""
+
+import sys
+import time
+from pathlib import Path
+
+from live_server import assert_no_error_boxes, chromium, fresh_log, new_page, open_view, running_server, wait_idle
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from rerun_storm import HealthProbe, stroke  # noqa: E402
+
+STORM_SECONDS = 8
+
+
+def test_a_rerun_storm_leaves_the_server_answering_and_every_stroke_predicted(tmp_path):
+    with running_server(tmp_path / "runs", fresh_log("storm")) as server, chromium() as browser:
+        drawer, clicker = new_page(browser), new_page(browser)
+        open_view(drawer, server, "draw")
+        drawer.locator("div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas").first.wait_for(state="visible")
+        wait_idle(drawer)
+        assert stroke(drawer, 0) is not None, "the first stroke got no prediction"
+        open_view(clicker, server, "train", "model=mlp&epochs=2")
+        wait_idle(clicker)
+        buttons = [clicker.locator(f".st-key-train_epochs [data-testid='{test_id}']")
+                   for test_id in ("stNumberInputStepUp", "stNumberInputStepDown")]
+        targets = []
+        for button in buttons:
+            box = button.bounding_box()
+            targets.append((box["x"] + box["width"] / 2, box["y"] + box["height"] / 2))
+        clicks, strokes = 0, []
+        with HealthProbe(server.url) as health:
+            started = next_stroke = time.perf_counter()
+            while time.perf_counter() - started < STORM_SECONDS:
+                clicker.mouse.click(*targets[clicks % 2])
+                clicks += 1
+                if time.perf_counter() >= next_stroke:
+                    strokes.append(stroke(drawer, len(strokes) + 1))
+                    next_stroke = time.perf_counter() + 1.5
+        assert clicks > 20 and len(strokes) >= 3
+        assert all(latency < health.timeout for _, latency in health.samples), "a health check went unanswered"
+        assert all(s is not None for s in strokes), f"strokes without a prediction: {strokes}"
+        wait_idle(clicker)
+        assert 1 <= int(clicker.locator(".st-key-train_epochs input").input_value()) <= 3  # the clicks landed, in turn
+        assert_no_error_boxes(clicker)
+        assert_no_error_boxes(drawer)

@@ -150,6 +150,27 @@ def job_figures(state: JobState, smoothing: float):
     return cached[1], cached[2]
 
 
+def settings_url(config) -> str:
+    """The full address of this page with `config`'s settings, to copy or share."""
+    try:
+        base = str(st.context.url or "").split("?")[0]
+    except Exception:  # no browser behind this session (AppTest)
+        base = ""
+    return f"{base}?{urlencode(query_for(config))}"
+
+
+def follow_form_in_url(config) -> None:
+    """Keep the address bar equal to the form (`?model=…&learning_rate=…`, and `job=` when one is followed),
+    so a reload or a shared link restores it. Written as already applied: it never re-applies itself."""
+    wanted = query_for(config)
+    current = {key: value for key, value in st.query_params.to_dict().items() if key in FORM_FIELDS}
+    if current != wanted:
+        for key in current:
+            del st.query_params[key]
+        st.query_params.update(wanted)
+    st.session_state["train_link_applied"] = config_query(st.query_params.to_dict())
+
+
 def start_training() -> None:
     """The Start button's callback: queue the form's training for this visitor, or keep the reason it was refused."""
     values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
@@ -259,7 +280,8 @@ if widget_key("model") not in st.session_state:
 
 # Hyperparameters from the link (e.g. ?model=mlp&learning_rate=0.5), applied once per link.
 link_settings = config_query(st.query_params.to_dict())
-if link_settings and link_settings != st.session_state.get("train_link_applied"):
+link_applied_now = bool(link_settings) and link_settings != st.session_state.get("train_link_applied")
+if link_applied_now:
     st.session_state["train_link_applied"] = link_settings
     link = values_from_query(link_settings, st.session_state[widget_key("model")])
     if any(name in FORM_FIELDS for name in link_settings):  # a link with only tracking parameters leaves the form alone
@@ -277,9 +299,13 @@ elif job_id:
     st.session_state[JOB_KEY] = job_id
     if st.query_params.get("job") != job_id:
         st.query_params["job"] = job_id
+    if not any(name in FORM_FIELDS for name in link_settings) and st.session_state.get("train_form_of_job") != job_id:
+        # A followed job's link without settings (shared, or from before): the form shows that job's config.
+        load_values(values_from_query(query_for(state.config), state.config.model).values)
+    st.session_state["train_form_of_job"] = job_id
 
 st.title("Train")
-link = st.session_state.get("train_link") if link_settings else None
+link = st.session_state.get("train_link") if link_applied_now else None  # said once, where the link was opened
 if link is not None and link.problems:  # each bad value on its own line, as escaped text: links in it never render
     applied = sum(name in FORM_FIELDS for name in link_settings) - len(link.problems)
     st.error(f"{len(link.problems)} setting(s) in this page's link were not applied"
@@ -322,8 +348,8 @@ with form_column:
         st.markdown(f"Trains on **{n_train:,} images**" + (f", validates on {n_val:,}" if n_val else "") +
                     f". Estimated **{format_seconds(estimate.seconds)} per epoch**, "
                     f"{format_seconds(estimate.seconds * config.epochs)} for {config.epochs} epoch(s).")
-        st.caption(f"Estimate {estimate.detail}. Link to these settings: "
-                   f"`?{urlencode(query_for(config))}`")
+        st.caption(f"Estimate {estimate.detail}. Link to these settings: {markdown_code(settings_url(config), 600)}")
+        follow_form_in_url(config)
 
     active = state is not None and not state.finished
     st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:", disabled=config is None or active,

@@ -373,3 +373,32 @@ def test_a_training_that_goes_nowhere_says_so_and_what_to_try(runs_dir):
     health = [w for w in texts(at.warning) if w.startswith(("The loss is exploding", "Not learning"))]
     assert health, texts(at.warning)
     assert "Try" in health[0]
+
+
+def query_value(at: AppTest, key: str):
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
+
+
+def test_the_address_carries_the_form_and_a_reload_or_a_job_link_restores_it(runs_dir):
+    at = open_page("train")
+    set_tiny_config(at, epochs=1000)
+    at.number_input(key="train_learning_rate").set_value(0.05).run()
+    assert query_value(at, "model") == "mlp" and query_value(at, "learning_rate") == "0.05"
+    assert query_value(at, "epochs") == "1000" and query_value(at, "train_size") == "300"
+    at.button(key="train_start").click().run()
+    try:
+        job_id = query_value(at, "job")
+        assert job_id
+        reloaded = open_page("train", {k: query_value(at, k) for k in at.query_params})  # the whole address
+        shared = open_page("train", {"job": job_id})  # only the job: the form shows the job's config
+        for view in (reloaded, shared):
+            assert view.selectbox(key="train_model").value == "mlp"
+            assert view.number_input(key="train_learning_rate").value == pytest.approx(0.05)
+            assert view.number_input(key="train_epochs").value == 1000
+            assert view.number_input(key="train_train_size").value == 300
+            assert not view.error
+        assert query_value(shared, "learning_rate") == "0.05"  # and its address now carries the settings too
+    finally:
+        at.button(key="train_stop").click().run()
+    wait_until(at, lambda at: at.warning, "the stop")

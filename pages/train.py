@@ -17,7 +17,7 @@ from core.jobs.job_progress import describe_progress, format_seconds
 from core.runs.store import list_runs, resolve_runs_dir
 from core.config.train_form import (
     MAX_LEARNING_RATE,
-    DEFAULT_MODEL, FORM_FIELDS, GROUPS, build_config, config_query, default_values, inactive_fields, learning_rate_warning,
+    DEFAULT_MODEL, FORM_FIELDS, GROUPS, architecture_changes, build_config, config_query, default_values, inactive_fields, learning_rate_warning,
     query_for, usual_learning_rate, values_from_query,
 )
 from core.jobs.queue_estimate import estimated_starts
@@ -330,7 +330,9 @@ with form_column:
     spec = SPECS[values["model"]]
     st.selectbox("Model", MODEL_NAMES, key=widget_key("model"), on_change=load_preset, persist_state="session",
                  format_func=lambda name: f"{name}: {SPECS[name].title}")
-    st.markdown(f"{spec.architecture}.")
+    changes = architecture_changes(values)
+    st.markdown(f"{spec.architecture}." if not changes else f"{spec.architecture}, as the write-up built it; "
+                f"**changed here**: {markdown_text('; '.join(changes), 400)}.")
     st.caption(f"Preset from {spec.source}, which reported {spec.reported}.")
     # Start comes before the knobs' tabs, so a phone or a projector shows it without scrolling past them;
     # the widgets' values are already in the session state when the script reruns.

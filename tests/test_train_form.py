@@ -108,3 +108,18 @@ def test_inactive_fields_follow_the_other_values():
     assert "momentum" not in inactive_fields(lenet | {"optimizer": "momentum"})
     logreg = inactive_fields(default_values("numpy_logreg"))
     assert {"activation", "hidden_units", "dropout", "optimizer", "augment_zoom"} <= set(logreg)
+
+
+def test_the_model_description_says_which_knobs_differ_from_the_write_up():
+    from core.config.train_form import architecture_changes
+
+    values = default_values("mlp")
+    assert architecture_changes(values) == []
+    values.update(activation="relu", initializer="he_normal", hidden_units=128, optimizer="adam")
+    changes = architecture_changes(values)
+    assert "hidden activation relu (preset sigmoid)" in changes
+    assert "weight initializer he_normal (preset the write-up's own)" in changes
+    assert "hidden units 128 (preset 256)" in changes
+    assert not any("optimizer" in change for change in changes)  # not part of the architecture
+    softmax = default_values("softmax") | {"activation": "relu"}  # no hidden layers: the knob does nothing there
+    assert architecture_changes(softmax) == []

@@ -252,3 +252,33 @@ def learning_rate_warning(optimizer: str, learning_rate: float) -> str | None:
         return (f"A learning rate of {learning_rate:g} is far below what {optimizer} usually trains with "
                 f"({low:g}–{high:g}): training will crawl. Try {usual:g}.")
     return None
+
+
+ARCHITECTURE_KNOBS = ("activation", "initializer", "hidden_units", "dropout", "pixel_scale",
+                      "augment_shift", "augment_rotation", "augment_zoom")
+
+
+def architecture_changes(values: Mapping[str, Any]) -> list[str]:
+    """How the form's model knobs differ from the write-up's preset, each as "relu (preset sigmoid)".
+
+    The model's description (its spec's `architecture`) is the preset's; this is what the page says
+    beside it when a knob is set otherwise, so the description never claims sigmoid after relu was picked.
+    Knobs that have no effect on this model (greyed out on the form) are left out.
+    """
+    model = values.get("model")
+    if model not in SPECS:
+        return []
+    preset, inactive = default_values(model), inactive_fields(values)
+    changes = []
+    values, preset = dict(values), dict(preset)
+    for both in (values, preset):  # 0 hidden units = the model's own number
+        if not both.get("hidden_units"):
+            both["hidden_units"] = SPECS[model].default_hidden_units
+    for name in ARCHITECTURE_KNOBS:
+        if name in inactive or name not in values or values[name] == preset.get(name):
+            continue
+        label = FORM_FIELDS[name].label.lower()
+        number = isinstance(values[name], (int, float)) and not isinstance(values[name], bool)
+        was = "the write-up's own" if preset[name] == "preset" else (f"{preset[name]:g}" if number else str(preset[name]))
+        changes.append(f"{label} {values[name]:g} (preset {was})" if number else f"{label} {values[name]} (preset {was})")
+    return changes

@@ -7,7 +7,8 @@ import streamlit as st
 
 from core.figures.curves import METRICS, overlay_curves
 from core.training.events import RUNNING
-from core.runs.run_table import run_rows
+from core.runs.run_differences import difference_labels, differing_settings
+from core.runs.run_table import COLUMNS, SHOWN_AT_FIRST, matches, run_rows
 from core.runs.store import MODEL_FILE, RunError, delete_run, list_runs, load_run, metrics_csv, resolve_runs_dir, run_file
 from core.config.shown_text import markdown_code, markdown_text
 from core.runs.run_owners import forget_owner, owner_of
@@ -17,6 +18,7 @@ PAGES = Path(__file__).resolve().parent
 ROOT = PAGES.parent
 OVERLAY_DEFAULT = 3  # runs overlaid when the page opens: the newest ones with epochs
 CONFIRM_KEY = "runs_confirm_delete"  # session state: the run whose deletion awaits a yes
+SESSION_RUNS_KEY = "session_runs"  # session state: names of the runs this session trained (set by Train)
 
 
 def model_bytes(name: str, runs_dir: Path):
@@ -38,9 +40,23 @@ if not runs:
     st.page_link(PAGES / "train.py", label="Train a model", icon=":material/model_training:")
     st.stop()
 
-table = pd.DataFrame(run_rows(runs))
+session_runs = set(st.session_state.get(SESSION_RUNS_KEY, ()))
+rows = run_rows(runs)
+for row in rows:  # runs this browser session trained, marked
+    row["run"] = f"{row['run']} ★" if row["run"] in session_runs else row["run"]
+filter_column, columns_column = st.columns([2, 3])
+wanted = filter_column.text_input("Filter", key="runs_filter", placeholder="e.g. adam relu",
+                                  help="Shows the runs whose cells contain every word typed (any column).")
+shown_columns = columns_column.multiselect("Columns", list(COLUMNS), default=list(SHOWN_AT_FIRST), key="runs_columns",
+                                           help="Every hyperparameter of a run is a column; pick the ones to compare.")
+rows = [row for row in rows if matches(row, wanted)] if wanted else rows
+if session_runs:
+    st.caption("★ = trained in this browser session.")
+if wanted and not rows:
+    st.info("No run matches the filter. Clear it to see every run.")
+table = pd.DataFrame(rows, columns=list(COLUMNS))
 st.dataframe(
-    table, key="runs_table", hide_index=True,
+    table, key="runs_table", hide_index=True, column_order=[c for c in COLUMNS if c in shown_columns] or ["run"],
     column_config={
         "run": st.column_config.TextColumn("run", pinned=True),
         "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
@@ -68,8 +84,18 @@ choice_column, metric_column = st.columns([4, 1])
 chosen = choice_column.multiselect("Runs to overlay", names, default=with_epochs[:OVERLAY_DEFAULT], key="runs_overlay")
 metric = metric_column.radio("Metric", METRICS, key="runs_metric", horizontal=True)
 epochs_of = {run.name: run.epochs for run in runs}
+configs = {run.name: run.config for run in runs if run.name in chosen}
 if chosen:
-    st.plotly_chart(overlay_curves({name: epochs_of[name] for name in chosen}, metric), key="runs_overlay_chart")
+    labels = difference_labels({name: configs.get(name, {}) for name in chosen})  # legends say what differs
+    st.plotly_chart(overlay_curves({labels[name]: epochs_of[name] for name in chosen}, metric), key="runs_overlay_chart")
+    differing = differing_settings({name: configs.get(name, {}) for name in chosen})
+    if len(chosen) > 1:
+        with st.expander(f"What differs between these {len(chosen)} runs", expanded=True):
+            if differing:
+                st.dataframe(pd.DataFrame(differing, index=chosen).rename_axis("run").reset_index(),
+                             key="runs_differences", hide_index=True)
+            else:
+                st.caption("Nothing: the same settings (they differ only by chance, if at all).")
 else:
     st.caption("Pick one or more runs to see their curves on one chart.")
 

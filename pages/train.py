@@ -222,6 +222,8 @@ def steering(state: JobState) -> None:
 
 def show_job(state: JobState, epoch_seconds: float | None) -> None:
     config = state.config
+    if state.run_name and state.owner == visitor_id():  # the Runs page marks this session's runs
+        st.session_state.setdefault("session_runs", set()).add(state.run_name)
     images = f"{config.train_size:,} images" if config.train_size else "all images"
     st.caption(f"`{config.model}` · {images} · batch {config.batch_size or 'full'} · "
                f"{config.optimizer} lr {config.learning_rate:g}" + (f" · run `{state.run_name}`" if state.run_name else ""))

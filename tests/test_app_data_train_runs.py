@@ -402,3 +402,21 @@ def test_the_address_carries_the_form_and_a_reload_or_a_job_link_restores_it(run
     finally:
         at.button(key="train_stop").click().run()
     wait_until(at, lambda at: at.warning, "the stop")
+
+
+def test_compared_runs_are_labelled_by_what_differs_and_the_differences_listed(runs_dir, recorded_run):
+    copy_run(recorded_run, runs_dir, "write-up")
+    copy_run(recorded_run, runs_dir, "tried-relu")
+    config_path = runs_dir / "tried-relu" / "config.json"
+    config = json.loads(config_path.read_text()) | {"activation": "relu", "optimizer": "adam", "learning_rate": 0.001}
+    config_path.write_text(json.dumps(config))
+    at = open_page("runs")
+    traces = set(chart_traces(at, "runs_overlay_chart"))
+    assert "relu · adam 0.001 (validation)" in traces and "sigmoid · sgd 0.1 (train)" in traces, traces
+    differences = at.dataframe[1].value  # after the table of runs
+    assert set(differences.columns) == {"run", "activation", "optimizer", "learning_rate"}
+    assert differences.set_index("run").loc["tried-relu", "activation"] == "relu"
+    at.text_input(key="runs_filter").input("relu adam").run()
+    assert list(at.dataframe[0].value["run"]) == ["tried-relu"]
+    at.text_input(key="runs_filter").input("no-such-thing").run()
+    assert any("No run matches the filter" in i for i in texts(at.info))

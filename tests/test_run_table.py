@@ -33,11 +33,11 @@ def test_rows_carry_the_runs_settings_and_best_scores(tmp_path):
               [epoch_line(1, 0.88, 2.0), epoch_line(2, 0.90, 1.5)])
     [row] = run_rows(list_runs(tmp_path))
     assert list(row) == list(COLUMNS)
-    assert row | {"started": None} == {
+    assert {k: v for k, v in row.items() if v is not None} | {"started": None} == {
         "run": "good", "model": "mlp", "status": "completed", "epochs": 2, "optimizer": "sgd", "learning_rate": 0.1,
         "batch_size": 100, "train_size": 0, "best_val_accuracy": 0.90, "test_accuracy": 0.91, "seconds": 3.5,
         "started": None, "problems": "",
-    }
+    }  # the settings this config.json leaves out are empty cells
     assert row["started"].startswith("20")
 
 

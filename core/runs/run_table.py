@@ -5,11 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+from core.config.train_config import FIELD_TYPES
 from core.runs.store import RunSummary
 
+HYPERPARAMETERS = (  # every TrainConfig knob worth comparing, in the Train form's order
+    "optimizer", "learning_rate", "momentum", "schedule", "batch_size", "activation", "initializer", "hidden_units",
+    "dropout", "patience", "target_accuracy", "train_size", "validation", "validation_size", "pixel_scale", "seed",
+    "augment_shift", "augment_rotation", "augment_zoom",
+)
 COLUMNS = (
-    "run", "model", "status", "epochs", "optimizer", "learning_rate", "batch_size", "train_size",
-    "best_val_accuracy", "test_accuracy", "seconds", "started", "problems",
+    "run", "model", "status", "epochs", *HYPERPARAMETERS, "best_val_accuracy", "test_accuracy", "seconds", "started",
+    "problems",
+)
+SHOWN_AT_FIRST = (  # the rest can be added from the page's column picker
+    "run", "model", "status", "epochs", "optimizer", "learning_rate", "batch_size", "activation", "initializer",
+    "train_size", "best_val_accuracy", "test_accuracy", "seconds", "started", "problems",
 )
 
 
@@ -20,6 +30,19 @@ def _number(value):
 
 def _text(value):
     return value if isinstance(value, str) else None
+
+
+def _setting(name: str, value):
+    """A config value as a cell of its field's type (a number or text); anything else (a damaged file) as None."""
+    if FIELD_TYPES.get(name) in (int, float, "int", "float"):
+        return _number(value)
+    return _text(value)
+
+
+def matches(row: dict, text: str) -> bool:
+    """Whether every word of `text` appears in some cell of `row` (case-insensitive): the Runs filter."""
+    cells = " ".join("" if value is None else str(value) for value in row.values()).lower()
+    return all(word in cells for word in text.lower().split())
 
 
 def _local_time(seconds) -> str | None:
@@ -41,10 +64,7 @@ def run_row(run: RunSummary) -> dict:
         "model": _text(run.model),
         "status": run.status,
         "epochs": len(run.epochs),
-        "optimizer": _text(config.get("optimizer")),
-        "learning_rate": _number(config.get("learning_rate")),
-        "batch_size": _number(config.get("batch_size")),
-        "train_size": _number(config.get("train_size")),
+        **{name: _setting(name, config.get(name)) for name in HYPERPARAMETERS},
         "best_val_accuracy": max(val_accuracies) if val_accuracies else None,
         "test_accuracy": _number(run.test_accuracy),
         "seconds": round(sum(_number(e.get("seconds")) or 0.0 for e in run.epochs), 1),

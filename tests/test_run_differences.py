@@ -1,0 +1,33 @@
+"""What differs between compared runs, and legend labels made from it (tutorial 003's comparison)."""
+
+from core.config.train_config import preset_config
+from core.runs.run_differences import difference_labels, differing_settings
+from core.runs.run_table import matches
+
+SIGMOID = preset_config("mlp").to_dict()  # the write-up's run: sigmoid, sgd 0.1
+RELU = preset_config("mlp", activation="relu", initializer="he_normal", optimizer="adam", learning_rate=1e-3).to_dict()
+
+
+def test_only_the_settings_that_differ_are_listed():
+    differing = differing_settings({"a": SIGMOID, "b": RELU})
+    assert set(differing) == {"activation", "initializer", "optimizer", "learning_rate"}
+    assert differing["activation"] == {"a": "sigmoid", "b": "relu"}
+    assert differing["learning_rate"] == {"a": "0.1", "b": "0.001"}
+    assert differing_settings({"a": SIGMOID, "b": dict(SIGMOID)}) == {}
+    assert differing_settings({"a": SIGMOID}) == {}
+    older = {k: v for k, v in SIGMOID.items() if k != "dropout"}  # an older run without a setting
+    assert differing_settings({"a": SIGMOID, "b": older})["dropout"]["b"] == "—"
+
+
+def test_legend_labels_say_what_sets_each_run_apart():
+    labels = difference_labels({"mlp-1": SIGMOID, "mlp-2": RELU})
+    assert labels == {"mlp-1": "sigmoid · preset · sgd 0.1", "mlp-2": "relu · he_normal · adam 0.001"}
+    same = difference_labels({"mlp-1": SIGMOID, "mlp-2": dict(SIGMOID)})
+    assert same == {"mlp-1": "mlp-1", "mlp-2": "mlp-2"}  # nothing differs: the names
+    assert difference_labels({"mlp-1": SIGMOID, "mlp-2": RELU}, titles={"mlp-1": "write-up"})["mlp-1"] == "write-up"
+
+
+def test_the_filter_needs_every_word_somewhere_in_the_row():
+    row = {"run": "mlp-20261201-120000-abcd", "optimizer": "adam", "activation": "relu", "learning_rate": 0.001}
+    assert matches(row, "adam relu") and matches(row, "ADAM") and matches(row, "0.001")
+    assert not matches(row, "adam sigmoid")

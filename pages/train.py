@@ -10,7 +10,7 @@ from core.config.shown_text import markdown_code, markdown_text
 from core.config.train_config import ConfigError
 from core.figures.curves import training_curves
 from core.training.batch_points import recent_mean
-from core.training.epoch_estimate import estimate_epoch, split_sizes
+from core.training.epoch_estimate import estimate_epoch, run_seconds, split_sizes
 from core.training.training_health import training_health
 from core.training.events import COMPLETED, EARLY_STOPPED, RUNNING, STOPPED, TARGET_REACHED
 from core.jobs.job_progress import describe_progress, format_seconds
@@ -350,8 +350,9 @@ with form_column:
         estimate = estimate_epoch(config, saved_runs(str(resolve_runs_dir())))
         n_train, n_val = split_sizes(config)
         st.markdown(f"Trains on **{n_train:,} images**" + (f", validates on {n_val:,}" if n_val else "") +
-                    f". Estimated **{format_seconds(estimate.seconds)} per epoch**, "
-                    f"{format_seconds(estimate.seconds * config.epochs)} for {config.epochs} epoch(s).")
+                    f". Estimated **{format_seconds(estimate.seconds)} per epoch**; about "
+                    f"{format_seconds(run_seconds(config, estimate.seconds))} in all for {config.epochs} epoch(s), "
+                    "with start-up and scoring the 10,000 test images.")
         st.caption(f"Estimate {estimate.detail}. Link to these settings: {markdown_code(settings_url(config), 600)}")
         follow_form_in_url(config)
 

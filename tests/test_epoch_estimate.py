@@ -74,3 +74,11 @@ def test_runs_with_damaged_configs_or_other_augmentation_are_ignored():
     damaged.config["learning_rate"] = "broken"
     augmented = saved_run(config.replace(augment_rotation=10.0), [99.0, 99.0])
     assert estimate_epoch(config, [damaged, augmented]).source == BASELINE
+
+
+def test_a_runs_estimate_adds_start_up_scoring_and_saving_to_its_epochs():
+    from core.training.epoch_estimate import SAVING_SECONDS, START_UP_SECONDS, run_seconds
+
+    config = config_of("softmax", train_size=6000, validation="none", epochs=3)
+    assert run_seconds(config, 2.0) == pytest.approx(START_UP_SECONDS + 3 * 2.0 + 10_000 / 3 * 2.0 / 6000 + SAVING_SECONDS)
+    assert run_seconds(config, 0.0) >= START_UP_SECONDS  # never "0 s": a run always starts and saves

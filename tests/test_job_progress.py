@@ -14,7 +14,7 @@ def epoch(number, seconds):
     return EpochEnd(number, 0.5, 0.8, 0.6, 0.78, 0.1, seconds, 1000.0)
 
 
-@pytest.mark.parametrize("seconds, text", [(0, "0 s"), (42.4, "42 s"), (185, "3 min 5 s"), (4320, "1 h 12 min")])
+@pytest.mark.parametrize("seconds, text", [(0, "under 1 s"), (0.4, "under 1 s"), (0.6, "1 s"), (42.4, "42 s"), (185, "3 min 5 s"), (4320, "1 h 12 min")])
 def test_format_seconds(seconds, text):
     assert format_seconds(seconds) == text
 

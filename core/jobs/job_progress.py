@@ -18,7 +18,9 @@ class ProgressReport:
 
 
 def format_seconds(seconds: float) -> str:
-    """`"42 s"`, `"3 min 5 s"` or `"1 h 12 min"`."""
+    """`"under 1 s"`, `"42 s"`, `"3 min 5 s"` or `"1 h 12 min"`."""
+    if seconds < 0.5:
+        return "under 1 s"
     seconds = max(0, round(seconds))
     if seconds < 60:
         return f"{seconds} s"

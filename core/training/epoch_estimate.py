@@ -107,6 +107,18 @@ def _speed_ratios(config: TrainConfig, runs: Sequence) -> tuple[list[float], int
     return ratios, used
 
 
+START_UP_SECONDS = 1.0  # a warm worker: the job's arrays, its run folder, the first call into TensorFlow (0.4-0.8 s measured)
+SAVING_SECONDS = 0.5  # the model, its NumPy copy (checked against Keras) and the test predictions
+FORWARD_SHARE = 1 / 3  # scoring an image costs about a third of training on it (a forward pass, no backward)
+
+
+def run_seconds(config: TrainConfig, epoch_seconds: float) -> float:
+    """The whole run as the Train page shows it: start-up, every epoch, scoring the 10,000 test images, saving."""
+    n_train, _ = split_sizes(config)
+    scoring = TEST_SIZE * FORWARD_SHARE * epoch_seconds / max(1, n_train)
+    return START_UP_SECONDS + config.epochs * epoch_seconds + scoring + SAVING_SECONDS
+
+
 def estimate_epoch(config: TrainConfig, runs: Sequence = ()) -> EpochEstimate:
     """Estimate the seconds one epoch of `config` will take.
 

@@ -1,5 +1,6 @@
 """Runs: every saved training run; overlay their curves, download or delete them."""
 
+import html
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from core.runs.run_differences import difference_labels, differing_settings
 from core.runs.run_table import COLUMNS, SHOWN_AT_FIRST, matches, run_rows
 from core.runs.store import MODEL_FILE, RunError, delete_run, list_runs, load_run, metrics_csv, resolve_runs_dir, run_file
 from core.config.shown_text import markdown_code, markdown_text
+from core.runs.run_notes import MAX_NOTE, MAX_TITLE, RunNote, all_notes, forget_note, set_note
 from core.runs.run_owners import forget_owner, owner_of
 from dashboard.visitor import may_manage
 
@@ -41,8 +43,10 @@ if not runs:
     st.stop()
 
 session_runs = set(st.session_state.get(SESSION_RUNS_KEY, ()))
+notes = all_notes(runs_dir)
 rows = run_rows(runs)
-for row in rows:  # runs this browser session trained, marked
+for row in rows:  # runs this browser session trained, marked; each run's title beside its name
+    row["title"] = notes[row["run"]].title if row["run"] in notes else None
     row["run"] = f"{row['run']} ★" if row["run"] in session_runs else row["run"]
 filter_column, columns_column = st.columns([2, 3])
 wanted = filter_column.text_input("Filter", key="runs_filter", placeholder="e.g. adam relu",
@@ -54,9 +58,9 @@ if session_runs:
     st.caption("★ = trained in this browser session.")
 if wanted and not rows:
     st.info("No run matches the filter. Clear it to see every run.")
-table = pd.DataFrame(rows, columns=list(COLUMNS))
+table = pd.DataFrame(rows, columns=["title", *COLUMNS])
 st.dataframe(
-    table, key="runs_table", hide_index=True, column_order=[c for c in COLUMNS if c in shown_columns] or ["run"],
+    table, key="runs_table", hide_index=True, column_order=["title", *[c for c in COLUMNS if c in shown_columns]],
     column_config={
         "run": st.column_config.TextColumn("run", pinned=True),
         "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
@@ -86,7 +90,8 @@ metric = metric_column.radio("Metric", METRICS, key="runs_metric", horizontal=Tr
 epochs_of = {run.name: run.epochs for run in runs}
 configs = {run.name: run.config for run in runs if run.name in chosen}
 if chosen:
-    labels = difference_labels({name: configs.get(name, {}) for name in chosen})  # legends say what differs
+    titles = {name: html.escape(notes[name].title) for name in chosen if name in notes and notes[name].title}
+    labels = difference_labels({name: configs.get(name, {}) for name in chosen}, titles)  # legends: title, or what differs
     st.plotly_chart(overlay_curves({labels[name]: epochs_of[name] for name in chosen}, metric), key="runs_overlay_chart")
     differing = differing_settings({name: configs.get(name, {}) for name in chosen})
     if len(chosen) > 1:
@@ -128,6 +133,18 @@ downloads[1].download_button(
     key="runs_download_metrics", icon=":material/description:", disabled=not run.epochs,
 )
 owned = may_manage(owner_of(runs_dir, run.name))
+current = notes.get(run.name, RunNote())
+if current.title or current.note:
+    st.text(f"{current.title}\n{current.note}".strip())  # a visitor's text: shown as typed, never as markdown
+with st.expander("Title and note", icon=":material/edit_note:"):
+    with st.form(f"runs_note_{run.name}", border=False):
+        title = st.text_input("Title", current.title, max_chars=MAX_TITLE, key=f"runs_note_title_{run.name}",
+                              help="Shown in the table and in the legends of compared curves, e.g. \"relu + adam\".")
+        note = st.text_area("Note", current.note, max_chars=MAX_NOTE, key=f"runs_note_text_{run.name}", height=80)
+        if st.form_submit_button("Save", disabled=not owned,
+                                 help=None if owned else "Only the visitor who trained this run, or a signed-in teacher, can name it."):
+            set_note(runs_dir, run.name, title, note)
+            st.rerun()
 with downloads[2]:
     if st.session_state.get(CONFIRM_KEY) != run.name or not owned:
         if st.button("Delete run…", key="runs_delete", icon=":material/delete:", disabled=run.status == RUNNING or not owned,
@@ -143,6 +160,7 @@ with downloads[2]:
             try:
                 delete_run(run.name, runs_dir)
                 forget_owner(runs_dir, run.name)
+                forget_note(runs_dir, run.name)
             except RunError as error:
                 st.error(markdown_text(error, 600))
             else:

@@ -231,7 +231,7 @@ def test_stop_ends_the_training_and_keeps_finished_epochs(runs_dir):
     finally:
         if at.get("button") and any(b.key == "train_stop" for b in at.button):
             at.button(key="train_stop").click().run()  # never leave a 1000-epoch job behind
-    assert "**stopped**: stopped by request" in texts(at.warning)[0]
+    assert any("**stopped**: stopped by request" in w for w in texts(at.warning)), texts(at.warning)
     [run] = list_runs(runs_dir)
     assert run.status == "stopped"
     assert 1 <= len(run.epochs) < 1000
@@ -420,3 +420,19 @@ def test_compared_runs_are_labelled_by_what_differs_and_the_differences_listed(r
     assert list(at.dataframe[0].value["run"]) == ["tried-relu"]
     at.text_input(key="runs_filter").input("no-such-thing").run()
     assert any("No run matches the filter" in i for i in texts(at.info))
+
+
+def test_a_run_gets_a_title_and_note_shown_as_text_and_used_as_its_legend(runs_dir, recorded_run):
+    copy_run(recorded_run, runs_dir, "write-up")
+    copy_run(recorded_run, runs_dir, "tried-relu")
+    at = open_page("runs", {"run": "tried-relu"})
+    hostile = "relu + **adam** [here](https://evil.example) <b>x</b>"
+    at.text_input(key="runs_note_title_tried-relu").input(hostile)
+    at.text_area(key="runs_note_text_tried-relu").input("Tutorial 003's suggestion.\nLR from the warning.")
+    at.button[[b.label for b in at.button].index("Save")].click().run()
+    assert not at.exception
+    assert at.dataframe[0].value.set_index("run").loc["tried-relu", "title"] == hostile  # the table: as typed
+    assert any(hostile in t.value for t in at.text)  # st.text: never markdown
+    traces = set(chart_traces(at, "runs_overlay_chart"))
+    assert "relu + **adam** [here](https://evil.example) &lt;b&gt;x&lt;/b&gt; (validation)" in traces, traces
+    assert json.loads((runs_dir / "notes.json").read_text())["tried-relu"]["note"].startswith("Tutorial 003")

@@ -32,7 +32,8 @@ def test_an_exploding_loss_says_to_lower_the_learning_rate():
 
 
 def test_accuracy_near_chance_after_an_epoch_is_not_learning():
-    health = training_health(epochs((2.3, 0.11, 2.3)))
+    assert training_health(epochs((2.3, 0.11, 2.3))) is None  # one epoch (of a small subset) may not have moved yet
+    health = training_health(epochs((2.3, 0.11, 2.3), (2.3, 0.11, 2.3)))
     assert health.kind == "not_learning" and "11%" in health.message and "usual range" in health.message
 
 

@@ -14,6 +14,7 @@ from core.training.events import EpochEnd
 
 CHANCE_ACCURACY = 0.10  # ten digit classes
 NOT_LEARNING_BELOW = 0.25  # training accuracy still below this after an epoch: near chance (10%)
+NOT_LEARNING_FROM_EPOCH = 2  # a first epoch on a few hundred images may not have moved yet
 EXPLODING_LOSS = 10 * math.log(10)  # ten times the loss of a uniform guess over ten classes (~2.3)
 OVERFITTING_EPOCHS = 3  # validation loss rising this many epochs in a row while training loss falls
 
@@ -36,7 +37,7 @@ def training_health(epochs: Sequence[EpochEnd]) -> Health | None:
         return Health("exploding", f"The loss is exploding ({shown} at epoch {last.epoch}; a uniform guess scores 2.3): "
                                    f"the learning rate {last.learning_rate:g} is too high for this model. "
                                    f"Try a tenth of it.")
-    if last.accuracy < NOT_LEARNING_BELOW:
+    if last.epoch >= NOT_LEARNING_FROM_EPOCH and last.accuracy < NOT_LEARNING_BELOW:
         return Health("not_learning", f"Not learning: training accuracy is {last.accuracy:.0%} after {last.epoch} "
                                       f"epoch(s), near the {CHANCE_ACCURACY:.0%} of guessing. Try a learning rate "
                                       "in the optimizer's usual range, or another initializer or activation.")

@@ -1,0 +1,81 @@
+"""A title and a note for each run, set on the Runs page, so compared runs read "relu + adam" rather
+than `mlp-20261201-180930-d874`.
+
+Kept by the server in one file, `notes.json` in the runs directory (as `run_owners.py` keeps
+owners): a run folder is written by its worker, and a title may be given long after. Written
+atomically under a lock. Titles and notes are visitors' text: they are stored as typed (cut to
+their limits, control characters dropped) and every page shows them as text, never as markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.runs.atomic_files import write_json_atomic
+from core.runs.store import resolve_runs_dir
+
+NOTES_FILE = "notes.json"
+MAX_TITLE = 60
+MAX_NOTE = 500
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class RunNote:
+    title: str = ""
+    note: str = ""
+
+
+def _path(runs_dir) -> Path:
+    return resolve_runs_dir(runs_dir) / NOTES_FILE
+
+
+def _read(path: Path) -> dict[str, dict]:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
+
+
+def _clean(text: str, limit: int, keep_newlines: bool) -> str:
+    kept = "".join(ch for ch in str(text) if (keep_newlines and ch == "\n") or unicodedata.category(ch)[0] != "C")
+    return kept.strip()[:limit]
+
+
+def all_notes(runs_dir: str | os.PathLike | None) -> dict[str, RunNote]:
+    """Every run's title and note (runs without one are absent)."""
+    notes = {}
+    for name, entry in _read(_path(runs_dir)).items():
+        title, note = entry.get("title", ""), entry.get("note", "")
+        notes[name] = RunNote(title if isinstance(title, str) else "", note if isinstance(note, str) else "")
+    return notes
+
+
+def set_note(runs_dir: str | os.PathLike | None, run_name: str, title: str, note: str) -> RunNote:
+    """Give `run_name` a title (at most 60 characters) and a note (at most 500); empty both to clear them."""
+    saved = RunNote(_clean(title, MAX_TITLE, keep_newlines=False), _clean(note, MAX_NOTE, keep_newlines=True))
+    path = _path(runs_dir)
+    with _lock:
+        notes = _read(path)
+        if saved.title or saved.note:
+            notes[run_name] = {"title": saved.title, "note": saved.note}
+        else:
+            notes.pop(run_name, None)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, notes)
+    return saved
+
+
+def forget_note(runs_dir: str | os.PathLike | None, run_name: str) -> None:
+    """Drop `run_name`'s title and note (after the run was deleted)."""
+    path = _path(runs_dir)
+    with _lock:
+        notes = _read(path)
+        if notes.pop(run_name, None) is not None:
+            write_json_atomic(path, notes)

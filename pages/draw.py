@@ -25,6 +25,8 @@ st.caption(
     "centred by its centre of mass in a 28×28 frame, as MNIST's digits were, then classified."
 )
 st.session_state.setdefault("draw_canvas_version", 0)
+KEPT_DRAWING_KEY = "draw_kept_strokes"  # the canvas's strokes, kept while the visitor is on other pages
+KEPT_IMAGE_KEY = "draw_kept_image"  # and the image they made (RGBA), predicted again on the way back
 
 sources = model_sources()
 if not sources:
@@ -41,18 +43,29 @@ with canvas_column:
     from streamlit_drawable_canvas import st_canvas  # registers its component: only inside a running app
 
     brush = st.slider("Brush width", min_value=5, max_value=50, value=22, key="draw_brush")
+    canvas_key = f"draw_canvas_{st.session_state['draw_canvas_version']}"
+    # Back from another page, the canvas is new (Streamlit dropped its state): it starts from the strokes kept.
+    kept = None if canvas_key in st.session_state else st.session_state.get(KEPT_DRAWING_KEY)
     canvas = st_canvas(
         stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=CANVAS_SIZE,
         height=CANVAS_SIZE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-        key=f"draw_canvas_{st.session_state['draw_canvas_version']}",
+        initial_drawing=kept, key=canvas_key,
     )
+    if canvas.json_data and canvas.json_data.get("objects"):
+        st.session_state[KEPT_DRAWING_KEY] = canvas.json_data
 
     def clear_canvas() -> None:
         st.session_state["draw_canvas_version"] += 1  # a new key mounts a new, empty canvas
+        st.session_state.pop(KEPT_DRAWING_KEY, None)
+        st.session_state.pop(KEPT_IMAGE_KEY, None)
 
     st.button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
 
 rgba = canvas.image_data
+if rgba is None and kept is not None:  # a restored canvas sends no image until the next stroke: the last one kept
+    rgba = st.session_state.get(KEPT_IMAGE_KEY)
+elif rgba is not None:
+    st.session_state[KEPT_IMAGE_KEY] = rgba
 if rgba is None or not has_ink(rgba, BACKGROUND):
     with result_column:
         st.info("Draw a digit on the black square to see what the model thinks it is.")

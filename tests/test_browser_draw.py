@@ -162,3 +162,19 @@ def test_clear_then_a_drawn_zero_is_read_as_0(draw_page):
                (2 * math.pi * i / 24 for i in range(26))]  # closed, ends overlapping
     assert draw(draw_page, ellipse) == 0
     assert_no_error_boxes(draw_page)
+
+
+def test_the_drawing_is_kept_across_pages(draw_page):
+    digit = draw(draw_page, [(0.5, 0.15), (0.52, 0.5), (0.5, 0.85)])  # a one
+    draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Data").first.click()
+    wait_text(draw_page, "MNIST")
+    draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Draw").first.click()
+    prediction_metric(draw_page).wait_for(state="visible", timeout=PREDICTION_TIMEOUT_MS)  # predicted again, no new stroke
+    assert int(prediction_metric(draw_page).locator("[data-testid='stMetricValue']").inner_text().strip()) == digit
+    assert_no_error_boxes(draw_page)
+    clear(draw_page)  # Clear still empties it, and a later visit starts blank
+    draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Data").first.click()
+    wait_text(draw_page, "MNIST")
+    draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Draw").first.click()
+    wait_text(draw_page, HINT)
+    assert prediction_metric(draw_page).count() == 0

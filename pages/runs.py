@@ -6,11 +6,13 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from core.figures.curves import METRICS, overlay_curves
+from core.figures.curves import METRICS, overlay_curves, training_curves
 from core.training.events import RUNNING
 from core.runs.run_differences import difference_labels, differing_settings
 from core.runs.run_table import COLUMNS, SHOWN_AT_FIRST, matches, run_rows
-from core.runs.store import MODEL_FILE, RunError, delete_run, list_runs, load_run, metrics_csv, resolve_runs_dir, run_file
+from core.runs.store import (
+    MODEL_FILE, RunError, delete_run, list_runs, load_points, load_run, metrics_csv, resolve_runs_dir, run_file,
+)
 from core.config.shown_text import markdown_code, markdown_text
 from core.runs.run_notes import MAX_NOTE, MAX_TITLE, RunNote, all_notes, forget_note, set_note
 from core.runs.run_owners import forget_owner, owner_of
@@ -120,6 +122,12 @@ if isinstance(run.test_accuracy, float):
 st.markdown(status_line)
 for problem in run.problems:
     st.error(f"Damaged run: {markdown_text(problem, 400)}.")
+points, rate_changes = load_points(run.name, runs_dir)
+if run.epochs or points:  # the replay: batch-level points and learning-rate marks, as the Train page showed them live
+    loss_column, accuracy_column = st.columns(2)
+    for column, shown in ((loss_column, "loss"), (accuracy_column, "accuracy")):
+        column.plotly_chart(training_curves(run.epochs, shown, points, rate_changes, smoothing=0.6),
+                            key=f"runs_replay_{shown}")
 
 has_model = run.has_model and not (run.path / MODEL_FILE).is_symlink()
 downloads = st.columns(3)

@@ -436,3 +436,21 @@ def test_a_run_gets_a_title_and_note_shown_as_text_and_used_as_its_legend(runs_d
     traces = set(chart_traces(at, "runs_overlay_chart"))
     assert "relu + **adam** [here](https://evil.example) &lt;b&gt;x&lt;/b&gt; (validation)" in traces, traces
     assert json.loads((runs_dir / "notes.json").read_text())["tried-relu"]["note"].startswith("Tutorial 003")
+
+
+def test_one_run_replays_its_batch_points_and_learning_rate_marks(runs_dir, recorded_run):
+    name = copy_run(recorded_run, runs_dir)
+    # A run this small trains between two progress ticks, so its batches.jsonl is written here, in the
+    # format the streaming trainer records (core.training.events.Progress.to_dict()).
+    points = [{"event": "batch", "epoch": 1 + i // 6, "fraction": (i % 6 + 1) / 7, "loss": 2.0 - 0.1 * i,
+               "accuracy": 0.1 + 0.05 * i, "seconds": 0.1 * i, "samples": 32, "step": i + 1, "learning_rate": 0.1}
+              for i in range(12)]
+    (runs_dir / name / "batches.jsonl").write_text("".join(json.dumps(p) + "\n" for p in points))
+    (runs_dir / name / "controls.jsonl").write_text(json.dumps(
+        {"event": "learning_rate", "epoch": 2, "fraction": 0.5, "step": 15, "learning_rate": 0.05, "previous": 0.1}) + "\n")
+    at = open_page("runs", {"run": name})
+    loss = chart_traces(at, "runs_replay_loss")
+    assert len(loss["train (batches)"]["x"]) == len(points) > 0
+    chart = [c for c in at.get("plotly_chart") if "runs_replay_loss" in c.proto.id][0]
+    marks = [shape for shape in json.loads(chart.proto.spec)["layout"].get("shapes", [])]
+    assert [shape["x0"] for shape in marks] == [1.5], marks  # epoch 2, half-way: where the rate was changed

@@ -4,7 +4,7 @@ import pytest
 
 from core.config.train_config import FIELD_TYPES, ConfigError
 from core.config.train_form import (
-    DEMO_MODELS, DEMO_TRAIN_SIZE, FORM_FIELDS, GROUPS, build_config, check_in_form, default_values, inactive_fields,
+    DEFAULT_MODEL, DEMO_MODELS, DEMO_TRAIN_SIZE, FORM_FIELDS, GROUPS, build_config, check_in_form, default_values, inactive_fields,
     query_for, values_from_query,
 )
 from core.config.zoo import MODEL_NAMES, SPECS
@@ -53,7 +53,7 @@ def test_a_bad_query_value_is_reported_naming_it_and_the_defaults_stay(query, na
     link = values_from_query(query)
     [problem] = link.problems
     assert named in problem
-    assert link.values == default_values("lenet5")
+    assert link.values == default_values(DEFAULT_MODEL)  # the form's first model, with its preset
 
 
 def test_bad_values_are_reported_one_by_one_and_the_good_ones_still_apply():

@@ -48,7 +48,7 @@ session_runs = set(st.session_state.get(SESSION_RUNS_KEY, ()))
 notes = all_notes(runs_dir)
 rows = run_rows(runs)
 for row in rows:  # runs this browser session trained, marked; each run's title beside its name
-    row["title"] = notes[row["run"]].title if row["run"] in notes else None
+    row["title"] = notes[row["run"]].title if row["run"] in notes else ""
     row["run"] = f"{row['run']} ★" if row["run"] in session_runs else row["run"]
 filter_column, columns_column = st.columns([2, 3])
 wanted = filter_column.text_input("Filter", key="runs_filter", placeholder="e.g. adam relu",
@@ -60,9 +60,9 @@ if session_runs:
     st.caption("★ = trained in this browser session.")
 if wanted and not rows:
     st.info("No run matches the filter. Clear it to see every run.")
-table = pd.DataFrame(rows, columns=["title", *COLUMNS])
+table = pd.DataFrame(rows, columns=["run", "title", *COLUMNS[1:]])
 st.dataframe(
-    table, key="runs_table", hide_index=True, column_order=["title", *[c for c in COLUMNS if c in shown_columns]],
+    table, key="runs_table", hide_index=True, column_order=[c for c in ("run", "title", *COLUMNS[1:]) if c in shown_columns or c == "title"],
     column_config={
         "run": st.column_config.TextColumn("run", pinned=True),
         "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),

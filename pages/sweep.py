@@ -15,6 +15,7 @@ from core.jobs.sweep_jobs import (
     DONE, FAILED, STARTING, SweepBusyError, SweepJobs, SweepState, list_sweeps, load_sweep, open_sweeps, trial_rows,
 )
 from core.runs.store import resolve_runs_dir
+from dashboard.visitor import may_manage
 
 PAGES = Path(__file__).resolve().parent
 JOB_KEY = "sweep_job"  # session state and query parameter: the id of this session's latest sweep
@@ -82,7 +83,7 @@ def show_state(state: SweepState) -> None:
         text = ("Starting the sweep's worker…" if state.status == STARTING else
                 f"{finished} of {state.trials} trials finished ({pruned} pruned)" + (" · stopping…" if state.stop_requested else ""))
         st.progress(finished / state.trials, text=text)
-        if st.button("Stop sweep", key="sweep_stop", icon=":material/stop:", disabled=state.stop_requested,
+        if st.button("Stop sweep", key="sweep_stop", icon=":material/stop:", disabled=state.stop_requested or not may_manage(None),
                      help="Running trials stop after their current batch; no more start."):
             shared_sweeps().stop(state.job_id)
     for note in state.notes:
@@ -168,7 +169,10 @@ with form_column:
                 columns[index % 2].text_input(field.label, key=knob_key(name), max_chars=500,
                                               placeholder=f"preset: {preset[name]}", help=field.help)
     active = state is not None and not state.finished
-    if st.button("Start sweep", key="sweep_start", type="primary", icon=":material/play_arrow:", disabled=active,
+    allowed = may_manage(None)  # a sweep fills the queue with many trainings: on a shared server, the teacher's call
+    if not allowed:
+        st.caption("On this shared server only a signed-in teacher starts sweeps: each is many trainings in the class's queue.")
+    if st.button("Start sweep", key="sweep_start", type="primary", icon=":material/play_arrow:", disabled=active or not allowed,
                  help="This session's sweep is still going: stop it first." if active else None):
         searches, fixed = searches_and_fixed({name: st.session_state[knob_key(name)] for name in KNOBS})
         try:

@@ -81,10 +81,18 @@ def test_visitors_own_their_trainings_and_runs_and_the_teacher_manages_all(serve
         teacher.get_by_label("Password", exact=True).fill(PASSWORD)
         teacher.get_by_role("button", name="Sign in").click()
         wait_text(teacher, "Signed in: you can stop, steer and delete every training and run.", WAIT_MS)
+        open_view(teacher, server, "sweep")
+        teacher.locator(".st-key-sweep_start").get_by_role("button").wait_for(state="visible", timeout=WAIT_MS)
+        assert teacher.locator(".st-key-sweep_start").get_by_role("button").is_enabled()
         open_view(teacher, server, "train", f"job={job_id}")
         teacher.locator(".st-key-train_stop").get_by_role("button").click(timeout=WAIT_MS)
         wait_text(alice, re.compile(r"stopped"), WAIT_MS)
         wait_text(bob, re.compile(r"completed|Test accuracy"), WAIT_MS)  # Bob's queued job got the slot
+
+        # Sweeps (many trainings at once) are the teacher's on a shared server.
+        open_view(bob, server, "sweep")
+        wait_text(bob, "only a signed-in teacher starts sweeps", WAIT_MS)
+        assert bob.locator(".st-key-sweep_start").get_by_role("button").is_disabled()
 
         # Runs: Bob cannot delete Alice's run; Alice can.
         alice_runs = [p.name for p in server.runs_dir.iterdir() if p.is_dir()]

@@ -83,7 +83,7 @@ def prediction_text(page) -> str:
     }}""")
 
 
-def stroke(page, index: int) -> float | None:
+def stroke(page, index: int, timeout: float = PREDICTION_TIMEOUT_S) -> float | None:
     """Draw one short stroke (each in a new place); seconds from mouse-up to a new prediction shown."""
     canvas = page.locator("div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas").first
     box = canvas.bounding_box()
@@ -96,11 +96,11 @@ def stroke(page, index: int) -> float | None:
         page.mouse.move(x + step * 2, y + box["height"] * 0.07 * step, steps=2)
     page.mouse.up()
     released = time.perf_counter()
-    while time.perf_counter() - released < PREDICTION_TIMEOUT_S:
+    while time.perf_counter() - released < timeout:
         if prediction_text(page) not in ("", before):
             return time.perf_counter() - released
         time.sleep(0.02)
-    print(f"stroke {index}: no new prediction in {PREDICTION_TIMEOUT_S:g} s (shown before and after: {before!r})",
+    print(f"stroke {index}: no new prediction in {timeout:g} s (shown before and after: {before!r})",
           file=sys.stderr, flush=True)
     return None
 

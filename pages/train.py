@@ -350,16 +350,17 @@ with form_column:
         estimate = estimate_epoch(config, saved_runs(str(resolve_runs_dir())))
         n_train, n_val = split_sizes(config)
         st.markdown(f"Trains on **{n_train:,} images**" + (f", validates on {n_val:,}" if n_val else "") +
-                    f". Estimated **{format_seconds(estimate.seconds)} per epoch**; about "
-                    f"{format_seconds(run_seconds(config, estimate.seconds))} in all for {config.epochs} epoch(s), "
-                    "with start-up and scoring the 10,000 test images.")
-        st.caption(f"Estimate {estimate.detail}. Link to these settings: {markdown_code(settings_url(config), 600)}")
+                    f". About **{format_seconds(estimate.seconds)} per epoch**, "
+                    f"{format_seconds(run_seconds(config, estimate.seconds))} in all.")
         follow_form_in_url(config)
 
     active = state is not None and not state.finished
     st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:", disabled=config is None or active,
               help="Another training of this session is still going: stop it first." if active else None,
               on_click=start_training)  # submits before this script reruns: the live view comes in the same run
+    if config is not None:  # below Start, so a projector or a phone shows Start without scrolling
+        st.caption(f"Estimate {estimate.detail}, with start-up and scoring the 10,000 test images. "
+                   f"Link to these settings: {markdown_code(settings_url(config), 600)}")
     start_problem = st.session_state.pop(START_PROBLEM_KEY, None)
     if start_problem:
         st.error(start_problem)

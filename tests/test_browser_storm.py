@@ -2,7 +2,7 @@
 `bench/rerun_storm.py`): one session clicks the Train form's step buttons as fast as raw mouse
 clicks go, another draws. The server must keep answering: every health check answers, every
 stroke gets its prediction, and no page shows an error. No timing is asserted beyond "answered
-at all" (a health check gives up at 10 s, a stroke at 10 s)."""
+at all" (a health check gives up at 10 s, a stroke at 30 s)."""
 
 import sys
 import time
@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from rerun_storm import HealthProbe, stroke  # noqa: E402
 
 STORM_SECONDS = 8
+STROKE_TIMEOUT_S = 30.0  # liveness, not speed: the bench holds strokes to 1 s
 
 
 def test_a_rerun_storm_leaves_the_server_answering_and_every_stroke_predicted(tmp_path):
@@ -22,7 +23,7 @@ def test_a_rerun_storm_leaves_the_server_answering_and_every_stroke_predicted(tm
         open_view(drawer, server, "draw")
         drawer.locator("div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas").first.wait_for(state="visible")
         wait_idle(drawer)
-        assert stroke(drawer, 0) is not None, "the first stroke got no prediction"
+        assert stroke(drawer, 0, timeout=STROKE_TIMEOUT_S) is not None, "the first stroke got no prediction"
         open_view(clicker, server, "train", "model=mlp&epochs=2")
         wait_idle(clicker)
         buttons = [clicker.locator(f".st-key-train_epochs [data-testid='{test_id}']")
@@ -34,11 +35,14 @@ def test_a_rerun_storm_leaves_the_server_answering_and_every_stroke_predicted(tm
         clicks, strokes = 0, []
         with HealthProbe(server.url) as health:
             started = next_stroke = time.perf_counter()
-            while time.perf_counter() - started < STORM_SECONDS:
+            clicking = 0.0  # seconds spent clicking, strokes' waits left out: a loaded CI box still gets its storm
+            while clicking < STORM_SECONDS and time.perf_counter() - started < 10 * STORM_SECONDS:
+                click_started = time.perf_counter()
                 clicker.mouse.click(*targets[clicks % 2])
                 clicks += 1
+                clicking += time.perf_counter() - click_started
                 if time.perf_counter() >= next_stroke:
-                    strokes.append(stroke(drawer, len(strokes) + 1))
+                    strokes.append(stroke(drawer, len(strokes) + 1, timeout=STROKE_TIMEOUT_S))
                     next_stroke = time.perf_counter() + 1.5
         assert clicks > 20 and len(strokes) >= 3
         assert all(latency < health.timeout for _, latency in health.samples), "a health check went unanswered"

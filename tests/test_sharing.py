@@ -109,14 +109,14 @@ def test_a_waiting_job_whose_visitor_left_leaves_the_queue_and_a_present_ones_st
 
 def test_a_training_stops_at_the_time_limit_keeping_its_epochs_and_saying_why(tmp_runs_dir):
     jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
-                        rules=hosted(MNIST_LAB_MAX_JOB_MINUTES="0.1"))  # 6 s
+                        rules=hosted(MNIST_LAB_MAX_JOB_MINUTES="0.25", MNIST_LAB_MAX_EPOCHS="1000"))  # 15 s
     try:
-        job = jobs.submit(LONG.replace(epochs=30, train_size=5000), name="capped", owner="alice")  # ~30 s uncapped
+        job = jobs.submit(LONG.replace(epochs=1000, train_size=2000), name="capped", owner="alice")  # well past 15 s
         wait_until(lambda: jobs.get(job).status == RUNNING, "the job to start")
         started = time.monotonic()
         ended = jobs.wait(job, timeout=WAIT)
-        assert ended.status == STOPPED and "limit of 0.1 minutes" in ended.reason
-        assert time.monotonic() - started < 60 and 1 <= len(ended.epochs) < 30
+        assert ended.status == STOPPED and "limit of 0.25 minutes" in ended.reason
+        assert time.monotonic() - started < 60 and 1 <= len(ended.epochs) < 1000
         saved = load_run("capped", tmp_runs_dir)
         assert saved.status == STOPPED and len(saved.epochs) == len(ended.epochs) and saved.has_model
     finally:

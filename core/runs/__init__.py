@@ -5,6 +5,7 @@
 - `recorded_run.py`: a training that records itself into a run folder (trainer + writer);
 - `run_table.py`: the Runs page's table of runs;
 - `run_owners.py`: which visitor started each run (a hosted server's `owners.json`);
+- `run_notes.py`: each run's title and note (`notes.json`); `json_ledger.py`: the one read-and-update of such a file;
 - `pretrained.py`: the small model that ships with the project;
 - `model_sources.py`: every trained model a view can pick (the shipped one and each run's).
 

@@ -9,20 +9,17 @@ their limits, control characters dropped) and every page shows them as text, nev
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.runs.atomic_files import write_json_atomic
+from core.runs.json_ledger import read_ledger, update_ledger
 from core.runs.store import resolve_runs_dir
 
 NOTES_FILE = "notes.json"
 MAX_TITLE = 60
 MAX_NOTE = 500
-_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -36,11 +33,7 @@ def _path(runs_dir) -> Path:
 
 
 def _read(path: Path) -> dict[str, dict]:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): v for k, v in value.items() if isinstance(v, dict)} if isinstance(value, dict) else {}
+    return {str(k): v for k, v in read_ledger(path).items() if isinstance(v, dict)}
 
 
 def _clean(text: str, limit: int, keep_newlines: bool) -> str:
@@ -60,22 +53,18 @@ def all_notes(runs_dir: str | os.PathLike | None) -> dict[str, RunNote]:
 def set_note(runs_dir: str | os.PathLike | None, run_name: str, title: str, note: str) -> RunNote:
     """Give `run_name` a title (at most 60 characters) and a note (at most 500); empty both to clear them."""
     saved = RunNote(_clean(title, MAX_TITLE, keep_newlines=False), _clean(note, MAX_NOTE, keep_newlines=True))
-    path = _path(runs_dir)
-    with _lock:
-        notes = _read(path)
+
+    def change(notes: dict) -> bool:
         if saved.title or saved.note:
             notes[run_name] = {"title": saved.title, "note": saved.note}
         else:
             notes.pop(run_name, None)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, notes)
+        return True
+
+    update_ledger(_path(runs_dir), change)
     return saved
 
 
 def forget_note(runs_dir: str | os.PathLike | None, run_name: str) -> None:
     """Drop `run_name`'s title and note (after the run was deleted)."""
-    path = _path(runs_dir)
-    with _lock:
-        notes = _read(path)
-        if notes.pop(run_name, None) is not None:
-            write_json_atomic(path, notes)
+    update_ledger(_path(runs_dir), lambda notes: notes.pop(run_name, None) is not None)

@@ -9,16 +9,13 @@ may delete it. Written atomically, under a lock, by the one server process.
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from pathlib import Path
 
-from core.runs.atomic_files import write_json_atomic
+from core.runs.json_ledger import read_ledger, update_ledger
 from core.runs.store import resolve_runs_dir
 
 OWNERS_FILE = "owners.json"
-_lock = threading.Lock()
 
 
 def _owners_path(runs_dir: str | os.PathLike | None) -> Path:
@@ -26,21 +23,12 @@ def _owners_path(runs_dir: str | os.PathLike | None) -> Path:
 
 
 def _read(path: Path) -> dict[str, str]:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):  # missing or damaged: no run has a known owner
-        return {}
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+    return {str(k): str(v) for k, v in read_ledger(path).items()}
 
 
 def record_owner(runs_dir: str | os.PathLike | None, run_name: str, owner: str) -> None:
     """Note that `owner` started run `run_name`."""
-    path = _owners_path(runs_dir)
-    with _lock:
-        owners = _read(path)
-        owners[run_name] = owner
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(path, owners)
+    update_ledger(_owners_path(runs_dir), lambda owners: owners.update({run_name: owner}) or True)
 
 
 def owner_of(runs_dir: str | os.PathLike | None, run_name: str) -> str | None:
@@ -50,8 +38,4 @@ def owner_of(runs_dir: str | os.PathLike | None, run_name: str) -> str | None:
 
 def forget_owner(runs_dir: str | os.PathLike | None, run_name: str) -> None:
     """Drop `run_name` from the file (after the run was deleted)."""
-    path = _owners_path(runs_dir)
-    with _lock:
-        owners = _read(path)
-        if owners.pop(run_name, None) is not None:
-            write_json_atomic(path, owners)
+    update_ledger(_owners_path(runs_dir), lambda owners: owners.pop(run_name, None) is not None)

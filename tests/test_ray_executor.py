@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,13 +44,15 @@ def cluster_run(tmp_path_factory):
     base = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must stay under 108 bytes, and pytest-NNN grows
     runs_dir, work, out = base / "runs", base / "work", base / "result.json"
     runs_dir.mkdir()
-    command = namespace_command([sys.executable, str(TESTS / "ray_cluster_check.py"),
+    command = namespace_command([sys.executable, "-X", "faulthandler", str(TESTS / "ray_cluster_check.py"),  # a crash prints its stack
                                  "--runs-dir", str(runs_dir), "--work", str(work), "--out", str(out)])
     completed = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
     for _ in range(2):  # the driver killed by a signal (a SIGSEGV in Ray's client, seen in 3 CI runs): again, from a clean slate
         if out.is_file() or completed.returncode >= 0:
             break
+        warnings.warn(f"the Ray cluster check's driver died of signal {-completed.returncode}; running it again. "
+                      f"Its last stderr (faulthandler's stack included):\n{completed.stderr[-3000:]}")
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(runs_dir, ignore_errors=True)
         runs_dir.mkdir()

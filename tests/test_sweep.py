@@ -333,7 +333,7 @@ def test_the_same_sweep_on_a_two_node_ray_cluster_trains_two_trials_at_once_and_
     base = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must stay under 108 bytes, and pytest-NNN grows  # short: Ray's socket paths inside it must stay under 108 bytes
     runs_dir, out = base / "runs", base / "result.json"
     runs_dir.mkdir()
-    command = namespace_command([sys.executable, str(TESTS / "ray_sweep_check.py"), "--runs-dir", str(runs_dir),
+    command = namespace_command([sys.executable, "-X", "faulthandler", str(TESTS / "ray_sweep_check.py"), "--runs-dir", str(runs_dir),
                                  "--work", str(base / "work"), "--out", str(out)])
     completed = subprocess.run(command, capture_output=True, text=True, timeout=RAY_CHECK_SECONDS,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -16,20 +16,18 @@ st.set_page_config(page_title="MNIST training lab", page_icon=str(Path(__file__)
 from dashboard.shared_jobs import shared_jobs  # noqa: E402
 from dashboard.visitor import sharing_rules, teacher_sign_in, visitor_id  # noqa: E402
 
-HEARTBEAT_SECONDS = 30  # an open tab says "still here" this often, so its queued training keeps its place
-
 rules = sharing_rules()  # a wrong setting stops here, on every page, with a message naming it
 jobs = shared_jobs()  # the first page view starts the training workers warming up, before anyone presses Start
 jobs.seen(visitor_id())
 
 
-@st.fragment(run_every=HEARTBEAT_SECONDS)
-def heartbeat() -> None:
-    shared_jobs().seen(visitor_id())
+if rules.heartbeat_seconds:  # a shared server: an open tab says "still here", so its queued training keeps its place
+    @st.fragment(run_every=rules.heartbeat_seconds)
+    def heartbeat() -> None:
+        shared_jobs().seen(visitor_id())
 
-
-with st.sidebar:
-    heartbeat()
+    with st.sidebar:
+        heartbeat()
 teacher_sign_in(rules, jobs.stop_queued)
 
 PAGES = ROOT / "pages"

@@ -21,6 +21,7 @@ import time
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -234,6 +235,20 @@ def wait_idle(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
         }""",
         timeout=timeout_ms,
     )
+
+
+def record_outside_requests(context) -> list[str]:
+    """From now on, every request `context`'s pages (and their frames) make to a host other than the
+    server's (127.0.0.1) is appended to the returned list: a self-hosted app fetches nothing from outside."""
+    outside: list[str] = []
+
+    def check(request) -> None:
+        url = urlparse(request.url)
+        if url.scheme not in ("data", "blob", "about") and url.hostname != "127.0.0.1":
+            outside.append(request.url)
+
+    context.on("request", check)
+    return outside
 
 
 def click_nav(page, title: str) -> None:

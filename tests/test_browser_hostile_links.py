@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlencode
 
 import pytest
 
-from live_server import assert_no_error_boxes, chromium, fresh_log, new_page, open_view, running_server, wait_idle
+from live_server import (
+    assert_no_error_boxes, chromium, fresh_log, new_page, open_view, record_outside_requests, running_server, wait_idle,
+)
 
 LINK = "[Session expired, click here to log in](https://evil.example/login)"
 IMAGE = "![pixel](http://127.0.0.2:9/tracker.png)"
@@ -38,22 +40,8 @@ def server(tmp_path_factory):
 def browser_page(server):
     with chromium() as browser:
         page = new_page(browser)
-        requests: list[str] = []
-        page.context.on("request", lambda request: requests.append(request.url))
-        yield page, requests
+        yield page, record_outside_requests(page.context)
         page.context.close()
-
-
-# The app's own `page_icon=":material/…:"` makes Streamlit fetch the icon from Google's font server;
-# that is the app, not a visitor's value, and a file icon served by the app itself ends it.
-APP_ICON_FONT = "https://fonts.gstatic.com/s/i/short-term/release/materialsymbolsrounded/"
-
-
-def foreign_requests(requests: list[str]) -> list[str]:
-    """Requests to any host but the server (127.0.0.1), the app's own material icon aside."""
-    return [url for url in requests
-            if urlparse(url).scheme not in ("data", "blob", "about") and urlparse(url).hostname != "127.0.0.1"
-            and not url.startswith(APP_ICON_FONT)]
 
 
 def test_hostile_query_values_and_keys_show_as_text_and_fetch_nothing(server, browser_page):
@@ -71,7 +59,7 @@ def test_hostile_query_values_and_keys_show_as_text_and_fetch_nothing(server, br
     assert box.locator("a, img, strong, em").count() == 0
     ignored = page.get_by_text("Ignored in this page's link").first
     assert "utm_source" in ignored.inner_text() and ignored.locator("a, img").count() == 0
-    assert foreign_requests(requests) == []
+    assert requests == []
     assert_no_error_boxes(page)
 
 
@@ -84,5 +72,5 @@ def test_a_hostile_reason_recorded_in_a_run_shows_as_text_on_runs(server, browse
     page.wait_for_timeout(1000)
     assert LINK in status.inner_text().replace("\u2060", "")
     assert page.locator(FOREIGN).count() == 0
-    assert foreign_requests(requests) == []
+    assert requests == []
     assert_no_error_boxes(page)

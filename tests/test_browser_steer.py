@@ -12,7 +12,7 @@ import time
 import pytest
 
 from live_server import (
-    assert_no_error_boxes, chromium, fresh_log, new_page, running_server, screenshot, wait_idle,
+    assert_no_error_boxes, chromium, fresh_log, new_page, record_outside_requests, running_server, screenshot, wait_idle,
 )
 
 # The `fast` CNN on 50,000 images: each epoch lasts 5-20 s on two cores (10,000 images a second on
@@ -42,18 +42,21 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def outside_requests():
-    return []
+def browser_page(server):
+    with chromium() as browser:
+        page = new_page(browser)
+        yield page, record_outside_requests(page.context)
+        page.context.close()
 
 
 @pytest.fixture(scope="module")
-def page(server, outside_requests):
-    with chromium() as browser:
-        page = new_page(browser)
-        page.on("request", lambda request: outside_requests.append(request.url)
-                if not re.match(r"^(https?|wss?)://127\.0\.0\.1[:/]|^(data|blob|about):", request.url) else None)
-        yield page
-        page.context.close()
+def page(browser_page):
+    return browser_page[0]
+
+
+@pytest.fixture(scope="module")
+def outside_requests(browser_page):
+    return browser_page[1]
 
 
 def chart(page) -> list[int]:

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from live_server import (
-    assert_no_error_boxes, chromium, click_nav, fresh_log, new_page, open_view, running_server, screenshot,
+    assert_no_error_boxes, chromium, click_nav, fresh_log, new_page, open_view, record_outside_requests, running_server,
+    screenshot,
     wait_idle, wait_text,
 )
 
@@ -41,11 +42,16 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser_page(server):
     with chromium() as browser:
         page = new_page(browser)
-        yield page
+        yield page, record_outside_requests(page.context)
         page.context.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser_page):
+    return browser_page[0]
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +129,7 @@ def test_stop_ends_the_run_as_stopped(started, page):
     start = page.locator(".st-key-train_start").get_by_role("button", name="Start training")
     assert start.is_enabled(), "Start is not offered again"
     epochs_done = page.locator("[data-testid='stMetric']", has_text="Epochs done")
-    done = int(epochs_done.locator("[data-testid='stMetricValue']").inner_text().split("/")[0])
+    done = int(epochs_done.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
     assert done >= points, "finished epochs were lost by stopping"
     assert done < EPOCHS
     assert_no_error_boxes(page)
@@ -135,6 +141,8 @@ VIEWS = [
     ("Runs", "Runs", ".js-plotly-plot"),  # the overlaid curves
     ("Inspect", "Inspect a model", "[data-testid='stImage']"),
     ("Errors", "Errors", ".js-plotly-plot"),  # the confusion matrix
+    ("Sweep", "Sweep", ".st-key-sweep_start"),
+    ("Draw", "Draw a digit", "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"),
 ]
 
 
@@ -147,3 +155,9 @@ def test_every_view_renders_with_a_saved_run(started, page, title, heading, cont
     wait_idle(page)
     screenshot(page, title.lower())
     assert_no_error_boxes(page)
+
+
+def test_no_view_requested_anything_outside_this_server(started, browser_page):
+    """Every view above, the Train page and its training: no font, icon, image or script from elsewhere."""
+    _, outside = browser_page
+    assert outside == [], f"requests left 127.0.0.1: {sorted(set(outside))[:5]}"

@@ -52,6 +52,28 @@ def test_hosted_defaults_owner_only_and_the_teacher_password():
         rules.check_epochs(31)
 
 
+def test_an_open_page_says_still_here_several_times_within_the_abandonment_limit():
+    assert SharingRules().heartbeat_seconds is None  # local: nothing is ever abandoned, no heartbeat reruns
+    assert hosted().heartbeat_seconds == 30  # the 3-minute default: every 30 s
+    short = hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="0.25")  # 15 s
+    assert short.heartbeat_seconds * 3 < short.abandoned_after_seconds
+
+
+def test_visitors_gone_long_ago_are_forgotten_and_a_local_server_keeps_no_table(tmp_runs_dir, monkeypatch):
+    monkeypatch.setattr(core.jobs.training_jobs, "SEEN_PRUNED_ABOVE", 10)
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, rules=hosted())  # no submit: no workers start
+    clock = [1000.0]
+    monkeypatch.setattr(core.jobs.training_jobs.time, "monotonic", lambda: clock[0])
+    for number in range(10):
+        jobs.seen(f"long-gone-{number}")
+    clock[0] += 2 * 3600
+    jobs.seen("still-here")  # eleven remembered: the ten gone for two hours are forgotten
+    assert set(jobs._last_seen) == {"still-here"}
+    local = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir)
+    local.seen("anyone")
+    assert local._last_seen == {}
+
+
 @pytest.mark.parametrize("value", ["zero", "0", "-3"])
 def test_a_bad_setting_names_itself_and_the_fix(value):
     with pytest.raises(SharingLimitError, match="MNIST_LAB_MAX_EPOCHS=.*not a positive number.*default is 30"):

@@ -31,6 +31,9 @@ SETTINGS = {  # environment variable → (field, default when hosted)
     "MNIST_LAB_ABANDONED_AFTER_MINUTES": ("abandoned_after_minutes", 3.0),
 }
 
+HEARTBEAT_SECONDS = 30.0  # an open page's "still here", at the most relaxed
+HEARTBEATS_PER_LIMIT = 4  # so a visitor is never taken for gone between two of their page's heartbeats
+
 
 class SharingLimitError(RuntimeError):
     """A request this server's sharing rules refuse; the message says what to do instead."""
@@ -54,6 +57,13 @@ class SharingRules:
     @property
     def abandoned_after_seconds(self) -> float | None:
         return None if self.abandoned_after_minutes is None else self.abandoned_after_minutes * 60
+
+    @property
+    def heartbeat_seconds(self) -> float | None:
+        """How often an open page says "still here": a few times within the abandonment limit, at
+        most every `HEARTBEAT_SECONDS`; None when nothing is ever abandoned (a local server)."""
+        limit = self.abandoned_after_seconds
+        return None if limit is None else min(HEARTBEAT_SECONDS, limit / HEARTBEATS_PER_LIMIT)
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object] | None = None) -> SharingRules:

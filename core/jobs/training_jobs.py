@@ -31,6 +31,8 @@ from core.training.events import (
 MAX_QUEUED = 20  # beyond this, new jobs are refused rather than left waiting for hours
 FINISHED_JOBS_KEPT = 200
 ABANDONED_CHECK_SECONDS = 5.0  # how often a waiting job checks that its visitor is still here
+SEEN_PRUNED_ABOVE = 1_000  # visitors remembered before the long-gone ones are forgotten
+SEEN_KEPT_SECONDS = 3600.0  # "long gone": an hour (or twice the abandonment limit, if longer)
 
 
 class QueueFullError(RuntimeError):
@@ -139,9 +141,19 @@ class TrainingJobs:
         return job_id
 
     def seen(self, visitor: str) -> None:
-        """`visitor` has a page open now (each page view says so): their queued jobs keep their place."""
+        """`visitor` has a page open now (each page view says so): their queued jobs keep their place.
+
+        Only a server that drops abandoned jobs keeps this; visitors gone far longer than that are
+        forgotten, so a year of visitors does not grow the table."""
+        limit = self.rules.abandoned_after_seconds
+        if limit is None:
+            return
+        now = time.monotonic()
         with self._lock:
-            self._last_seen[visitor] = time.monotonic()
+            self._last_seen[visitor] = now
+            if len(self._last_seen) > SEEN_PRUNED_ABOVE:
+                forget_before = now - max(SEEN_KEPT_SECONDS, 2 * limit)
+                self._last_seen = {who: when for who, when in self._last_seen.items() if when >= forget_before}
 
     def stop_queued(self) -> int:
         """Take every waiting job out of the queue (a teacher's "clear the queue"); returns how many."""

@@ -191,10 +191,12 @@ def chromium():
 
 
 def new_page(browser):
-    """A fresh browser context (its own Streamlit session) with one page and generous timeouts."""
+    """A fresh browser context (its own Streamlit session, its own cookies) with one page, generous
+    timeouts, and a watch on its requests (more tabs of it: `page.context.new_page()`)."""
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     context.add_init_script(WATCH_EXCEPTIONS)
+    context.outside_requests = record_outside_requests(context)  # read by assert_page_clean
     return context.new_page()
 
 
@@ -207,8 +209,9 @@ def errors_seen(page) -> list[str]:
     }""")
 
 
-def assert_no_error_boxes(page) -> None:
-    """Fail if the page has shown a Streamlit error box (an uncaught exception) since the last check.
+def assert_page_clean(page) -> None:
+    """Fail if the page has shown a Streamlit error box (an uncaught exception) since the last check,
+    or if any page of its browser context has ever requested anything from a host but the server's.
 
     Boxes that a rerun replaces a second later count too: a user saw them. The traceback is in
     the server log under `test-artifacts/server-logs/`.
@@ -216,6 +219,9 @@ def assert_no_error_boxes(page) -> None:
     errors = errors_seen(page)
     assert not errors, (f"the page showed {len(errors)} error box(es) (traceback in {SERVER_LOGS_DIR}): "
                         f"{errors[0]!r}")
+    outside = getattr(page.context, "outside_requests", None)
+    assert outside is not None, "a context made without new_page(): its requests were not watched"
+    assert not outside, f"requests left 127.0.0.1 (a self-hosted app fetches nothing from outside): {sorted(set(outside))[:5]}"
 
 
 def open_view(page, server: LiveServer, view: str = "", query: str = ""):

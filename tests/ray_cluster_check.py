@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     result: dict = {"ok": False}
+    executors = []
     cluster = LoopbackCluster(args.work)
     try:
         cluster.start()
@@ -77,6 +78,7 @@ def main() -> None:
         started = time.monotonic()
         on_node2 = RayExecutor(resources={"node2": 0.01})  # connects through $RAY_ADDRESS
         anywhere = RayExecutor()
+        executors += [on_node2, anywhere]  # the first to connect is not the last to leave: the connection is shared
         result["connect_s"] = round(time.monotonic() - started, 2)
         result["slots"] = {"node2": on_node2.slots, "anywhere": anywhere.slots}
         nodes = {n["NodeID"]: n["Resources"] for n in ray.nodes() if n["Alive"]}
@@ -116,15 +118,16 @@ def main() -> None:
         handle = anywhere.start(JobRequest(config(), "ray-bad-data", args.runs_dir, "/nonexistent/mnist.npz"))
         result["bad_data"] = follow(handle)
         result["tensorflow_in_driver"] = "tensorflow" in sys.modules
-        on_node2.close()
-        anywhere.close()
         result["ok"] = True
     except Exception:
         result["traceback"] = traceback.format_exc()
     finally:
-        # Written before the disconnect too: Ray's client has been seen to die of a SIGSEGV in
-        # shutdown, after every job had reported, and what the jobs showed must not be lost with it.
+        # Written before the executors close and the connection ends too: Ray's client has been
+        # seen to die of a SIGSEGV there, after every job had reported, and what the jobs showed
+        # must not be lost with it.
         Path(args.out).write_text(json.dumps(result, indent=2))
+        for executor in executors:
+            executor.close()
         if "ray" in sys.modules:  # disconnect first: a driver left connected waits 60 s for the GCS, then aborts
             import ray
 

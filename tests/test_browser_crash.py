@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from live_server import (
-    LiveServer, assert_no_error_boxes, chromium, fresh_log, new_page, open_view, screenshot, wait_text,
+    LiveServer, assert_page_clean, chromium, fresh_log, new_page, open_view, screenshot, wait_text,
 )
 
 TRAIN_QUERY = "model=mlp&train_size=1000&validation_size=500&epochs=500&patience=0"  # far longer than the test
@@ -40,7 +40,7 @@ def test_a_killed_training_is_shown_interrupted_with_its_epochs_after_a_restart(
         page.locator(".st-key-train_start").get_by_role("button", name="Start training").click()
         page.wait_for_function(f"() => ({COUNT_POINTS})() >= {EPOCHS_BEFORE_KILL}", timeout=CURVE_TIMEOUT_MS)
         job = parse_qs(urlparse(page.url).query)["job"][0]
-        assert_no_error_boxes(page)
+        assert_page_clean(page)
         first.kill()  # SIGKILL mid-training: no `finally`, no status update, no model saved
     finally:
         first.stop()
@@ -69,13 +69,13 @@ def test_a_killed_training_is_shown_interrupted_with_its_epochs_after_a_restart(
             timeout=60_000,
         )
         screenshot(page, "runs_after_crash")
-        assert_no_error_boxes(page)
+        assert_page_clean(page)
 
         # The old Train link: its job died with the first server, and the page says so.
         open_view(page, second, "train", f"job={job}")
         wait_text(page, "no longer known to the server")
         assert page.locator(".st-key-train_start").get_by_role("button", name="Start training").is_enabled()
-        assert_no_error_boxes(page)
+        assert_page_clean(page)
         page.context.close()
     finally:
         second.stop()

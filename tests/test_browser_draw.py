@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from live_server import (
-    assert_no_error_boxes, chromium, fresh_log, new_page, open_view, running_server, screenshot, wait_text,
+    assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, screenshot, wait_text,
 )
 
 CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
@@ -152,7 +152,7 @@ def test_a_seven_drawn_stroke_by_stroke_is_read_as_7(draw_page):
     leg = [(0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]  # from the bar's right end down to the left
     assert draw(draw_page, bar, leg) == 7
     screenshot(draw_page, "draw")
-    assert_no_error_boxes(draw_page)
+    assert_page_clean(draw_page)
 
 
 def test_clear_then_a_drawn_zero_is_read_as_0(draw_page):
@@ -161,7 +161,7 @@ def test_clear_then_a_drawn_zero_is_read_as_0(draw_page):
     ellipse = [(0.5 + 0.22 * math.sin(t), 0.5 - 0.33 * math.cos(t)) for t in
                (2 * math.pi * i / 24 for i in range(26))]  # closed, ends overlapping
     assert draw(draw_page, ellipse) == 0
-    assert_no_error_boxes(draw_page)
+    assert_page_clean(draw_page)
 
 
 def test_the_drawing_is_kept_across_pages(draw_page):
@@ -171,7 +171,7 @@ def test_the_drawing_is_kept_across_pages(draw_page):
     draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Draw").first.click()
     prediction_metric(draw_page).wait_for(state="visible", timeout=PREDICTION_TIMEOUT_MS)  # predicted again, no new stroke
     assert int(prediction_metric(draw_page).locator("[data-testid='stMetricValue']").inner_text().strip()) == digit
-    assert_no_error_boxes(draw_page)
+    assert_page_clean(draw_page)
     clear(draw_page)  # Clear still empties it, and a later visit starts blank
     draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Data").first.click()
     wait_text(draw_page, "MNIST")

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 
 from live_server import (
-    assert_no_error_boxes, chromium, fresh_log, new_page, open_view, record_outside_requests, running_server, wait_idle,
+    assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle,
 )
 
 LINK = "[Session expired, click here to log in](https://evil.example/login)"
@@ -40,7 +40,7 @@ def server(tmp_path_factory):
 def browser_page(server):
     with chromium() as browser:
         page = new_page(browser)
-        yield page, record_outside_requests(page.context)
+        yield page, page.context.outside_requests
         page.context.close()
 
 
@@ -60,7 +60,7 @@ def test_hostile_query_values_and_keys_show_as_text_and_fetch_nothing(server, br
     ignored = page.get_by_text("Ignored in this page's link").first
     assert "utm_source" in ignored.inner_text() and ignored.locator("a, img").count() == 0
     assert requests == []
-    assert_no_error_boxes(page)
+    assert_page_clean(page)
 
 
 def test_a_hostile_reason_recorded_in_a_run_shows_as_text_on_runs(server, browser_page):
@@ -73,4 +73,4 @@ def test_a_hostile_reason_recorded_in_a_run_shows_as_text_on_runs(server, browse
     assert LINK in status.inner_text().replace("\u2060", "")
     assert page.locator(FOREIGN).count() == 0
     assert requests == []
-    assert_no_error_boxes(page)
+    assert_page_clean(page)

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from live_server import (
-    ARTIFACTS_DIR, PeakRss, assert_no_error_boxes, chromium, fresh_log, new_page, open_view, running_server,
+    ARTIFACTS_DIR, PeakRss, assert_page_clean, chromium, fresh_log, new_page, open_view, running_server,
 )
 
 USERS = 5
@@ -76,7 +76,7 @@ def test_five_users_train_at_once_one_at_a_time(server):
         wall_seconds = time.monotonic() - started
         assert None not in jobs and len(set(jobs)) == USERS, f"sessions do not each follow their own job: {jobs}"
         for page in pages:
-            assert_no_error_boxes(page)
+            assert_page_clean(page)
 
     unfinished = [i for i, seen in enumerate(observed) if not seen["ending"]]
     assert not unfinished, f"sessions {unfinished} did not finish within {ALL_DONE_TIMEOUT} s: {observed}"

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from live_server import assert_no_error_boxes, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
+from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
 
 PASSWORD = "chalk-and-talk-42"
 QUERY = "model=mlp&train_size=3000&validation_size=500&epochs=30&batch_size=10&patience=0"  # ~a minute, under the 30-epoch cap
@@ -56,7 +56,7 @@ def test_visitors_own_their_trainings_and_runs_and_the_teacher_manages_all(serve
         wait_idle(second_tab)
         start_button(second_tab).click()
         wait_text(second_tab, "You already have 1 training queued or running", WAIT_MS)
-        assert_no_error_boxes(second_tab)
+        assert_page_clean(second_tab)
 
         # Bob follows Alice's link: he sees her training, and gets no control over it.
         bob = new_page(browser)
@@ -113,4 +113,4 @@ def test_visitors_own_their_trainings_and_runs_and_the_teacher_manages_all(serve
         delete.wait_for(state="visible", timeout=WAIT_MS)
         assert delete.is_enabled()
         for page in (alice, bob, teacher):
-            assert_no_error_boxes(page)
+            assert_page_clean(page)

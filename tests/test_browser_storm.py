@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from core.config.train_form import default_values
-from live_server import assert_no_error_boxes, chromium, fresh_log, new_page, open_view, running_server, wait_idle
+from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from rerun_storm import HealthProbe, stroke  # noqa: E402
@@ -62,5 +62,5 @@ def test_a_rerun_storm_leaves_the_server_answering_and_every_stroke_predicted(tm
             timeout=15_000,
         )
         assert 1 <= int(clicker.locator(".st-key-train_epochs input").input_value()) <= 2 + clicks
-        assert_no_error_boxes(clicker)
-        assert_no_error_boxes(drawer)
+        assert_page_clean(clicker)
+        assert_page_clean(drawer)

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from live_server import (
-    assert_no_error_boxes, chromium, click_nav, fresh_log, new_page, open_view, record_outside_requests, running_server,
+    assert_page_clean, chromium, click_nav, fresh_log, new_page, open_view, running_server,
     screenshot,
     wait_idle, wait_text,
 )
@@ -45,7 +45,7 @@ def server(tmp_path_factory):
 def browser_page(server):
     with chromium() as browser:
         page = new_page(browser)
-        yield page, record_outside_requests(page.context)
+        yield page, page.context.outside_requests
         page.context.close()
 
 
@@ -89,7 +89,7 @@ def test_curve_gains_points_while_training(started, page):
     assert first >= 1
     assert wait_points(page, first) > first
     screenshot(page, "train")
-    assert_no_error_boxes(page)
+    assert_page_clean(page)
 
 
 def test_training_goes_on_while_the_user_is_on_another_page(started, page):
@@ -103,20 +103,20 @@ def test_training_goes_on_while_the_user_is_on_another_page(started, page):
     assert back >= before, "points were lost on the way back"
     assert wait_points(page, back) > back, "the curve stopped growing after a page change"
     assert parse_qs(urlparse(page.url).query).get("job") == [started], "the page lost its job"
-    assert_no_error_boxes(page)
+    assert_page_clean(page)
 
 
 def test_a_reload_finds_the_same_run(started, page):
     name_before = run_caption(page).rsplit("run ", 1)[1]
     points_before = wait_points(page, 0)
-    assert_no_error_boxes(page)
+    assert_page_clean(page)
     page.reload(wait_until="domcontentloaded")  # a new Streamlit session: only the URL remembers
     assert parse_qs(urlparse(page.url).query).get("job") == [started]
     page.locator(LOSS_CHART).wait_for(state="visible")
     assert run_caption(page).rsplit("run ", 1)[1] == name_before
     after = wait_points(page, points_before - 1)
     assert wait_points(page, after) > after, "the reloaded page does not follow the run"
-    assert_no_error_boxes(page)
+    assert_page_clean(page)
 
 
 def test_stop_ends_the_run_as_stopped(started, page):
@@ -132,7 +132,7 @@ def test_stop_ends_the_run_as_stopped(started, page):
     done = int(epochs_done.locator("[data-testid='stMetricValue']").inner_text().replace(",", ""))
     assert done >= points, "finished epochs were lost by stopping"
     assert done < EPOCHS
-    assert_no_error_boxes(page)
+    assert_page_clean(page)
 
 
 # Each view, the heading it must show, and an element that proves it drew its content.
@@ -154,7 +154,7 @@ def test_every_view_renders_with_a_saved_run(started, page, title, heading, cont
     page.locator(content).first.wait_for(state="visible", timeout=CURVE_TIMEOUT_MS)
     wait_idle(page)
     screenshot(page, title.lower())
-    assert_no_error_boxes(page)
+    assert_page_clean(page)
 
 
 def test_no_view_requested_anything_outside_this_server(started, browser_page):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from live_server import (
-    assert_no_error_boxes, chromium, click_nav, fresh_log, new_page, open_view, process_tree_rss, running_server,
+    assert_page_clean, chromium, click_nav, fresh_log, new_page, open_view, process_tree_rss, running_server,
     screenshot, wait_idle, wait_text,
 )
 
@@ -66,14 +66,14 @@ def test_a_queued_job_shows_its_position_and_estimated_start_and_the_server_neve
         screenshot(second, "workers-queued")
         first.locator(".st-key-train_stop").get_by_role("button").click()
         wait_text(second, r"^completed", timeout_ms=START_TIMEOUT_MS)
-        assert_no_error_boxes(first)
-        assert_no_error_boxes(second)
+        assert_page_clean(first)
+        assert_page_clean(second)
 
         for title in PAGES:  # every page, as a visitor would click through them
             click_nav(second, title)
             wait_idle(second)
             second.wait_for_timeout(500)
-            assert_no_error_boxes(second)
+            assert_page_clean(second)
         workers = [pid for pid in children_of(server.pid) if loaded_tensorflow(pid)]
 
     assert not loaded_tensorflow(server.pid), "the server process loaded TensorFlow"

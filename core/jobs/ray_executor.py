@@ -205,7 +205,44 @@ def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: 
 # --- on this machine ----------------------------------------------------------------------------
 
 
+class _Connection:
+    """This process's one connection to the cluster, shared by its executors: made by the first
+    that finds none, left by the last one to close. An executor that left on its own while another
+    still used it would pull the connection from under that one's threads (a ray.get in flight on a
+    shut-down core worker is a SIGSEGV), and the other's next Ray call would silently reconnect."""
+
+    lock = threading.Lock()
+    users = 0
+    made_here = False
+
+    @classmethod
+    def join(cls, address: str | None, runtime_env: dict | None) -> None:
+        with cls.lock:
+            if not ray.is_initialized():
+                address = address or os.environ.get(ADDRESS_ENV)
+                if not address:
+                    raise JobError(f"The ray executor needs a running Ray cluster: set ${ADDRESS_ENV} to its head's "
+                                   f"address (e.g. {ADDRESS_ENV}=10.0.0.5:6379), or use MNIST_LAB_EXECUTOR=local.")
+                try:
+                    ray.init(address=address, runtime_env=runtime_env, logging_level="warning")
+                except Exception as error:  # ConnectionError, an auth failure, a bad address
+                    raise JobError(f"Cannot connect to the Ray cluster at {address!r} (${ADDRESS_ENV}): "
+                                   f"{type(error).__name__}: {error}") from None
+                cls.made_here, cls.users = True, 0
+            cls.users += 1
+
+    @classmethod
+    def leave(cls) -> None:
+        with cls.lock:
+            cls.users = max(0, cls.users - 1)
+            if cls.users == 0 and cls.made_here and ray.is_initialized():
+                ray.shutdown()
+                cls.made_here = False
+
+
 def _end_queues(pair) -> None:
+    if not ray.is_initialized():  # the connection is gone, and the queues with it: never reconnect for them
+        return
     for actor_queue in pair:
         try:
             actor_queue.shutdown(force=True)
@@ -400,20 +437,8 @@ class RayExecutor(Executor):
                  slots: int | None = None, ship_code: bool = True):
         self.resources = dict(_env_json(RESOURCES_ENV) if resources is None else resources)
         self.cpus_per_job = float(cpus_per_job or _env_positive(CPUS_PER_JOB_ENV, 1.0))
-        self._owns_connection = False
         # Local folders travel only with the connection (job level), not with single tasks.
-        runtime_env = {"py_modules": [core], "excludes": ["__pycache__"]} if ship_code else None
-        if not ray.is_initialized():
-            address = address or os.environ.get(ADDRESS_ENV)
-            if not address:
-                raise JobError(f"The ray executor needs a running Ray cluster: set ${ADDRESS_ENV} to its head's "
-                               f"address (e.g. {ADDRESS_ENV}=10.0.0.5:6379), or use MNIST_LAB_EXECUTOR=local.")
-            try:
-                ray.init(address=address, runtime_env=runtime_env, logging_level="warning")
-            except Exception as error:  # ConnectionError, an auth failure, a bad address
-                raise JobError(f"Cannot connect to the Ray cluster at {address!r} (${ADDRESS_ENV}): "
-                               f"{type(error).__name__}: {error}") from None
-            self._owns_connection = True
+        _Connection.join(address, {"py_modules": [core], "excludes": ["__pycache__"]} if ship_code else None)
         # The queues live on this process's own node (a hard rule: a soft one let Ray put some elsewhere),
         # so they fail only with this side, never with the node that trains.
         self._queue_options = {"num_cpus": 0, "scheduling_strategy": NodeAffinitySchedulingStrategy(
@@ -421,8 +446,7 @@ class RayExecutor(Executor):
         try:
             self._slots = int(slots or _env_positive(SLOTS_ENV, 0, int) or self.cluster_slots())
         except JobError:
-            if self._owns_connection:
-                ray.shutdown()
+            _Connection.leave()
             raise
         self._lock = threading.Lock()
         self._jobs: set[_RayJob] = set()
@@ -512,6 +536,8 @@ class RayExecutor(Executor):
     def close(self) -> None:
         """Cancel running jobs (their runs read back as interrupted) and leave the cluster."""
         with self._lock:
+            if self._closed:  # once: it left the shared connection already
+                return
             self._closed = True
             jobs = list(self._jobs)
         for job in jobs:
@@ -524,5 +550,4 @@ class RayExecutor(Executor):
             idle, self._idle_queues = self._idle_queues, []
         for _, pair in idle:
             _end_queues(pair)
-        if self._owns_connection and ray.is_initialized():
-            ray.shutdown()
+        _Connection.leave()

@@ -1,0 +1,55 @@
+"""The queue flood of issue 12, shortened, in a real browser on a real hosted server: one visitor
+opens tabs, presses Start in each, then closes them all.
+
+Only one of their trainings queues (every other tab is told why, and how to go on); once all their
+tabs are gone, that job leaves the queue, so the next newcomer is first in line while the running
+training goes on. The server drops a job after 15 s without its visitor
+(`MNIST_LAB_ABANDONED_AFTER_MINUTES=0.25`; an open tab then says "still here" every 3.75 s) so
+that the test is short; the default is 3 minutes. No timing is asserted beyond generous waits.
+"""
+
+import re
+
+from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
+
+TABS = 4
+QUERY = "model=mlp&train_size=3000&validation_size=500&epochs=30&batch_size=10&patience=0"  # over a minute
+WAIT_MS = 180_000
+ENV = {"MNIST_LAB_HOSTED": "1", "MNIST_LAB_MAX_CONCURRENT_TRAININGS": "1", "MNIST_LAB_ABANDONED_AFTER_MINUTES": "0.25"}
+
+
+def press_start(page) -> None:
+    wait_idle(page)
+    page.locator(".st-key-train_start").get_by_role("button", name="Start training").click()
+
+
+def test_a_flood_of_tabs_queues_one_training_which_leaves_when_the_tabs_close(tmp_path):
+    with running_server(tmp_path / "runs", fresh_log("flood"), ENV) as server, chromium() as browser:
+        holder = new_page(browser)  # holds the one training slot throughout, and stays
+        open_view(holder, server, "train", QUERY)
+        press_start(holder)
+        holder.locator(".st-key-train_pause").get_by_role("button", name="Pause").click(timeout=WAIT_MS)
+        holder.locator(".st-key-train_resume").wait_for(state="visible", timeout=WAIT_MS)
+
+        first_tab = new_page(browser)
+        flooder = first_tab.context  # one browser: its tabs share the visitor cookie
+        tabs = [first_tab, *(flooder.new_page() for _ in range(TABS - 1))]
+        for tab in tabs:
+            open_view(tab, server, "train", QUERY)
+        press_start(tabs[0])
+        wait_text(tabs[0], "Waiting in the queue: position 1", WAIT_MS)
+        for tab in tabs[1:]:
+            press_start(tab)
+            wait_text(tab, "You already have 1 training queued or running", WAIT_MS)
+        for tab in tabs:
+            assert_page_clean(tab)
+        flooder.close()  # every tab gone: no more "still here"
+
+        newcomer = new_page(browser)
+        open_view(newcomer, server, "train", QUERY.replace("epochs=30", "epochs=2"))
+        press_start(newcomer)
+        wait_text(newcomer, re.compile(r"Waiting in the queue: position [12]"), WAIT_MS)
+        wait_text(newcomer, "Waiting in the queue: position 1", WAIT_MS)  # the flooder's job left the line
+        assert holder.locator(".st-key-train_resume").is_visible()  # not because the slot came free: it is still held
+        assert_page_clean(newcomer)
+        assert_page_clean(holder)

@@ -12,6 +12,7 @@ from core.runs.run_differences import difference_labels, differing_settings
 from core.runs.run_table import COLUMNS, SHOWN_AT_FIRST, matches, run_rows
 from core.runs.store import (
     MODEL_FILE, RunError, delete_run, list_runs, load_points, load_run, metrics_csv, resolve_runs_dir, run_file,
+    shown_runs_dir,
 )
 from core.config.shown_text import markdown_code, markdown_text
 from core.runs.run_notes import MAX_NOTE, MAX_TITLE, RunNote, all_notes, forget_note, set_note
@@ -19,7 +20,6 @@ from core.runs.run_owners import forget_owner, owner_of
 from dashboard.visitor import may_manage
 
 PAGES = Path(__file__).resolve().parent
-ROOT = PAGES.parent
 OVERLAY_DEFAULT = 3  # runs overlaid when the page opens: the newest ones with epochs
 CONFIRM_KEY = "runs_confirm_delete"  # session state: the run whose deletion awaits a yes
 SESSION_RUNS_KEY = "session_runs"  # session state: names of the runs this session trained (set by Train)
@@ -33,8 +33,7 @@ def model_bytes(name: str, runs_dir: Path):
 st.title("Runs")
 runs_dir = resolve_runs_dir()
 runs = list_runs(runs_dir)
-# Visitors see the folder relative to the project (or only its name), never the server's absolute paths.
-shown_dir = runs_dir.relative_to(ROOT) if runs_dir.is_relative_to(ROOT) else runs_dir.name
+shown_dir = shown_runs_dir(runs_dir)
 st.caption(f"Saved in the server's {markdown_code(shown_dir)} folder. Open the training logs with "
            f"{markdown_code(f'tensorboard --logdir {shown_dir}')}.")
 

@@ -10,11 +10,11 @@ from core.config.train_config import ConfigError, preset_config
 from core.config.train_form import FORM_FIELDS, GROUPS
 from core.config.zoo import MODEL_NAMES, SPECS
 from core.jobs.search_space import searches_and_fixed
-from core.jobs.sweep import OBJECTIVE, PRUNED, SWEEPS_DB, storage_url
+from core.jobs.sweep import OBJECTIVE, PRUNED, SWEEPS_DB
 from core.jobs.sweep_jobs import (
     DONE, FAILED, STARTING, SweepBusyError, SweepJobs, SweepState, list_sweeps, load_sweep, open_sweeps, trial_rows,
 )
-from core.runs.store import resolve_runs_dir
+from core.runs.store import resolve_runs_dir, shown_runs_dir
 from dashboard.visitor import may_manage
 
 PAGES = Path(__file__).resolve().parent
@@ -148,8 +148,8 @@ elif job_id:
 st.title("Sweep")
 st.caption("Many trainings of one model over a search space, searched by Optuna (TPE sampler); a trial whose "
            f"{OBJECTIVE} falls below the median of the earlier trials at the same epoch is pruned. Every trial is "
-           f"a run on the Runs page; the studies are in `{resolve_runs_dir() / SWEEPS_DB}` "
-           f"(`optuna-dashboard {storage_url()}` opens them too).")
+           f"a run on the Runs page; the studies are in `{shown_runs_dir() / SWEEPS_DB}` "
+           f"(`optuna-dashboard sqlite:///{shown_runs_dir() / SWEEPS_DB}` opens them too, from the project's folder).")
 
 form_column, sweep_column = st.columns([4, 6], gap="large")
 with form_column:

@@ -63,6 +63,8 @@ def test_the_page_opens_with_an_example_search_and_nothing_stored(runs_dir):
     assert at.button(key="sweep_start").disabled is False
     assert any("Start sweep" in info.value for info in at.info)
     assert not (runs_dir / "sweeps.db").exists()
+    shown = " ".join(caption.value for caption in at.caption)
+    assert "runs/sweeps.db" in shown and str(runs_dir) not in shown  # the folder's name, not the server's path
 
 
 def test_bad_input_is_refused_as_plain_text_and_starts_nothing(runs_dir):

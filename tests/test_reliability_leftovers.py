@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from core.data.mnist import PROJECT_ROOT
 from core.runs.atomic_files import STALE_TEMPORARY_SECONDS, atomic_path, remove_stale_temporaries
 from core.runs.store import (
     ATOMIC_FILES, METRICS_FILE, MODEL_FILE, NUMPY_MODEL_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError, list_runs,
-    load_model, load_run, run_file,
+    load_model, load_run, run_file, shown_runs_dir,
 )
 from core.training.events import INTERRUPTED, STOPPED
 
@@ -90,6 +91,11 @@ def test_messages_a_visitor_sees_name_the_run_not_the_servers_paths(tmp_path):
         with pytest.raises(RunError) as refused:
             call()
         assert "'gone'" in str(refused.value) and str(tmp_path) not in str(refused.value)
+
+
+def test_the_runs_folder_is_shown_relative_to_the_project_or_by_its_name(tmp_path):
+    assert shown_runs_dir(PROJECT_ROOT / "runs") == Path("runs")
+    assert shown_runs_dir(tmp_path / "class-runs") == Path("class-runs")  # elsewhere: its name alone
 
 
 # --- a second Ctrl-C on the command line ---------------------------------------------------------

@@ -51,6 +51,14 @@ def resolve_runs_dir(runs_dir: str | os.PathLike | None = None) -> Path:
     return Path(chosen).resolve()
 
 
+def shown_runs_dir(runs_dir: str | os.PathLike | None = None) -> Path:
+    """The runs directory as visitors are shown it: relative to the project (`runs`), or only its
+    name when it lies elsewhere; never the server's absolute path."""
+    path = resolve_runs_dir(runs_dir)
+    project = PROJECT_ROOT.resolve()
+    return path.relative_to(project) if path.is_relative_to(project) else Path(path.name)
+
+
 def run_path(runs_dir: str | os.PathLike | None, name: str) -> Path:
     """The folder of run `name`, guaranteed to lie directly inside the runs directory.
 

@@ -98,3 +98,17 @@ def test_a_job_keeps_its_batch_points_and_the_learning_rate_changes_sent_to_it(t
         assert [e["learning_rate"] for e in load_run("steered", tmp_runs_dir).epochs][-1] == pytest.approx(0.02)
     finally:
         jobs.close()
+
+
+def test_a_warm_up_that_fails_is_logged_and_the_first_training_says_why(tmp_runs_dir, monkeypatch, caplog):
+    # The dashboard warms the executor up on a thread after its first page view; a failure there
+    # (no such executor, no cluster) must neither break that page nor vanish.
+    monkeypatch.setenv("MNIST_LAB_EXECUTOR", "nonsense")
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir)
+    with caplog.at_level("WARNING", logger="core.jobs.training_jobs"):
+        jobs.warm_up_soon(delay_seconds=0)  # returns at once: the page never waits for it
+        wait_until(lambda: any("could not start yet" in r.getMessage() for r in caplog.records), "the warning")
+    assert "Unknown executor 'nonsense'" in caplog.text
+    job = jobs.submit(preset_config("mlp", epochs=1, train_size=200, validation_size=100))
+    ended = jobs.wait(job, timeout=WAIT)
+    assert ended.status == FAILED and "Unknown executor 'nonsense'" in ended.reason and "MNIST_LAB_EXECUTOR" in ended.reason

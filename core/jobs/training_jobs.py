@@ -9,6 +9,7 @@ session sees only the jobs whose ids it holds.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -31,6 +32,8 @@ from core.training.events import (
 MAX_QUEUED = 20  # beyond this, new jobs are refused rather than left waiting for hours
 FINISHED_JOBS_KEPT = 200
 ABANDONED_CHECK_SECONDS = 5.0  # how often a waiting job checks that its visitor is still here
+logger = logging.getLogger(__name__)
+WARM_UP_DELAY_SECONDS = 2.0  # the first page view paints before its server's workers start importing TensorFlow
 SEEN_PRUNED_ABOVE = 1_000  # visitors remembered before the long-gone ones are forgotten
 SEEN_KEPT_SECONDS = 3600.0  # "long gone": an hour (or twice the abandonment limit, if longer)
 
@@ -87,6 +90,7 @@ class TrainingJobs:
         self.mnist_path = None if mnist_path is None else str(mnist_path)
         self._executor = executor
         self._lock = threading.Condition()
+        self._executor_lock = threading.Lock()
         self._states: dict[str, JobState] = {}
         self._runs: dict[str, object] = {}  # job id → its JobHandle while training
         self._waiting: deque[str] = deque()
@@ -98,15 +102,33 @@ class TrainingJobs:
         self.peak_running = 0  # the most ever running at once (for tests and benchmarks)
 
     def warm_up(self) -> Executor:
-        """Make the executor now (local workers start importing TensorFlow), not at the first Start."""
-        with self._lock:
+        """Make the executor now (local workers start importing TensorFlow), not at the first Start.
+
+        Raises:
+            JobError: the executor cannot be made (no Ray cluster at the address given); the message says what to set.
+        """
+        with self._executor_lock:  # not the queue's lock: connecting to a cluster can take seconds
             if self._executor is None:
                 self._executor = make_executor(slots=self.max_concurrent, mnist_path=self.mnist_path)
             return self._executor
 
+    def warm_up_soon(self, delay_seconds: float = WARM_UP_DELAY_SECONDS) -> None:
+        """`warm_up()` on a thread of its own after `delay_seconds`: the page view that asked never waits
+        for a cluster to answer, and its first paint does not share the CPU with workers importing
+        TensorFlow. A Start pressed meanwhile warms up at once. A failure is logged here and
+        reported by the first training, which tries again."""
+        def warm() -> None:
+            time.sleep(delay_seconds)
+            try:
+                self.warm_up()
+            except Exception as error:  # JobError, or a cluster's own: the first job says it to its visitor
+                logger.warning("The training executor could not start yet: %s", error)
+
+        threading.Thread(target=warm, name="jobs-warm-up", daemon=True).start()
+
     def close(self) -> None:
         """Shut the executor down (its workers exit)."""
-        with self._lock:
+        with self._executor_lock:
             executor = self._executor
         if executor is not None:
             executor.close()

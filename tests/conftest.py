@@ -37,3 +37,18 @@ def tmp_runs_dir(tmp_path, monkeypatch):
     runs_dir.mkdir()
     monkeypatch.setenv(RUNS_DIR_ENV, str(runs_dir))
     return runs_dir
+
+
+@pytest.hookimpl(trylast=True)  # after `-k` and `-m` have deselected what they do
+def pytest_collection_modifyitems(config, items):
+    """A session that holds Ray cluster tests starts their checks now, in the background (tests/ray_checks.py):
+    they wait on processes for a minute or two, while the tests before them run."""
+    if any(item.get_closest_marker("ray_cluster") for item in items):
+        import ray_checks
+
+        ray_checks.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if "ray_checks" in sys.modules:
+        sys.modules["ray_checks"].stop()

@@ -6,17 +6,14 @@ runs there (`unshare --net --pid`, as root, which CI is): it starts the head and
 ("node2", each with one CPU and its own TMPDIR), runs three jobs through `RayExecutor`, and
 writes what it saw as JSON. The run folders land in this test's runs directory, outside the
 namespace, while each job trained in a scratch runs directory on its node: everything here came
-back through Ray. Skipped only without Ray installed or without permission to `unshare`.
+back through Ray. The check runs in the background from the session's start (`tests/ray_checks.py`);
+these tests assert on what it left. Skipped only without Ray installed or without permission to `unshare`.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -29,42 +26,23 @@ from core.runs import store  # noqa: E402
 from core.runs.store import load_run  # noqa: E402
 from core.training.events import COMPLETED, INTERRUPTED, STOPPED  # noqa: E402
 
-TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
-from ray_cluster import namespace_command, namespace_problem  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ray_checks  # noqa: E402
 
-CHECK_SECONDS = 480  # typically ~70 s on 2 cores; generous for a CPU shared with other work
+pytestmark = pytest.mark.ray_cluster  # the check starts in the background at collection (tests/ray_checks.py)
 
 
 @pytest.fixture(scope="module")
-def cluster_run(tmp_path_factory):
-    problem = namespace_problem()
-    if problem:
-        pytest.skip(f"no loopback-only network namespace for the Ray cluster: {problem}")
-    base = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must stay under 108 bytes, and pytest-NNN grows
-    runs_dir, work, out = base / "runs", base / "work", base / "result.json"
-    runs_dir.mkdir()
-    command = namespace_command([sys.executable, "-X", "faulthandler", str(TESTS / "ray_cluster_check.py"),  # a crash prints its stack
-                                 "--runs-dir", str(runs_dir), "--work", str(work), "--out", str(out)])
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    # A SIGSEGV in Ray's client killed the driver in some CI runs: the first executor to close shut the
-    # shared connection under the other (fixed: `_Connection` in core/jobs/ray_executor.py; 6 of 6 runs
-    # passed after, 1 of 2 crashed before). Kept as a backstop: a driver killed by a signal runs again, from a clean slate.
-    for _ in range(2):
-        if out.is_file() or completed.returncode >= 0:
-            break
-        warnings.warn(f"the Ray cluster check's driver died of signal {-completed.returncode}; running it again. "
-                      f"Its last stderr (faulthandler's stack included):\n{completed.stderr[-3000:]}")
-        shutil.rmtree(work, ignore_errors=True)
-        shutil.rmtree(runs_dir, ignore_errors=True)
-        runs_dir.mkdir()
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_SECONDS,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert out.is_file(), f"the cluster check wrote no result (exit {completed.returncode}):\n{completed.stderr[-4000:]}"
-    result = json.loads(out.read_text())
-    assert result["ok"], f"{result.get('traceback')}\n--- stderr ---\n{completed.stderr[-4000:]}"
-    return result, runs_dir
+def cluster_run():
+    checked = ray_checks.outcome("cluster")
+    if checked.skip_reason:
+        pytest.skip(checked.skip_reason)
+    for crash in checked.crashes:  # a SIGSEGV in Ray's client, before `_Connection` (core/jobs/ray_executor.py) fixed it
+        warnings.warn(f"the Ray cluster check's driver died and ran again; its stderr:\n{crash}")
+    assert checked.out.is_file(), f"the cluster check wrote no result (exit {checked.returncode}):\n{checked.stderr[-4000:]}"
+    result = json.loads(checked.out.read_text())
+    assert result["ok"], f"{result.get('traceback')}\n--- stderr ---\n{checked.stderr[-4000:]}"
+    return result, checked.runs_dir
 
 
 def test_slots_count_the_cpus_of_the_nodes_a_job_may_use(cluster_run):

@@ -8,9 +8,7 @@ epoch, so with the sampler's fixed seed the sweep prunes at least one trial, eve
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -28,7 +26,7 @@ from core.runs.store import MODEL_FILE, PREDICTIONS_FILE, list_runs, load_run
 from core.training.events import COMPLETED, STOPPED, EpochEnd, RunDone
 
 TESTS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))  # tests/ray_cluster.py, the Ray helper's cluster
+sys.path.insert(0, str(TESTS))  # tests/ray_checks.py, the Ray cluster checks
 WARM_UP_SECONDS = 300  # generous for a CPU shared with other work; never a performance check
 TINY = dict(epochs=3, train_size=1500, validation_size=1000)
 SPACE = ["learning_rate=0.0001,0.1,0.5", "batch_size=32,100"]
@@ -319,27 +317,19 @@ def test_cli_sweep_bad_input_exits_2_with_one_line_and_trains_nothing(tmp_path, 
 
 # --- the same sweep on a two-node Ray cluster --------------------------------------------------
 
-RAY_CHECK_SECONDS = 480  # typically ~60 s on 2 cores; generous for a CPU shared with other work
-
-
-def test_the_same_sweep_on_a_two_node_ray_cluster_trains_two_trials_at_once_and_prunes(tmp_path_factory):
+@pytest.mark.ray_cluster  # the check starts in the background at collection (tests/ray_checks.py)
+def test_the_same_sweep_on_a_two_node_ray_cluster_trains_two_trials_at_once_and_prunes():
     """`tests/ray_sweep_check.py` runs it in a loopback-only namespace (see tests/test_ray_executor.py)."""
     pytest.importorskip("ray", reason="Ray is optional: `pip install -r requirements-ray.txt`")
-    from ray_cluster import namespace_command, namespace_problem
+    import ray_checks
 
-    problem = namespace_problem()
-    if problem:
-        pytest.skip(f"no loopback-only network namespace for the Ray cluster: {problem}")
-    base = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must stay under 108 bytes, and pytest-NNN grows  # short: Ray's socket paths inside it must stay under 108 bytes
-    runs_dir, out = base / "runs", base / "result.json"
-    runs_dir.mkdir()
-    command = namespace_command([sys.executable, "-X", "faulthandler", str(TESTS / "ray_sweep_check.py"), "--runs-dir", str(runs_dir),
-                                 "--work", str(base / "work"), "--out", str(out)])
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=RAY_CHECK_SECONDS,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert out.is_file(), f"the check wrote no result (exit {completed.returncode}):\n{completed.stderr[-4000:]}"
-    result = json.loads(out.read_text())
-    assert result["ok"], f"{result.get('traceback')}\n--- stderr ---\n{completed.stderr[-4000:]}"
+    checked = ray_checks.outcome("sweep")
+    if checked.skip_reason:
+        pytest.skip(checked.skip_reason)
+    assert checked.out.is_file(), f"the check wrote no result (exit {checked.returncode}):\n{checked.stderr[-4000:]}"
+    result = json.loads(checked.out.read_text())
+    assert result["ok"], f"{result.get('traceback')}\n--- stderr ---\n{checked.stderr[-4000:]}"
+    runs_dir = checked.runs_dir
     *trials, done = result["events"]
     assert result["slots"] == 2 and result["peak_running"] == 2  # one trial per node at a time
     assert len(trials) == 6 and done["event"] == "sweep_done" and done["failed"] == 0

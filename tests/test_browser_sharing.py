@@ -94,7 +94,7 @@ def test_visitors_own_their_trainings_and_runs_and_the_teacher_manages_all(serve
         wait_text(bob, "only a signed-in teacher starts sweeps", WAIT_MS)
         assert bob.locator(".st-key-sweep_start").get_by_role("button").is_disabled()
 
-        # Runs: Bob cannot delete Alice's run; Alice can.
+        # Runs: Bob cannot delete or rename Alice's run; Alice can.
         alice_runs = [p.name for p in server.runs_dir.iterdir() if p.is_dir()]
         deadline = time.monotonic() + 60
         owners = {}
@@ -108,9 +108,17 @@ def test_visitors_own_their_trainings_and_runs_and_the_teacher_manages_all(serve
         delete = bob.locator(".st-key-runs_delete").get_by_role("button")
         delete.wait_for(state="visible", timeout=WAIT_MS)
         assert delete.is_disabled()
+        bob.get_by_text("Title and note").first.click()  # nor rename it
+        save = bob.get_by_role("button", name="Save")
+        save.wait_for(state="visible", timeout=WAIT_MS)
+        assert save.is_disabled()
         open_view(alice, server, "runs", f"run={alice_run}")
         delete = alice.locator(".st-key-runs_delete").get_by_role("button")
         delete.wait_for(state="visible", timeout=WAIT_MS)
         assert delete.is_enabled()
+        alice.get_by_text("Title and note").first.click()
+        save = alice.get_by_role("button", name="Save")
+        save.wait_for(state="visible", timeout=WAIT_MS)
+        assert save.is_enabled()
         for page in (alice, bob, teacher):
             assert_page_clean(page)

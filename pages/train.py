@@ -81,8 +81,8 @@ def field_widget(name: str, inactive: dict[str, str]) -> None:
 
 def show_latest_metrics(state: JobState) -> None:
     """Four tiles, each saying which number it is: batch-level train, last validation, test."""
-    columns = st.columns([0.8, 1.3, 1.1, 1])  # the labels' lengths: none cut short at 1280 px
-    columns[0].metric(f"Epochs done (of {state.config.epochs:,})", f"{len(state.epochs):,}")  # the total in the label: 3-digit counts fit at 1280 px
+    columns = [*st.columns(2), *st.columns(2)]  # two by two: four across cut labels and values short at 1280 px
+    columns[0].metric(f"Epochs done (of {state.config.epochs:,})", f"{len(state.epochs):,}")
     recent = recent_mean(state.points, RECENT_IMAGES)
     last = state.epochs[-1] if state.epochs else None
     if recent is not None and not state.finished:

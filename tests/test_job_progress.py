@@ -39,6 +39,12 @@ def test_mid_epoch_eta_extrapolates_the_epochs_own_pace():
     assert report.text == "Epoch 2 of 4: 25%, about 9 s left in this epoch, 29 s in all"
 
 
+def test_an_epoch_nearly_done_says_under_1_s_not_about_under_1_s():
+    state = JobState("j", CONFIG, status=RUNNING, epochs=(epoch(1, 0.4),), progress=Progress(2, 0.9, 0.4, 0.85, 0.36))
+    report = describe_progress(state)
+    assert ", under 1 s left in this epoch," in report.text and "about under" not in report.text
+
+
 def test_later_epochs_time_the_pace_without_the_first_one():
     state = JobState("j", CONFIG, status=RUNNING, epochs=(epoch(1, 30.0), epoch(2, 10.0), epoch(3, 12.0)))
     report = describe_progress(state)

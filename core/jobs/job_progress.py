@@ -17,6 +17,12 @@ class ProgressReport:
     text: str
 
 
+def about(seconds: float) -> str:
+    """`"about 42 s"`, but plain `"under 1 s"`: no "about under 1 s"."""
+    text = format_seconds(seconds)
+    return text if text.startswith("under") else f"about {text}"
+
+
 def format_seconds(seconds: float) -> str:
     """`"under 1 s"`, `"42 s"`, `"3 min 5 s"` or `"1 h 12 min"`."""
     if seconds < 0.5:
@@ -58,7 +64,7 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None, start
         if starts_in < 1:
             return ProgressReport(0.0, text + ": starts as soon as a worker takes it.")
         at = time.strftime("%H:%M", time.localtime((time.time() if now is None else now) + starts_in))
-        return ProgressReport(0.0, text + f": starts in about {format_seconds(starts_in)} (around {at}), after the trainings ahead.")
+        return ProgressReport(0.0, text + f": starts in {about(starts_in)} (around {at}), after the trainings ahead.")
     if state.status != RUNNING:
         return ProgressReport(1.0 if state.epochs else 0.0, state.reason or state.status)
     done = len(state.epochs)
@@ -86,5 +92,5 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None, start
     if epoch_left is None:
         return ProgressReport(fraction, text)
     total_left = epoch_left + (total - done - 1) * per_epoch
-    text += f", about {format_seconds(epoch_left)} left in this epoch, {format_seconds(total_left)} in all"
+    text += f", {about(epoch_left)} left in this epoch, {format_seconds(total_left)} in all"
     return ProgressReport(fraction, text)

@@ -24,7 +24,6 @@ def mnist_files() -> tuple:
     return tuple((str(path), path.stat().st_mtime) for path in candidate_paths() if path.is_file())
 
 
-st.title("MNIST training lab")
 st.markdown(
     "Train the handwritten-digit classifiers of five tutorials, and your own variations of them, "
     "on the real MNIST, and watch every epoch as it happens. Then compare runs, look inside the "

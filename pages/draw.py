@@ -19,7 +19,6 @@ INPUT_ZOOM = 6  # the 28x28 model input shown at 168x168
 COMPARE_ALL = "Compare all models"
 BACKGROUND = "black"  # white ink on black, like MNIST; `canvas_to_input` reads the brightest channel
 
-st.title("Draw a digit")
 st.caption(
     "Draw one digit, 0 to 9, big and centred. The drawing is cropped, scaled to 20×20 pixels and "
     "centred by its centre of mass in a 28×28 frame, as MNIST's digits were, then classified."

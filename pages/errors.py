@@ -16,7 +16,6 @@ from dashboard.linked_run import select_linked_run
 GALLERY_SIZES = (16, 32, 64, 128)
 GALLERY_PIXELS = 100  # on-screen width of one test digit
 
-st.title("Errors")
 st.caption("How a model does on MNIST's 10,000 test images: which digits it mixes up, and the images it got wrong.")
 sources = {source.label: source for source in model_sources()}
 unfinished = {describe(run.name, run.model, None) + " — no predictions": run for run in list_runs() if not run.has_model}

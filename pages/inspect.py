@@ -20,7 +20,6 @@ MAP_PIXELS = 84  # on-screen size of one feature map
 WEIGHT_PIXELS = 112  # on-screen size of one 28x28 weight image (few units)
 MAX_COLUMNS = 16
 
-st.title("Inspect a model")
 sources = model_sources()
 if not sources:
     st.info("No model to inspect: train one on the Train page (the shipped pretrained model is missing too).")

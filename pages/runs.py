@@ -30,7 +30,6 @@ def model_bytes(name: str, runs_dir: Path):
     return lambda: run_file(runs_dir, name, MODEL_FILE).read_bytes()
 
 
-st.title("Runs")
 runs_dir = resolve_runs_dir()
 runs = list_runs(runs_dir)
 shown_dir = shown_runs_dir(runs_dir)

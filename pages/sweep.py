@@ -145,7 +145,6 @@ elif job_id:
     st.session_state[JOB_KEY] = job_id
     st.query_params["job"] = job_id
 
-st.title("Sweep")
 st.caption("Many trainings of one model over a search space, searched by Optuna (TPE sampler); a trial whose "
            f"{OBJECTIVE} falls below the median of the earlier trials at the same epoch is pruned. Every trial is "
            f"a run on the Runs page; the studies are in `{shown_runs_dir() / SWEEPS_DB}` "

@@ -306,7 +306,6 @@ elif job_id:
         load_values(values_from_query(query_for(state.config), state.config.model).values)
     st.session_state["train_form_of_job"] = job_id
 
-st.title("Train")
 link = st.session_state.get("train_link") if link_applied_now else None  # said once, where the link was opened
 if link is not None and link.problems:  # each bad value on its own line, as escaped text: links in it never render
     applied = sum(name in FORM_FIELDS for name in link_settings) - len(link.problems)

@@ -30,6 +30,7 @@ st.title(next(title for _, name, _, title in VIEWS if name == navigation.title))
 
 import pandas  # noqa: E402,F401  (imported here, once, before training threads can race a page to it)
 
+from dashboard.address_bar import sync_address_bar  # noqa: E402
 from dashboard.shared_jobs import shared_jobs  # noqa: E402
 from dashboard.visitor import sharing_rules, teacher_sign_in, visitor_id  # noqa: E402
 
@@ -45,4 +46,5 @@ if rules.heartbeat_seconds:  # a shared server: an open tab says "still here", s
     with st.sidebar:
         heartbeat()
 teacher_sign_in(rules, jobs.stop_queued)
+sync_address_bar()  # what an interrupted run changed in the URL reaches the browser now
 navigation.run()

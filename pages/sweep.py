@@ -145,10 +145,11 @@ elif job_id:
     st.session_state[JOB_KEY] = job_id
     st.query_params["job"] = job_id
 
+shown_db = shown_runs_dir() / SWEEPS_DB  # never the server's absolute path
 st.caption("Many trainings of one model over a search space, searched by Optuna (TPE sampler); a trial whose "
            f"{OBJECTIVE} falls below the median of the earlier trials at the same epoch is pruned. Every trial is "
-           f"a run on the Runs page; the studies are in `{shown_runs_dir() / SWEEPS_DB}` "
-           f"(`optuna-dashboard sqlite:///{shown_runs_dir() / SWEEPS_DB}` opens them too, from the project's folder).")
+           f"a run on the Runs page; the studies are in `{shown_db}` "
+           f"(`optuna-dashboard sqlite:///{shown_db}` opens them too, from the project's folder).")
 
 form_column, sweep_column = st.columns([4, 6], gap="large")
 with form_column:

@@ -13,7 +13,7 @@ from core.training.batch_points import recent_mean
 from core.training.epoch_estimate import estimate_epoch, run_seconds, split_sizes
 from core.training.training_health import training_health
 from core.training.events import COMPLETED, EARLY_STOPPED, RUNNING, STOPPED, TARGET_REACHED
-from core.jobs.job_progress import describe_progress, format_seconds
+from core.jobs.job_progress import about, describe_progress, format_seconds
 from core.runs.store import list_runs, resolve_runs_dir
 from core.config.train_form import (
     MAX_LEARNING_RATE,
@@ -349,7 +349,7 @@ with form_column:
         estimate = estimate_epoch(config, saved_runs(str(resolve_runs_dir())))
         n_train, n_val = split_sizes(config)
         st.markdown(f"Trains on **{n_train:,} images**" + (f", validates on {n_val:,}" if n_val else "") +
-                    f". About **{format_seconds(estimate.seconds)} per epoch**, "
+                    f". **{about(estimate.seconds, capital=True)} per epoch**, "
                     f"{format_seconds(run_seconds(config, estimate.seconds))} in all.")
         follow_form_in_url(config)
 

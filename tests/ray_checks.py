@@ -47,7 +47,7 @@ class CheckOutcome:
 
 _outcomes: dict[str, CheckOutcome] = {}
 _done = {name: threading.Event() for name in CHECKS}
-_started = threading.Lock()
+_lock = threading.Lock()  # guards the thread, the running check and the session's end
 _thread: threading.Thread | None = None
 _running: subprocess.Popen | None = None
 _stopping = False
@@ -56,7 +56,7 @@ _stopping = False
 def start() -> None:
     """Start the checks in the background (once); a no-op without Ray."""
     global _thread
-    with _started:
+    with _lock:
         if _thread is None:
             _thread = threading.Thread(target=_run_all, name="ray-checks", daemon=True)
             _thread.start()
@@ -91,13 +91,13 @@ def _run(script: str, seconds: int) -> CheckOutcome:
     runs_dir, work, out = base / "runs", base / "work", base / "result.json"
     command = namespace_command([sys.executable, "-X", "faulthandler", str(TESTS / script),
                                  "--runs-dir", str(runs_dir), "--work", str(work), "--out", str(out)])
+    global _running
     crashes = []
     for _ in range(ATTEMPTS):
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(runs_dir, ignore_errors=True)
         runs_dir.mkdir()
-        global _running
-        with _started:
+        with _lock:
             if _stopping:
                 return CheckOutcome(skip_reason="the test session ended first")
             _running = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -119,7 +119,7 @@ def _run(script: str, seconds: int) -> CheckOutcome:
 def stop() -> None:
     """At the session's end: a check still running is ended (the namespace takes its cluster with it)."""
     global _stopping
-    with _started:
+    with _lock:
         _stopping = True
         running = _running
     if running is not None and running.poll() is None:

@@ -3,7 +3,7 @@
 import pytest
 
 from core.training.events import COMPLETED, QUEUED, RUNNING, EpochEnd, Progress
-from core.jobs.job_progress import describe_progress, format_seconds
+from core.jobs.job_progress import about, describe_progress, format_seconds
 from core.config.train_form import build_config, default_values
 from core.jobs.training_jobs import JobState
 
@@ -43,6 +43,7 @@ def test_an_epoch_nearly_done_says_under_1_s_not_about_under_1_s():
     state = JobState("j", CONFIG, status=RUNNING, epochs=(epoch(1, 0.4),), progress=Progress(2, 0.9, 0.4, 0.85, 0.36))
     report = describe_progress(state)
     assert ", under 1 s left in this epoch," in report.text and "about under" not in report.text
+    assert about(0.2, capital=True) == "Under 1 s" and about(42, capital=True) == "About 42 s"  # the form's estimate
 
 
 def test_later_epochs_time_the_pace_without_the_first_one():

@@ -17,10 +17,11 @@ class ProgressReport:
     text: str
 
 
-def about(seconds: float) -> str:
-    """`"about 42 s"`, but plain `"under 1 s"`: no "about under 1 s"."""
+def about(seconds: float, capital: bool = False) -> str:
+    """`"about 42 s"`, but plain `"under 1 s"`: no "about under 1 s". `capital`: to start a sentence."""
     text = format_seconds(seconds)
-    return text if text.startswith("under") else f"about {text}"
+    text = text if text.startswith("under") else f"about {text}"
+    return text[0].upper() + text[1:] if capital else text
 
 
 def format_seconds(seconds: float) -> str:

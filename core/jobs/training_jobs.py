@@ -98,6 +98,7 @@ class TrainingJobs:
         self._stop_requested: set[str] = set()
         self.rules = rules or SharingRules()
         self._last_seen: dict[str, float] = {}  # visitor → time.monotonic() of their last page view
+        self._prune_seen_above = SEEN_PRUNED_ABOVE
         self._timed_out: set[str] = set()  # jobs stopped at the rules' time limit
         self.peak_running = 0  # the most ever running at once (for tests and benchmarks)
 
@@ -173,9 +174,11 @@ class TrainingJobs:
         now = time.monotonic()
         with self._lock:
             self._last_seen[visitor] = now
-            if len(self._last_seen) > SEEN_PRUNED_ABOVE:
+            if len(self._last_seen) > self._prune_seen_above:
                 forget_before = now - max(SEEN_KEPT_SECONDS, 2 * limit)
                 self._last_seen = {who: when for who, when in self._last_seen.items() if when >= forget_before}
+                # Next time at twice what stayed: a crowd all still here is not rescanned at every page view.
+                self._prune_seen_above = max(SEEN_PRUNED_ABOVE, 2 * len(self._last_seen))
 
     def stop_queued(self) -> int:
         """Take every waiting job out of the queue (a teacher's "clear the queue"); returns how many."""

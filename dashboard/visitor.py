@@ -111,22 +111,25 @@ def teacher_sign_in(rules: SharingRules, clear_queue) -> None:
     if not rules.teacher_password:
         return
     with st.sidebar.expander("Teacher", icon=":material/school:", expanded=False):
-        if is_teacher():
-            st.caption("Signed in: you can stop, steer and delete every training and run.")
-            if st.button("Clear the queue", key="teacher_clear_queue", icon=":material/playlist_remove:",
-                         help="Every training still waiting leaves the queue; the running ones go on."):
-                st.toast(f"{clear_queue()} waiting training(s) left the queue.")
-            if st.button("Sign out", key="teacher_sign_out"):
-                st.session_state[TEACHER_KEY] = False
-                _set_cookie(TEACHER_COOKIE, "", 0)
-                st.caption("Signed out.")
-            return
-        with st.form("teacher_sign_in", border=False):
-            attempt = st.text_input("Password", type="password", key="teacher_password")
-            if st.form_submit_button("Sign in"):
-                if rules.is_teacher_password(attempt):
-                    st.session_state[TEACHER_KEY] = True  # the page below this sidebar runs as the teacher's already
-                    _set_cookie(TEACHER_COOKIE, _teacher_token(rules, visitor_id()), COOKIE_DAYS * 86400)
-                    st.success("Signed in: you can stop, steer and delete every training and run.")
-                else:
-                    st.error("That is not the teacher's password.")
+        if not is_teacher():
+            form_slot = st.empty()
+            with form_slot.form("teacher_sign_in", border=False):
+                attempt = st.text_input("Password", type="password", key="teacher_password")
+                if st.form_submit_button("Sign in"):
+                    if rules.is_teacher_password(attempt):
+                        st.session_state[TEACHER_KEY] = True  # the page below this sidebar runs as the teacher's already
+                    else:
+                        st.error("That is not the teacher's password.")
+            if not is_teacher():
+                return
+            # Signed in just now: the teacher's controls in this same run, not after the next click.
+            form_slot.empty()
+            _set_cookie(TEACHER_COOKIE, _teacher_token(rules, visitor_id()), COOKIE_DAYS * 86400)  # outside the emptied slot
+        st.caption("Signed in: you can stop, steer and delete every training and run.")
+        if st.button("Clear the queue", key="teacher_clear_queue", icon=":material/playlist_remove:",
+                     help="Every training still waiting leaves the queue; the running ones go on."):
+            st.toast(f"{clear_queue()} waiting training(s) left the queue.")
+        if st.button("Sign out", key="teacher_sign_out"):
+            st.session_state[TEACHER_KEY] = False
+            _set_cookie(TEACHER_COOKIE, "", 0)
+            st.caption("Signed out.")

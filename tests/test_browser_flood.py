@@ -3,7 +3,7 @@ opens tabs, presses Start in each, then closes them all.
 
 Only one of their trainings queues (every other tab is told why, and how to go on); once all their
 tabs are gone, that job leaves the queue, so the next newcomer is first in line while the running
-training goes on. The server drops a job after 15 s without its visitor
+training goes on; then the teacher signs in and clears the queue. The server drops a job after 15 s without its visitor
 (`MNIST_LAB_ABANDONED_AFTER_MINUTES=0.25`; an open tab then says "still here" every 3.75 s) so
 that the test is short; the default is 3 minutes. No timing is asserted beyond generous waits.
 """
@@ -15,7 +15,9 @@ from live_server import assert_page_clean, chromium, fresh_log, new_page, open_v
 TABS = 4
 QUERY = "model=mlp&train_size=3000&validation_size=500&epochs=30&batch_size=10&patience=0"  # over a minute
 WAIT_MS = 180_000
-ENV = {"MNIST_LAB_HOSTED": "1", "MNIST_LAB_MAX_CONCURRENT_TRAININGS": "1", "MNIST_LAB_ABANDONED_AFTER_MINUTES": "0.25"}
+PASSWORD = "clear-the-board-7"  # a teacher's password makes the server hosted
+ENV = {"MNIST_LAB_TEACHER_PASSWORD": PASSWORD, "MNIST_LAB_MAX_CONCURRENT_TRAININGS": "1",
+       "MNIST_LAB_ABANDONED_AFTER_MINUTES": "0.25"}
 
 
 def press_start(page) -> None:
@@ -51,5 +53,17 @@ def test_a_flood_of_tabs_queues_one_training_which_leaves_when_the_tabs_close(tm
         wait_text(newcomer, re.compile(r"Waiting in the queue: position [12]"), WAIT_MS)
         wait_text(newcomer, "Waiting in the queue: position 1", WAIT_MS)  # the flooder's job left the line
         assert holder.locator(".st-key-train_resume").is_visible()  # not because the slot came free: it is still held
+
+        # The teacher signs in and clears the queue: the newcomer's waiting job leaves it; the running one goes on.
+        teacher = new_page(browser)
+        open_view(teacher, server, "train")
+        teacher.get_by_text("Teacher").first.click()
+        teacher.get_by_label("Password", exact=True).fill(PASSWORD)
+        teacher.get_by_role("button", name="Sign in").click()
+        teacher.get_by_role("button", name="Clear the queue").click(timeout=WAIT_MS)
+        wait_text(teacher, re.compile(re.escape("1 waiting training(s) left the queue.")), WAIT_MS)  # the toast
+        wait_text(newcomer, "stopped while waiting in the queue", WAIT_MS)
+        assert holder.locator(".st-key-train_resume").is_visible()
+        assert_page_clean(teacher)
         assert_page_clean(newcomer)
         assert_page_clean(holder)

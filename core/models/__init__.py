@@ -9,8 +9,8 @@
   and weights (no Keras either);
 - `numpy_forward.py`: a trained Keras Sequential model translated into a `NumpyModel`, and
   checked against Keras (needs a Keras model; runs where training runs);
-- `fused_adam.py`, `one_cycle.py`, `layer_names.py`: the optimizer, schedule and layer naming
-  the builders use.
+- `fused_adam.py`, `one_cycle.py`, `layer_names.py`, `seeding.py`: the optimizer, schedule,
+  layer naming and seeding the builders use.
 
 May import: core.config, core.data.
 """

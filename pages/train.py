@@ -244,6 +244,8 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
     health = training_health(state.epochs)
     if health is not None:
         st.warning(health.message, icon=":material/healing:")
+    if len(state.points) < 2 and not state.epochs:
+        return  # a curve needs two points: no empty charts for the browser to draw while the job starts
     smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, step=0.01, key=SMOOTHING_KEY,
                           help="As TensorBoard's: an exponential moving average of the batch-level points "
                                "(0 = raw). The raw points stay, faint, underneath.")

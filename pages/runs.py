@@ -15,6 +15,7 @@ from core.runs.store import (
     shown_runs_dir,
 )
 from core.config.shown_text import markdown_code, markdown_text
+from core.runs import run_notes, run_owners
 from core.runs.run_notes import MAX_NOTE, MAX_TITLE, RunNote, all_notes, forget_note, set_note
 from core.runs.run_owners import forget_owner, owner_of
 from dashboard.visitor import may_manage
@@ -35,6 +36,9 @@ runs = list_runs(runs_dir)
 shown_dir = shown_runs_dir(runs_dir)
 st.caption(f"Saved in the server's {markdown_code(shown_dir)} folder. Open the training logs with "
            f"{markdown_code(f'tensorboard --logdir {shown_dir}')}.")
+
+for report in run_owners.damage_reports(runs_dir) + run_notes.damage_reports(runs_dir):
+    st.warning(markdown_text(report, 600), icon=":material/report:")
 
 if not runs:
     st.info("No saved runs yet. Every training started on the Train page (or with `python -m core train`) "
@@ -143,6 +147,7 @@ current = notes.get(run.name, RunNote())
 if current.title or current.note:
     st.text(f"{current.title}\n{current.note}".strip())  # a visitor's text: shown as typed, never as markdown
 with st.expander("Title and note", icon=":material/edit_note:"):
+    st.caption("Public: a title and a note are visible to everyone on this server.")
     with st.form(f"runs_note_{run.name}", border=False):
         title = st.text_input("Title", current.title, max_chars=MAX_TITLE, key=f"runs_note_title_{run.name}",
                               help="Shown in the table and in the legends of compared curves, e.g. \"relu + adam\".")

@@ -3,7 +3,8 @@ than `mlp-20261201-180930-d874`.
 
 Kept by the server in one file, `notes.json` in the runs directory (as `run_owners.py` keeps
 owners): a run folder is written by its worker, and a title may be given long after. Written
-atomically under a lock. Titles and notes are visitors' text: they are stored as typed (cut to
+atomically under a lock; a damaged file is kept aside (`json_ledger.py`), never overwritten, and
+`damage_reports` says so. Titles and notes are visitors' text: they are stored as typed (cut to
 their limits, control characters dropped) and every page shows them as text, never as markdown.
 """
 
@@ -14,7 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.runs.json_ledger import read_ledger, update_ledger
+from core.runs.json_ledger import kept_ledger_copies, read_ledger, update_ledger
 from core.runs.store import resolve_runs_dir
 
 NOTES_FILE = "notes.json"
@@ -68,3 +69,13 @@ def set_note(runs_dir: str | os.PathLike | None, run_name: str, title: str, note
 def forget_note(runs_dir: str | os.PathLike | None, run_name: str) -> None:
     """Drop `run_name`'s title and note (after the run was deleted)."""
     update_ledger(_path(runs_dir), lambda notes: notes.pop(run_name, None) is not None)
+
+
+def damage_reports(runs_dir: str | os.PathLike | None) -> list[str]:
+    """One sentence per damaged `notes.json` kept aside in the runs directory: what was lost and what to do.
+
+    Reads the file first, so damage not yet noticed is found (and the file kept aside) now.
+    """
+    _read(_path(runs_dir))
+    return [f"{NOTES_FILE} was damaged and was kept as {kept.name}; the titles and notes it held are not shown. "
+            "Copy back the ones you want from it, then delete the kept copy." for kept in kept_ledger_copies(_path(runs_dir))]

@@ -150,8 +150,9 @@ def stop_at_once(executor, runs_dir: Path, name: str, line_start: str = "") -> i
 def print_event(event, config: TrainConfig, as_json: bool) -> None:
     """One event as the CLI shows it: a JSON line, or a progress bar and epoch lines.
 
-    As JSON: `{"event": "batch", ...}` for each batch-level point (a few a second; a run whose
-    epoch fits in one call into TensorFlow has none), `"learning_rate"` for a change mid-run,
+    As JSON: `{"event": "batch", ...}` for each batch-level point (four a second and one at each
+    25th of an epoch: 20 or more in an epoch of 21 batches or more; none in a one-batch epoch),
+    `"learning_rate"` for a change mid-run,
     `"epoch"` after each epoch, and a last `"done"`.
     """
     if as_json:

@@ -12,7 +12,7 @@ from core.config.train_config import preset_config
 from core.data.splits import make_splits
 from core.runs.recorded_run import RecordedRun
 from core.runs.store import load_points, load_run
-from core.training.batch_points import add_point, recent_mean
+from core.training.batch_points import add_point, point_due, recent_mean
 from core.training.control import TrainingControl
 from core.training.events import EpochEnd, LearningRateChanged, Progress, TrainingEnd
 from core.training.trainer import Trainer
@@ -51,18 +51,45 @@ def test_a_point_is_the_mean_of_the_batches_since_the_previous_one_not_the_epoch
 
 
 def test_points_stream_within_each_epoch_with_their_images_and_steps(mnist):
-    config = preset_config("mlp", epochs=2, train_size=3000, batch_size=256, validation="none")  # 12 batches, 4 a call
+    config = preset_config("mlp", epochs=2, train_size=3000, batch_size=64, validation="none")  # 47 batches, 2 a call
     trainer = Trainer(config, make_splits(mnist, config), progress_interval=0)
     events = list(trainer)
     points = [e for e in events if isinstance(e, Progress)]
     assert [(p.epoch, p.fraction, p.step, p.samples) for p in points] == [
-        (1, 4 / 12, 4, 1024), (1, 8 / 12, 8, 1024), (2, 4 / 12, 16, 1024), (2, 8 / 12, 20, 1024)]
+        (epoch, done / 47, 47 * (epoch - 1) + done, 128) for epoch in (1, 2) for done in range(2, 47, 2)]
     assert all(p.event == "batch" and math.isfinite(p.loss) and 0 <= p.accuracy <= 1 for p in points)
     assert all(p.learning_rate == pytest.approx(config.learning_rate) for p in points)
     # Keras's epoch loss is the sample-weighted mean of the epoch's points and of the batches after them
     epoch = next(e for e in events if isinstance(e, EpochEnd))
-    tail = (epoch.loss * 3000 - sum(p.loss * p.samples for p in points[:2])) / (3000 - 2048)
-    assert 0 < tail < points[0].loss  # the last batches of the first epoch: lower than its first ones
+    first_epoch = [p for p in points if p.epoch == 1]
+    tail = (epoch.loss * 3000 - sum(p.loss * p.samples for p in first_epoch)) / (3000 - 46 * 64)
+    assert 0 < tail < first_epoch[0].loss  # the last batch of the first epoch: lower than its first ones
+
+
+def test_a_short_epoch_still_draws_at_least_20_points_in_order(mnist):
+    """`fast` on 6,000 images: 47 batches, an epoch of a second or two. The points come from the
+    epoch's marks, not from the clock, so the machine's speed does not thin the curve."""
+    config = preset_config("fast", train_size=6000)
+    events = list(Trainer(config, make_splits(mnist, config)))  # the default progress interval, as served
+    end = next(i for i, e in enumerate(events) if isinstance(e, EpochEnd) and e.epoch == 1)
+    points = [e for e in events[:end] if isinstance(e, Progress)]
+    assert len(points) >= 20
+    assert all(p.epoch == 1 and p.event == "batch" for p in points)
+    fractions = [p.fraction for p in points]
+    assert fractions == sorted(set(fractions)) and 0 < fractions[0] and fractions[-1] < 1
+    assert [p.step for p in points] == sorted(set(p.step for p in points))
+    assert sum(p.samples for p in points) < 6000 and all(p.samples > 0 and math.isfinite(p.loss) for p in points)
+
+
+def test_a_point_is_due_at_each_mark_of_the_epoch_or_after_the_interval_never_at_its_end():
+    # 47 batches, 2 a call, a slow clock: each call passes one of the 25 marks (every 1.88 batches)
+    assert [done for done in range(2, 48, 2) if point_due(done, done - 2, 47, 0.01, 0.25)] == list(range(2, 47, 2))
+    # 1,000 batches, 10 a call: a point every 40 batches from the marks alone
+    due = [done for done in range(10, 1001, 10) if point_due(done, done - 10, 1000, 0.01, 0.25)]
+    assert due == list(range(40, 1000, 40))
+    assert point_due(5, 4, 1000, 0.3, 0.25)  # the interval passed: due between marks
+    assert point_due(1, 0, 1000, math.inf, 0.25)  # an epoch's first call reports at once
+    assert not point_due(47, 46, 47, math.inf, 0.25)  # the epoch's end: its EpochEnd follows
 
 
 def test_a_learning_rate_change_mid_epoch_is_an_event_where_it_took_effect(mnist):

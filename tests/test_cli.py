@@ -57,7 +57,8 @@ BATCH_KEYS = {"event", "epoch", "fraction", "loss", "accuracy", "seconds", "samp
 
 
 def test_train_json_prints_batch_points_before_each_epoch(tmp_path):
-    """100 batches of 20 an epoch, 16 a call into TensorFlow: each epoch's first call always reports.
+    """100 batches of 20 an epoch, 4 a call into TensorFlow (at least 21 calls an epoch): each epoch's first
+    call always reports, and at least 20 calls in all.
 
     (The tiny run above trains its 5 batches in one call, so it has no batch lines.)"""
     code, stdout, stderr = finish(cli("train", "--model", "mlp", "--epochs", 2, "--train-size", 2000, "--batch-size", 20,
@@ -70,10 +71,25 @@ def test_train_json_prints_batch_points_before_each_epoch(tmp_path):
         start = 0 if number == 1 else epoch_index[0] + 1
         batches = [line for line in lines[start:end] if line["event"] == "batch"]
         assert batches and all(set(b) == BATCH_KEYS and b["epoch"] == number for b in batches)
-        assert batches[0]["step"] == 100 * (number - 1) + 16 and batches[0]["fraction"] == pytest.approx(0.16)
+        assert batches[0]["step"] == 100 * (number - 1) + 4 and batches[0]["fraction"] == pytest.approx(0.04)
+        assert len(batches) >= 20 and [b["step"] for b in batches] == sorted({b["step"] for b in batches})
         assert all(0 < b["fraction"] < 1 and b["samples"] > 0 and b["learning_rate"] == pytest.approx(0.1) for b in batches)
     saved = (Path(lines[-1]["run_dir"]) / "batches.jsonl").read_text().splitlines()
     assert [json.loads(line) for line in saved] == [line for line in lines if line["event"] == "batch"]
+
+
+def test_train_json_prints_at_least_20_batch_points_in_a_short_epoch(tmp_path):
+    """`fast` on 6,000 images: one epoch of 47 batches, a second or two; its curve still gets 20 points."""
+    code, stdout, stderr = finish(cli("train", "--model", "fast", "--train-size", 6000, "--json",
+                                      "--runs-dir", tmp_path / "runs"))
+    assert code == 0, stderr[-3000:]
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert [line["event"] for line in lines if line["event"] != "batch"] == ["epoch", "done"]
+    epoch_at = next(i for i, line in enumerate(lines) if line["event"] == "epoch")
+    batches = lines[:epoch_at]
+    assert len(batches) >= 20 and all(b["event"] == "batch" and set(b) == BATCH_KEYS for b in batches)
+    fractions = [b["fraction"] for b in batches]
+    assert fractions == sorted(set(fractions)) and 0 < fractions[0] and fractions[-1] < 1
 
 
 def test_runs_lists_the_saved_run(trained):

@@ -77,13 +77,14 @@ def test_progress_arrives_after_every_execution_but_an_epochs_last(mnist):
     """Keras trains `steps_per_execution` batches a call; progress comes after each call."""
     from core.models.keras_models import default_steps_per_execution
 
-    config = small_mlp(train_size=3000, batch_size=256)  # 12 batches an epoch, 4 a call
+    config = small_mlp(train_size=3000, batch_size=32)  # 94 batches an epoch, 4 a call
     trainer, events = train(mnist, config, progress_interval=0)
-    steps, group = math.ceil(3000 / 256), default_steps_per_execution(256)
-    assert (steps, group) == (12, 4)
+    steps = math.ceil(3000 / 32)
+    group = default_steps_per_execution(32, steps)
+    assert (steps, group) == (94, 4)
     for epoch in (1, 2, 3):
         progress = [e for e in events if isinstance(e, Progress) and e.epoch == epoch]
-        assert [p.fraction for p in progress] == [4 / 12, 8 / 12]
+        assert [p.fraction for p in progress] == [done / 94 for done in range(4, 94, 4)]
         assert all(0.0 < p.fraction < 1.0 and math.isfinite(p.loss) and 0 <= p.accuracy <= 1 for p in progress)
         assert [p.seconds for p in progress] == sorted(p.seconds for p in progress)
         # every progress of an epoch comes before that epoch's end, none after
@@ -97,6 +98,18 @@ def test_steps_per_execution_groups_small_batches_only():
     assert [default_steps_per_execution(b) for b in (0, 10, 32, 50, 100, 128, 256, 1000, 60000)] == [1, 16, 16, 16, 10, 8, 4, 1, 1]
 
 
+def test_a_short_epoch_is_cut_into_at_least_21_calls_where_it_has_the_batches():
+    """Each call's callback can add a curve point: 21 calls give an epoch 20 points before its end."""
+    from core.models.keras_models import MIN_CALLS_PER_EPOCH, default_steps_per_execution
+    from core.training.batch_points import POINTS_PER_EPOCH
+
+    assert MIN_CALLS_PER_EPOCH <= POINTS_PER_EPOCH  # each call then passes at least one mark
+    assert [default_steps_per_execution(128, steps) for steps in (469, 47, 21, 20, 1)] == [8, 2, 1, 1, 1]
+    for steps in (21, 47, 100, 469, 1875):
+        group = default_steps_per_execution(32, steps)
+        assert math.ceil(steps / group) >= MIN_CALLS_PER_EPOCH
+
+
 def test_same_seed_twice_gives_identical_metrics_and_another_seed_does_not(mnist, mlp_run):
     config, trainer, _ = mlp_run
     again, _ = train(mnist, config)
@@ -106,7 +119,7 @@ def test_same_seed_twice_gives_identical_metrics_and_another_seed_does_not(mnist
 
 
 def test_stop_from_another_thread_ends_within_one_execution(mnist):
-    # 100 batches of 10 an epoch, trained 16 a call, so the stop lands mid-epoch.
+    # 100 batches of 10 an epoch, trained 4 a call, so the stop lands mid-epoch.
     config = small_mlp(epochs=5, train_size=1000, batch_size=10, validation_size=100)
     trainer = Trainer(config, make_splits(mnist, config), progress_interval=0)
     events, first_epoch_done = [], threading.Event()
@@ -134,7 +147,8 @@ def test_stop_from_another_thread_ends_within_one_execution(mnist):
     # stop came (shorter if it was the epoch's last); none if the stop came between two calls.
     from core.models.keras_models import default_steps_per_execution
 
-    steps, group = len(trainer.splits.x_train) // config.batch_size, default_steps_per_execution(config.batch_size)
+    steps = len(trainer.splits.x_train) // config.batch_size
+    group = default_steps_per_execution(config.batch_size, steps)
     reported = len([e for e in events if isinstance(e, Progress) and e.epoch == len(finished) + 1])
     ran = int(trainer.model.optimizer.iterations.numpy())
     assert ran in (len(finished) * steps + min(reported * group, steps), len(finished) * steps + min((reported + 1) * group, steps))

@@ -1,5 +1,6 @@
 """The training-health line: exploding loss, not learning, overfitting; and a healthy run says nothing."""
 
+import dataclasses
 import json
 import math
 import os
@@ -28,13 +29,32 @@ def test_a_healthy_run_says_nothing():
 def test_an_exploding_loss_says_to_lower_the_learning_rate():
     health = training_health(epochs((2.0, 0.5, 2.0), (340.0, 0.1, 400.0)))
     assert health.kind == "exploding" and "340" in health.message and "Try a tenth" in health.message
+    assert "up from 2 at epoch 1" in health.message
     assert training_health(epochs((math.nan, 0.1, None))).kind == "exploding"
+    assert training_health(epochs((40.0, 0.5, None), (math.inf, 0.1, None))).kind == "exploding"
+    # rising from a huge start is exploding too, once it has tripled its lowest
+    assert training_health(epochs((3000.0, 0.3, None), (900.0, 0.5, None), (2800.0, 0.4, None))).kind == "exploding"
+
+
+def test_the_softmax_presets_huge_but_falling_loss_is_never_called_exploding_nor_not_learning():
+    """The real curve of the tutorial's own preset: 3,667 at epoch 1, ~150 at epoch 150, bumps of up to 1.4x."""
+    curve = json.loads((ROOT / "tests" / "softmax_preset_curve.json").read_text())
+    real = [EpochEnd(i, loss, acc, val, None, curve["learning_rate"], 1.0, 1000.0)
+            for i, (loss, acc, val) in enumerate(curve["epochs"], start=1)]
+    assert real[0].loss > 3000 and real[-1].loss < 200 and max(e.loss for e in real[1:]) > 10 * 2.3
+    assert [training_health(real[:end]) for end in range(1, len(real) + 1)] == [None] * len(real)
+    # the same curve, gone wrong at its end: tripled and NaN are still warned
+    assert training_health(real + [dataclasses.replace(real[-1], epoch=151, loss=600.0)]).kind == "exploding"
+    assert training_health(real + [dataclasses.replace(real[-1], epoch=151, loss=math.nan)]).kind == "exploding"
 
 
 def test_accuracy_near_chance_after_an_epoch_is_not_learning():
     assert training_health(epochs((2.3, 0.11, 2.3))) is None  # one epoch (of a small subset) may not have moved yet
     health = training_health(epochs((2.3, 0.11, 2.3), (2.3, 0.11, 2.3)))
     assert health.kind == "not_learning" and "11%" in health.message and "usual range" in health.message
+    assert training_health(epochs((2.3, 0.11, 2.3), (2.3, 0.12, 2.3), (2.3, 0.125, 2.3))).kind == "not_learning"
+    # still low, but climbing by points an epoch (the softmax preset's second epoch: 6% -> 20%): learning
+    assert training_health(epochs((3667.0, 0.063, None), (2430.0, 0.196, None))) is None
 
 
 def test_validation_loss_rising_while_training_loss_falls_is_overfitting():

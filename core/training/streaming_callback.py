@@ -8,6 +8,7 @@ import time
 
 import keras
 
+from core.training.batch_points import point_due
 from core.training.control import TrainingControl
 from core.training.events import DIVERGED, STOPPED, EpochEnd, LearningRateChanged, Progress
 
@@ -25,7 +26,8 @@ class StreamingCallback(keras.callbacks.Callback):
         events: where events go (read by the trainer's consuming thread).
         control: the run's commands (stop, pause, step, learning rate), set from any thread.
         steps_per_epoch, batch_size, num_samples: the run's shape, for fractions and rates.
-        progress_interval: minimum seconds between `Progress` events.
+        progress_interval: seconds after which a `Progress` event is due; one is also due at each
+            of the epoch's `POINTS_PER_EPOCH` marks (`core.training.batch_points.point_due`).
         target_accuracy: stop after an epoch whose train accuracy exceeds this; 0 = never.
         abort: the exception type to raise to leave `fit` at once, with `(status, reason)`.
     """
@@ -45,12 +47,14 @@ class StreamingCallback(keras.callbacks.Callback):
         self._epoch = 0  # 0-based, as Keras counts
         self._epoch_started = self._last_tick = 0.0
         self._reported = (0, 0.0, 0.0)  # (samples, loss sum, accuracy sum) of the epoch at its last point
+        self._reported_batches = 0  # the epoch's batches at its last point
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
         self._epoch_started = time.perf_counter()
         self._last_tick = -math.inf  # the epoch's first batch reports at once: the bar moves as soon as training does
         self._reported = (0, 0.0, 0.0)
+        self._reported_batches = 0
 
     def on_train_batch_begin(self, batch, logs=None):
         held_from = time.perf_counter()
@@ -79,7 +83,8 @@ class StreamingCallback(keras.callbacks.Callback):
                 f"the loss became {loss} in epoch {self._epoch + 1}, batch {batch + 1}; lower the learning rate",
             )
         now = time.perf_counter()
-        if now - self._last_tick >= self.progress_interval and batch + 1 < self.steps_per_epoch:
+        if point_due(batch + 1, self._reported_batches, self.steps_per_epoch, now - self._last_tick,
+                     self.progress_interval):
             self._last_tick = now
             self.events.put(self._point(batch, float(loss), float(logs.get("accuracy", 0.0)), now))
 
@@ -89,6 +94,7 @@ class StreamingCallback(keras.callbacks.Callback):
         loss_sum, accuracy_sum = samples * running_loss, samples * running_accuracy
         before, loss_before, accuracy_before = self._reported
         self._reported = (samples, loss_sum, accuracy_sum)
+        self._reported_batches = batch + 1
         count = max(samples - before, 1)
         return Progress(
             self._epoch + 1, (batch + 1) / self.steps_per_epoch,

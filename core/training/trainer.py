@@ -24,6 +24,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from core.config.train_config import ConfigError, TrainConfig
+from core.training.batch_points import point_due
 from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
 from core.training.events import (
@@ -31,7 +32,7 @@ from core.training.events import (
 )
 from core.data.splits import Splits
 
-PROGRESS_INTERVAL_SECONDS = 0.25  # at most four progress events a second
+PROGRESS_INTERVAL_SECONDS = 0.25  # a point at least this often; and at each 1/25 of an epoch (batch_points.point_due)
 
 
 def epochs_ran(epochs: int) -> str:
@@ -53,7 +54,8 @@ class Trainer:
     Args:
         config: the run's hyperparameters.
         splits: the arrays to train, validate and test on.
-        progress_interval: minimum seconds between `Progress` events.
+        progress_interval: seconds after which a `Progress` point is due; one is also due at
+            each of an epoch's `POINTS_PER_EPOCH` marks, so a short epoch still gets ~24.
         control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
         compiled_models: a warm worker's cache of compiled models to take this run's from
             (tracing skipped, same metrics); None = build and compile a new one.
@@ -190,7 +192,7 @@ class Trainer:
         for epoch in range(1, config.epochs + 1):
             started = time.perf_counter()
             order = rng.permutation(len(x_train)) if batch < len(x_train) else np.arange(len(x_train))
-            last_tick = started
+            last_tick, reported = -math.inf, 0  # the epoch's first batch reports at once, as the Keras callback's
             for step_in_epoch, start in enumerate(range(0, len(order), batch)):
                 held_from = time.perf_counter()
                 self.control.before_batch()  # holds here while paused
@@ -209,8 +211,9 @@ class Trainer:
                 chosen = order[start : start + batch]
                 model.step(x_train[chosen], splits.y_train[chosen], learning_rate)
                 now = time.perf_counter()
-                if now - last_tick >= self.progress_interval and start + batch < len(order):
-                    last_tick = now
+                done = step_in_epoch + 1
+                if point_due(done, reported, math.ceil(len(order) / batch), now - last_tick, self.progress_interval):
+                    last_tick, reported = now, done
                     yield Progress(epoch, (start + batch) / len(order), model.loss(x_train[chosen], splits.y_train[chosen]),
                                    model.accuracy(x_train[chosen], splits.y_train[chosen]), now - started,
                                    samples=len(chosen), step=step + 1, learning_rate=learning_rate)

@@ -30,13 +30,39 @@ def test_before_the_first_progress_event_the_job_is_starting():
 
 
 def test_mid_epoch_eta_extrapolates_the_epochs_own_pace():
-    # One epoch of 10 s done (the first, so it is the only timing); epoch 2 is 25% in after 3 s.
-    state = JobState("j", CONFIG, status=RUNNING, epochs=(epoch(1, 10.0),),
-                     progress=Progress(2, 0.25, 0.4, 0.85, 3.0))
+    # One epoch of 10 s done (the first, so it is the only timing); epoch 2 went from 5% at 0.5 s to 25% at 3 s.
+    progress = Progress(2, 0.25, 0.4, 0.85, 3.0)
+    state = JobState("j", CONFIG, status=RUNNING, epochs=(epoch(1, 10.0),), progress=progress,
+                     points=(Progress(2, 0.05, 0.5, 0.8, 0.5), progress))
     report = describe_progress(state, epoch_seconds=99.0)  # the estimate yields to measured epochs
     assert report.fraction == pytest.approx((1 + 0.25) / 4)
-    # 3 s for 25% → 9 s left in this epoch; then two more epochs of 10 s.
+    # 2.5 s for 20% → 12.5 s an epoch, 9.4 s left in this one; then two more epochs of 10 s.
     assert report.text == "Epoch 2 of 4: 25%, about 9 s left in this epoch, 29 s in all"
+
+
+# The first points of a real run: `python -m core train --model fast --epochs 2 --json` on the project's 2-core
+# Xeon (load 8): the first point came after the epoch's first 8 batches, 4.42 s in (tracing the graph); the
+# epoch ended at 13.58 s and the second took 7.83 s, so 16.3 s were left at the third point (5.07 s).
+FAST = build_config(default_values("fast") | {"epochs": 2})
+REAL_POINTS = (Progress(1, 0.017057569296375266, 1.81, 0.40, 4.415740436999954),
+               Progress(1, 0.06823027718550106, 0.52, 0.86, 4.750510320999979),
+               Progress(1, 0.11940298507462686, 0.21, 0.94, 5.071215812999981))
+REAL_LEFT_AT_THIRD_POINT = (13.583577648999949 - 5.071215812999981) + 7.82651970400002
+
+
+def test_the_first_estimate_does_not_count_the_start_up_as_pace():
+    # Only the first point: its 4.42 s are start-up, not pace; the estimate made before the start stands.
+    state = JobState("j", FAST, status=RUNNING, progress=REAL_POINTS[0], points=REAL_POINTS[:1])
+    report = describe_progress(state, epoch_seconds=4.4)
+    assert report.text == "Epoch 1 of 2: 2%, about 4 s left in this epoch, 9 s in all"  # was "about 4 min 14 s left"
+
+
+def test_early_estimates_run_at_the_pace_since_the_first_point():
+    state = JobState("j", FAST, status=RUNNING, progress=REAL_POINTS[2], points=REAL_POINTS)
+    report = describe_progress(state, epoch_seconds=60.0)  # a far-off estimate yields to the measured pace
+    # (5.07 - 4.42) s for (11.9 - 1.7)% of the epoch: 6.4 s an epoch, 5.6 s left in this one, 12 s in all.
+    assert report.text == "Epoch 1 of 2: 12%, about 6 s left in this epoch, 12 s in all"
+    assert REAL_LEFT_AT_THIRD_POINT / 2 < 12.05 < REAL_LEFT_AT_THIRD_POINT * 2  # within a factor of two of what came
 
 
 def test_an_epoch_nearly_done_says_under_1_s_not_about_under_1_s():

@@ -1,11 +1,16 @@
 """The model zoo: presets as the write-ups (SEEDS.md) give them, and every model builds and trains."""
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core.config.train_config import TrainConfig
+from core.config.train_config import ConfigError, TrainConfig
+from core.config.train_form import (
+    DEMO_TRAIN_SIZE, WRITE_UP_MODELS, default_values, is_write_up, write_up_note, write_up_values,
+)
 from core.training.events import COMPLETED, EpochEnd, TrainingEnd
 from core.data.splits import make_splits
 from core.training.trainer import Trainer
@@ -101,3 +106,58 @@ def test_layer_names_are_unique_and_the_same_on_every_thread():
     worker.start()
     worker.join()
     assert names["main"] == names["main again"] == names["thread"] == ["flatten", "dense", "dense_1", "dense_2"]
+
+
+# ---- "as in the write-up": the settings and figures the Train page offers beside the quick subset ----
+
+SEEDS_JSON = Path(__file__).resolve().parents[1] / "bench" / "results" / "seeds.json"
+
+
+def test_the_five_write_ups_models_and_only_they_offer_their_write_up():
+    assert set(WRITE_UP_MODELS) == set(WRITE_UP_PRESETS)
+    with pytest.raises(ConfigError, match="`model`.*'fast' has no write-up.*Pass one of"):
+        write_up_values("fast")
+
+
+@pytest.mark.parametrize("model", sorted(WRITE_UP_PRESETS))
+def test_write_up_values_are_the_write_ups_settings_on_every_image(model):
+    values = write_up_values(model)
+    assert {key: values[key] for key in WRITE_UP_PRESETS[model]} == WRITE_UP_PRESETS[model]  # SEEDS.md's table
+    assert values["train_size"] == 0  # all the training images, as the write-ups trained
+    assert is_write_up(values)
+    # ... and exactly what bench/seeds.py ran to reproduce the write-up's figure
+    assert values == json.loads(SEEDS_JSON.read_text())[model]["config"]
+
+
+@pytest.mark.parametrize("model", sorted(WRITE_UP_PRESETS))
+def test_the_reproduced_figures_are_those_of_the_committed_results(model):
+    result = json.loads(SEEDS_JSON.read_text())[model]
+    reproduction = SPECS[model].reproduction
+    assert reproduction.test_accuracy == pytest.approx(result["test_accuracy"], abs=5e-5)
+    assert (reproduction.epochs, reproduction.train_size) == (result["epochs"], result["train_size"])
+    assert reproduction.seconds == pytest.approx(result["seconds"], abs=0.05)
+
+
+def test_the_quick_subset_is_the_write_up_on_fewer_images_and_says_so():
+    quick = default_values("cnn")
+    assert quick["train_size"] == DEMO_TRAIN_SIZE and not is_write_up(quick)
+    assert {**quick, "train_size": 0} == write_up_values("cnn")
+    note = write_up_note(quick, "about 9 min 35 s")
+    assert note.startswith("**Quick subset**: the write-up's settings on 5,000 of its 55,000 images")
+    assert "**99.03% test** in 15 epochs — the write-up reported 98.66% test" in note
+    assert "They take **about 9 min 35 s** here." in note
+    assert write_up_note(write_up_values("cnn"), "x").startswith("**As in the write-up**: its settings on all 55,000")
+    assert write_up_note(quick | {"epochs": 3}, "x").startswith("**Your own settings.**")
+
+
+def test_a_write_up_that_may_stop_early_gives_its_time_as_at_most():
+    note = write_up_note(write_up_values("lenet5"), "about 13 min")
+    assert "**98.93% test** in 26 epochs" in note and "about 13 min** here at most (early stopping may end them sooner)" in note
+
+
+def test_the_caption_never_says_which_reported_not_printed():
+    assert SPECS["cnn"].preset_caption == "Preset from write-up 000, which reported 98.66% test."
+    caption = SPECS["cnn_deep"].preset_caption
+    assert "printed no accuracy of its own; the TF tutorial it copies reports ≈99.2%" in caption
+    for spec in SPECS.values():
+        assert "reported not" not in spec.preset_caption and "which reported the" not in spec.preset_caption

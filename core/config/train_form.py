@@ -107,6 +107,65 @@ def default_values(model: str) -> dict[str, Any]:
     return preset_config(model, train_size=train_size).to_dict()
 
 
+WRITE_UP_MODELS = tuple(name for name, spec in SPECS.items() if spec.reproduction is not None)  # the tutorials' models
+
+
+def write_up_values(model: str) -> dict[str, Any]:
+    """The form's values for `model` as its write-up trained it: the preset, on all the training images.
+
+    `default_values` starts the slow models on `DEMO_TRAIN_SIZE` images; these are the settings
+    `bench/seeds.py` ran to reproduce the write-up's figure (`SPECS[model].reproduction`).
+
+    Raises:
+        ConfigError: for a model that is not one of the write-ups' (`WRITE_UP_MODELS`).
+    """
+    if model not in WRITE_UP_MODELS:
+        shown = repr(cut(model, MAX_VALUE_CHARACTERS)) if isinstance(model, str) else cut(repr(model), MAX_VALUE_CHARACTERS)
+        raise ConfigError(f"Received an invalid value for `model`: {shown} has no write-up to reproduce. "
+                          f"Pass one of {list(WRITE_UP_MODELS)}.")
+    return preset_config(model, train_size=0).to_dict()
+
+
+def is_write_up(values: Mapping[str, Any]) -> bool:
+    """Whether the form's `values` are exactly their model's write-up settings (`write_up_values`)."""
+    if values.get("model") not in WRITE_UP_MODELS:
+        return False
+    try:
+        return build_config(values).to_dict() == write_up_values(values["model"])
+    except ConfigError:  # the form holds a value it cannot train with
+        return False
+
+
+def write_up_note(values: Mapping[str, Any], write_up_time: str) -> str:
+    """What the form is on (the write-up's settings, the quick subset, or the visitor's own) and what the
+    write-up's settings reproduce, as markdown for the Train page (no visitor text in it).
+
+    Args:
+        values: the form's values, for a model of `WRITE_UP_MODELS`.
+        write_up_time: the expected time of the write-up's settings on this machine, in words
+            (e.g. `"about 9 min 35 s"`, from `core.training.epoch_estimate`).
+    """
+    model = values["model"]
+    spec = SPECS[model]
+    reproduction = spec.reproduction
+    config = write_up_values(model)
+    reported = f"the write-up reported {spec.reported}" if spec.printed_accuracy else f"the write-up printed none; {spec.reported}"
+    stops_early = bool(config["patience"] or config["target_accuracy"])
+    result = (f"**{reproduction.test_accuracy:.2%} test** in {reproduction.epochs:,} epochs — {reported}. "
+              f"They take **{write_up_time}** here" + (" at most (early stopping may end them sooner)." if stops_early else "."))
+    try:
+        form = build_config(values).to_dict()
+    except ConfigError:
+        form = {}
+    if form == config:
+        return f"**As in the write-up**: its settings on all {reproduction.train_size:,} training images. Our run of them reached {result}"
+    if form and {**form, "train_size": config["train_size"]} == config:
+        start = f"**Quick subset**: the write-up's settings on {form['train_size']:,} of its {reproduction.train_size:,} images, for a first try."
+    else:
+        start = "**Your own settings.**"
+    return f"{start} As in the write-up, on all its images, it reached {result}"
+
+
 def build_config(values: Mapping[str, Any]) -> TrainConfig:
     """The config the form's `values` describe (strings coerced, as from a URL).
 

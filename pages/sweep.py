@@ -12,8 +12,10 @@ from core.config.zoo import MODEL_NAMES, SPECS
 from core.jobs.search_space import searches_and_fixed
 from core.jobs.sweep import OBJECTIVE, PRUNED, SWEEPS_DB
 from core.jobs.sweep_jobs import (
-    DONE, FAILED, STARTING, SweepBusyError, SweepJobs, SweepState, list_sweeps, load_sweep, open_sweeps, trial_rows,
+    DONE, FAILED, STARTING, SweepBusyError, SweepJobs, SweepState, kept_damaged_sweeps, list_sweeps, load_sweep, open_sweeps,
+    storage_problem, trial_rows,
 )
+from core.config.shown_text import markdown_text
 from core.runs.store import resolve_runs_dir, shown_runs_dir
 from dashboard.visitor import may_manage
 
@@ -48,8 +50,8 @@ def stored_sweeps():
             sweeps_storage.clear()  # not made yet: look again next time
             return None, []
         return storage, list_sweeps(storage)
-    except Exception as error:  # a damaged sweeps.db: the form still works
-        st.warning(f"The stored sweeps cannot be read ({type(error).__name__}).")
+    except Exception as error:  # a damaged sweeps.db: named with the fix; the form still works
+        st.error(markdown_text(storage_problem(error, resolve_runs_dir()), 600), icon=":material/report:")
         return None, []
 
 
@@ -94,10 +96,13 @@ def show_study(storage, sweep_id: str) -> None:
     """The stored study: a table of trials, the parallel-coordinates and history charts, a link per run."""
     try:
         study = load_sweep(storage, sweep_id)
-    except Exception as error:  # deleted meanwhile, or a damaged sweeps.db
-        st.warning(f"This sweep cannot be read from sweeps.db ({type(error).__name__}).")
+        rows = trial_rows(study)
+    except KeyError:
+        st.warning("This sweep is no longer in the stored sweeps: it was deleted meanwhile.")
         return
-    rows = trial_rows(study)
+    except Exception as error:  # a damaged sweeps.db
+        st.error(markdown_text(storage_problem(error, resolve_runs_dir()), 600), icon=":material/report:")
+        return
     if not rows:
         st.caption("No trial has started yet.")
         return
@@ -150,6 +155,9 @@ st.caption("Many trainings of one model over a search space, searched by Optuna 
            f"{OBJECTIVE} falls below the median of the earlier trials at the same epoch is pruned. Every trial is "
            f"a run on the Runs page; the studies are in `{shown_db}` "
            f"(`optuna-dashboard sqlite:///{shown_db}` opens them too, from the project's folder).")
+
+for kept in kept_damaged_sweeps(resolve_runs_dir()):
+    st.caption(markdown_text(kept, 400))
 
 form_column, sweep_column = st.columns([4, 6], gap="large")
 with form_column:

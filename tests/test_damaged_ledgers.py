@@ -32,6 +32,16 @@ DAMAGES = {  # what a disk fault or a hand edit leaves
 }
 
 
+@pytest.fixture(scope="module", autouse=True)
+def end_the_dashboards_workers():
+    """The entry script warms the shared training queue's workers; end them with this module, not at exit."""
+    yield
+    from dashboard.shared_jobs import shared_jobs
+
+    shared_jobs().close()
+    shared_jobs.clear()
+
+
 @pytest.mark.parametrize("damage", list(DAMAGES))
 def test_a_damaged_owners_file_is_kept_aside_and_never_overwritten(tmp_path, damage):
     damaged = DAMAGES[damage]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import os
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -29,7 +30,8 @@ import sqlalchemy.exc
 from core.config.train_config import ConfigError, TrainConfig, preset_config
 from core.jobs.executor import STOP, Command, Executor, JobError, JobHandle, JobRequest
 from core.jobs.search_space import Choice, Knob, check_against, parse_search_space
-from core.runs.store import RUN_NAME_PATTERN, resolve_runs_dir
+from core.runs.damaged_files import DAMAGED_MARK, keep_aside
+from core.runs.store import RUN_NAME_PATTERN, resolve_runs_dir, shown_runs_dir
 from core.training.events import FAILED, STOPPED, EpochEnd, RunDone
 
 SWEEPS_DB = "sweeps.db"  # in the runs directory, beside the run folders
@@ -39,6 +41,39 @@ MAX_TRIALS = 500
 PRUNER_STARTUP_TRIALS = 2  # trials that finish before any is pruned: the median needs company
 FAILURES_IN_A_ROW = 3  # this many trials failing one after another end the sweep: the next would fail too
 SWEEP_VALIDATION = "holdout"  # what a sweep validates on when the preset validates on nothing
+SQLITE_HEADER = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database (an empty file is a new one)
+
+
+class SweepsDamagedError(RuntimeError):
+    """`sweeps.db` is not a database SQLite can read; the message names the file and the fix.
+
+    Attributes:
+        problem: what is wrong, in a few words (e.g. "not an SQLite database").
+    """
+
+    def __init__(self, runs_dir: str | os.PathLike | None, problem: str):
+        self.problem = problem
+        shown = shown_runs_dir(runs_dir) / SWEEPS_DB
+        super().__init__(f"{shown} is damaged ({problem}): its sweeps cannot be read. Move it aside or delete it; "
+                         f"the next sweep keeps it as {SWEEPS_DB}{DAMAGED_MARK}<time> and starts a new one.")
+
+
+def sweeps_db_problem(runs_dir: str | os.PathLike | None = None) -> str | None:
+    """What is wrong with `<runs dir>/sweeps.db` at a glance (its header), or None if it looks sound or is absent."""
+    try:
+        with open(resolve_runs_dir(runs_dir) / SWEEPS_DB, "rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        return f"it cannot be opened: {error.strerror or type(error).__name__}"
+    return None if header in (b"", SQLITE_HEADER) else "not an SQLite database"
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether `error` (from Optuna's storage) says the database file is damaged, not busy or locked."""
+    cause = getattr(error, "orig", None)
+    return isinstance(cause, sqlite3.DatabaseError) and not isinstance(cause, sqlite3.OperationalError)
 
 
 def storage_url(runs_dir: str | os.PathLike | None = None) -> str:
@@ -51,11 +86,19 @@ def open_storage(runs_dir: str | os.PathLike | None = None, attempts: int = 3) -
 
     Retried: two processes (a sweep and a page reading it, or two sweeps) opening a new
     `sweeps.db` at once race to create its tables, and one of them sees "table already exists".
+
+    Raises:
+        SweepsDamagedError: the file is not a database SQLite can read (never Optuna's own message).
     """
+    problem = sweeps_db_problem(runs_dir)
+    if problem is not None:
+        raise SweepsDamagedError(runs_dir, problem)
     for attempt in range(1, attempts + 1):
         try:
             return optuna.storages.RDBStorage(storage_url(runs_dir))
-        except sqlalchemy.exc.SQLAlchemyError:
+        except sqlalchemy.exc.SQLAlchemyError as error:
+            if is_damage(error):
+                raise SweepsDamagedError(runs_dir, "SQLite cannot read it") from None
             if attempt == attempts:
                 raise
             time.sleep(0.2 * attempt)
@@ -232,7 +275,14 @@ class Sweep:
         pruner = (optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_TRIALS, n_warmup_steps=0)
                   if self.pruning else optuna.pruners.NopPruner())
         try:
-            study = optuna.create_study(storage=open_storage(self.runs_dir), study_name=self.sweep_id,
+            storage = open_storage(self.runs_dir)
+        except SweepsDamagedError as damaged:  # kept aside, never lost; this sweep starts a new sweeps.db
+            kept = keep_aside(self.runs_dir / SWEEPS_DB)
+            self.notes = (*self.notes, f"{shown_runs_dir(self.runs_dir) / SWEEPS_DB} was damaged ({damaged.problem}) "
+                                       f"and was kept as {kept.name}; this sweep started a new one.")
+            storage = open_storage(self.runs_dir)
+        try:
+            study = optuna.create_study(storage=storage, study_name=self.sweep_id,
                                         direction="maximize", sampler=sampler, pruner=pruner)
         except optuna.exceptions.DuplicatedStudyError:
             raise ConfigError(f"A sweep named {self.sweep_id!r} is already in {self.storage}. Pick another name.") from None

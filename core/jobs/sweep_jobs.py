@@ -25,8 +25,11 @@ import optuna
 
 from core.jobs.executor import Executor
 from core.jobs.executors import make_executor
-from core.jobs.sweep import OBJECTIVE, SWEEPS_DB, Sweep, SweepDone, TrialResult, open_storage
-from core.runs.store import resolve_runs_dir
+from core.jobs.sweep import (
+    OBJECTIVE, SWEEPS_DB, Sweep, SweepDone, SweepsDamagedError, TrialResult, is_damage, open_storage,
+)
+from core.runs.damaged_files import kept_copies
+from core.runs.store import resolve_runs_dir, shown_runs_dir
 
 STARTING, RUNNING, DONE, FAILED = "starting", "running", "done", "failed"
 
@@ -143,7 +146,9 @@ class SweepJobs:
                 else:
                     self._update(job_id, status=DONE, done=event, notes=event.notes)
         except Exception as error:  # an executor that cannot start, a storage that cannot be written
-            self._update(job_id, status=FAILED, error=str(error) or type(error).__name__)
+            damaged = isinstance(error, SweepsDamagedError) or is_damage(error)  # named with the fix, never Optuna's text
+            self._update(job_id, status=FAILED,
+                         error=storage_problem(error, self.runs_dir) if damaged else str(error) or type(error).__name__)
         finally:
             with self._lock:
                 self._sweeps.pop(job_id, None)
@@ -159,6 +164,22 @@ def open_sweeps(runs_dir=None) -> optuna.storages.BaseStorage | None:
     if not (resolve_runs_dir(runs_dir) / SWEEPS_DB).is_file():
         return None
     return open_storage(runs_dir)
+
+
+def storage_problem(error: Exception, runs_dir=None) -> str:
+    """What a visitor is told when the stored sweeps cannot be read: the file and the fix, never Optuna's own text."""
+    if isinstance(error, SweepsDamagedError):
+        return str(error)
+    if is_damage(error):
+        return str(SweepsDamagedError(runs_dir, "SQLite cannot read it"))
+    return (f"The stored sweeps in {shown_runs_dir(runs_dir) / SWEEPS_DB} cannot be read right now "
+            f"({type(error).__name__}); another process may hold it. Reload the page in a moment.")
+
+
+def kept_damaged_sweeps(runs_dir=None) -> list[str]:
+    """One sentence per damaged `sweeps.db` that a sweep kept aside (`<name>.damaged-<time>`), oldest first."""
+    return [f"A damaged {SWEEPS_DB} was kept as {kept.name}: its sweeps are not shown. Delete it once you no longer "
+            "need it." for kept in kept_copies(resolve_runs_dir(runs_dir), SWEEPS_DB)]
 
 
 def list_sweeps(storage: optuna.storages.BaseStorage) -> list[str]:

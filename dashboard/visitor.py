@@ -29,6 +29,7 @@ from core.jobs.sharing import SharingLimitError, SharingRules
 COOKIE, TEACHER_COOKIE = "mnist_lab_visitor", "mnist_lab_teacher"
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VISITOR_KEY, TEACHER_KEY = "visitor_id", "teacher_signed_in"
+COOKIE_BOX_KEY = "cookie_box"  # this run's container for cookie scripts (`reserve_cookie_box`)
 COOKIE_DAYS = 365
 
 
@@ -79,10 +80,22 @@ def _cookie(name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def reserve_cookie_box() -> None:
+    """Reserve this run's place for cookie scripts: call it at the same place of every run, before `visitor_id()`.
+
+    A cookie is set by a script element. Written among the page's elements in the one run that sets it, it
+    shifted every element after it by one place in the next run, and the browser remounts a shifted element:
+    Draw's canvas dropped a new visitor's first stroke that way. An empty container, present in every run at
+    the same place, holds the scripts instead, so nothing after it moves.
+    """
+    st.session_state[COOKIE_BOX_KEY] = st.container()
+
+
 def _set_cookie(name: str, value: str, max_age_seconds: int) -> None:
     """Store a cookie in this browser (values here are ours: URL-safe ids and hex digests, never a visitor's text)."""
-    st.html(f"<script>document.cookie = '{name}={value}; path=/; max-age={max_age_seconds}; SameSite=Strict';</script>",
-            unsafe_allow_javascript=True)
+    box = st.session_state.get(COOKIE_BOX_KEY, st)  # no box reserved (a page run on its own, under AppTest): in place
+    box.html(f"<script>document.cookie = '{name}={value}; path=/; max-age={max_age_seconds}; SameSite=Strict';</script>",
+             unsafe_allow_javascript=True)
 
 
 def _teacher_token(rules: SharingRules, visitor: str) -> str:

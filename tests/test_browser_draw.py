@@ -2,7 +2,9 @@
 
 The canvas lives in an open shadow root, which AppTest cannot draw on; Playwright's mouse can.
 The oracle is the digit drawn: a clear "1", "7" and "0" must be read as 1, 7 and 0 by the
-shipped pretrained model (no training needed).
+shipped pretrained model (no training needed). A two-stroke 7 is also the very first thing a new
+visitor (a browser without the visitor cookie) draws, on a desktop and a phone-sized window: the
+first run then set the cookie, and the canvas must keep its first stroke through the next run.
 """
 
 import math
@@ -15,9 +17,13 @@ from live_server import (
 )
 
 CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
+DRAWING_LAYER = "div[data-testid='stBidiComponentIsolated'] canvas.lower-canvas"  # Fabric paints the strokes here
 HINT = "Draw a digit on the black square"
 PREDICTION_TIMEOUT_MS = 60_000  # first prediction loads TensorFlow and the model
 FIRST_TRY_TIMEOUT_MS = 30_000  # then a stroke is drawn again once (see `draw`)
+SEVEN_BAR = [(0.25, 0.2), (0.5, 0.2), (0.75, 0.2)]
+SEVEN_LEG = [(0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]  # from the bar's right end down to the left
+DESKTOP, PHONE = {"width": 1400, "height": 1000}, {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -147,10 +153,22 @@ def test_a_drawn_one_is_read_as_1(draw_page):
     assert draw_page.get_by_text(HINT).count() == 0
 
 
+def inked(page, points) -> list[bool]:
+    """Whether the canvas shows ink at each of `points` (fractions of its size), read from its pixels."""
+    return page.locator(DRAWING_LAYER).last.evaluate(
+        """(canvas, points) => {
+            const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            return points.map(([x, y]) => {
+                const at = 4 * (Math.round(y * (canvas.height - 1)) * canvas.width + Math.round(x * (canvas.width - 1)));
+                return pixels[at] > 128;  // white ink on black
+            });
+        }""",
+        [list(point) for point in points],
+    )
+
+
 def test_a_seven_drawn_stroke_by_stroke_is_read_as_7(draw_page):
-    bar = [(0.25, 0.2), (0.5, 0.2), (0.75, 0.2)]
-    leg = [(0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]  # from the bar's right end down to the left
-    assert draw(draw_page, bar, leg) == 7
+    assert draw(draw_page, SEVEN_BAR, SEVEN_LEG) == 7  # a visitor whose cookie is set already
     screenshot(draw_page, "draw")
     assert_page_clean(draw_page)
 
@@ -178,3 +196,21 @@ def test_the_drawing_is_kept_across_pages(draw_page):
     draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Draw").first.click()
     wait_text(draw_page, HINT)
     assert prediction_metric(draw_page).count() == 0
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_new_visitors_first_strokes_are_kept(server, browser, viewport):
+    """A fresh browser (no visitor cookie) opens Draw and draws a 7 in two strokes as its very first action."""
+    page = new_page(browser)
+    try:
+        assert not page.context.cookies(), "a fresh context starts without cookies"
+        page.set_viewport_size(viewport)
+        page.goto(f"{server.url}/draw", wait_until="domcontentloaded")  # on a phone the sidebar is closed
+        page.locator(CANVAS).wait_for(state="visible")
+        assert draw(page, SEVEN_BAR, SEVEN_LEG) == 7
+        # Both strokes are still on the canvas (the bar's left end, the leg's foot), not the leg alone.
+        assert inked(page, [SEVEN_BAR[0], SEVEN_LEG[-1], (0.1, 0.9)]) == [True, True, False]
+        assert "mnist_lab_visitor" in [cookie["name"] for cookie in page.context.cookies()]
+        assert_page_clean(page)
+    finally:
+        page.context.close()

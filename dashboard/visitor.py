@@ -86,9 +86,11 @@ def reserve_cookie_box() -> None:
     A cookie is set by a script element. Written among the page's elements in the one run that sets it, it
     shifted every element after it by one place in the next run, and the browser remounts a shifted element:
     Draw's canvas dropped a new visitor's first stroke that way. An empty container, present in every run at
-    the same place, holds the scripts instead, so nothing after it moves.
+    the same place, holds the scripts instead, so nothing after it moves; it is never displayed, so a script
+    in it does not push the page down by a gap either (a style-only `st.html` takes no place).
     """
-    st.session_state[COOKIE_BOX_KEY] = st.container()
+    st.html("<style>[data-testid='stLayoutWrapper']:has(> .st-key-cookie_box) { display: none; }</style>")
+    st.session_state[COOKIE_BOX_KEY] = st.container(key="cookie_box")
 
 
 def _set_cookie(name: str, value: str, max_age_seconds: int) -> None:

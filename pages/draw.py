@@ -15,14 +15,11 @@ from core.config.shown_text import markdown_text
 from dashboard.model_cache import predictor_for
 
 CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel
-INPUT_ZOOM = 6  # the 28x28 model input shown at 168x168
+INPUT_ZOOM = 4  # the 28x28 model input shown at 112x112, small: the answer comes first
+BARS_HEIGHT = 190  # pixels; the bars sit beside the answer, under the canvas on a phone (390x844, no scrolling)
 COMPARE_ALL = "Compare all models"
 BACKGROUND = "black"  # white ink on black, like MNIST; `canvas_to_input` reads the brightest channel
-
-st.caption(
-    "Draw one digit, 0 to 9, big and centred. The drawing is cropped, scaled to 20×20 pixels and "
-    "centred by its centre of mass in a 28×28 frame, as MNIST's digits were, then classified."
-)
+HINT = "Draw a digit on the black square to see what the model thinks it is: one digit, 0 to 9, big and centred."
 st.session_state.setdefault("draw_canvas_version", 0)
 KEPT_DRAWING_KEY = "draw_kept_strokes"  # the canvas's strokes, kept while the visitor is on other pages
 KEPT_IMAGE_KEY = "draw_kept_image"  # and the image they made (RGBA), predicted again on the way back
@@ -35,13 +32,16 @@ if not sources:
     )
     st.stop()
 by_label = {source.label: source for source in sources}
-choice = st.selectbox("Model", list(by_label) + ([COMPARE_ALL] if len(sources) > 1 else []), key="draw_model")
+# The page is laid out for a phone first: the controls in one row, then the canvas, then its answer right under
+# it (beside it on wider screens), what the model sees last.
+with st.container(horizontal=True, vertical_alignment="bottom", key="draw_controls"):
+    choice = st.selectbox("Model", list(by_label) + ([COMPARE_ALL] if len(sources) > 1 else []), key="draw_model")
+    brush = st.slider("Brush width", min_value=5, max_value=50, value=22, key="draw_brush", width=140)
 
-canvas_column, input_column, result_column = st.columns([3, 2, 4], gap="medium")
+canvas_column, result_column = st.columns([2, 3], gap="medium")
 with canvas_column:
     from streamlit_drawable_canvas import st_canvas  # registers its component: only inside a running app
 
-    brush = st.slider("Brush width", min_value=5, max_value=50, value=22, key="draw_brush")
     canvas_key = f"draw_canvas_{st.session_state['draw_canvas_version']}"
     # Back from another page, the canvas is new (Streamlit dropped its state): it starts from the strokes kept.
     kept = None if canvas_key in st.session_state else st.session_state.get(KEPT_DRAWING_KEY)
@@ -67,14 +67,20 @@ elif rgba is not None:
     st.session_state[KEPT_IMAGE_KEY] = rgba
 if rgba is None or not has_ink(rgba, BACKGROUND):
     with result_column:
-        st.info("Draw a digit on the black square to see what the model thinks it is.")
+        st.info(HINT)
     st.stop()
 
 image = canvas_to_input(rgba, BACKGROUND)  # float32 (28, 28) in [0, 1]
 st.session_state["latest_drawing"] = image  # for the Inspect page
-with input_column:
-    st.markdown("**What the model sees**")
-    st.image(tile(image[None], zoom=INPUT_ZOOM), caption="28×28 model input")
+
+
+def show_model_input() -> None:
+    """The 28x28 input the drawing became, small, with how it was made."""
+    with st.container(horizontal=True, vertical_alignment="center", key="draw_model_input"):
+        st.image(tile(image[None], zoom=INPUT_ZOOM), caption="What the model sees")
+        st.caption("Your drawing, cropped, scaled to 20×20 pixels and centred by its centre of mass in a 28×28 "
+                   "frame, as MNIST's digits were.", width="stretch")
+
 
 with result_column:
     if choice != COMPARE_ALL:
@@ -88,11 +94,16 @@ with result_column:
         probabilities = predictor.probabilities(image)
         milliseconds = (time.perf_counter() - started) * 1000
         digit = int(probabilities.argmax())
-        st.metric(label="Prediction", value=digit)
-        st.caption(f"{probabilities[digit]:.1%} sure · model call {milliseconds:.1f} ms")
+        with st.container(horizontal=True, key="draw_answer"):
+            with st.container(width=110, gap=None):
+                st.metric(label="Prediction", value=digit)
+                st.caption(f"{probabilities[digit]:.1%} sure")
+                st.caption(f"model call {milliseconds:.1f} ms")
+            st.plotly_chart(probability_bars(probabilities, height=BARS_HEIGHT), key="draw_probabilities",
+                            config={"displayModeBar": False})
         if source.tensorflow_note:
             st.caption(markdown_text(source.tensorflow_note, 600))
-        st.plotly_chart(probability_bars(probabilities), key="draw_probabilities", config={"displayModeBar": False})
+        show_model_input()
         st.stop()
 
     rows, failed = [], []
@@ -114,6 +125,7 @@ with result_column:
     if with_tensorflow:
         st.caption("Loaded with TensorFlow (slower first load), as they have no NumPy model file: "
                    + ", ".join(markdown_text(label) for label in with_tensorflow))
+    show_model_input()
 
 st.dataframe(
     pd.DataFrame({

@@ -16,11 +16,12 @@ CONFUSION_HEIGHT = 520
 CELL_MARKER_SIZE = 34  # pixels; about one cell of a CONFUSION_HEIGHT-high matrix
 
 
-def probability_bars(probabilities: np.ndarray) -> go.Figure:
+def probability_bars(probabilities: np.ndarray, height: int = 300) -> go.Figure:
     """One model's probability for each digit, the most likely digit highlighted.
 
     Args:
         probabilities: float array of shape `(10,)`.
+        height: the figure's height in pixels.
     """
     top = int(np.argmax(probabilities))
     figure = go.Figure(go.Bar(
@@ -28,7 +29,7 @@ def probability_bars(probabilities: np.ndarray) -> go.Figure:
         hovertemplate="digit %{x}: %{y:.2%}<extra></extra>",
     ))
     figure.update_layout(
-        height=300, margin=dict(l=10, r=10, t=30, b=10), title="Probability of each digit",
+        height=height, margin=dict(l=10, r=10, t=30, b=10), title="Probability of each digit",
         xaxis=dict(tickmode="linear", title="digit"), yaxis=dict(range=[0, 1], tickformat=".0%"),
     )
     return figure

@@ -1,4 +1,4 @@
-"""The command line: `python -m core train --model NAME [...]`, `python -m core sweep [...]` and `python -m core runs`."""
+"""The command line: `python -m core train --model NAME [...]`, `sweep [...]`, `runs` and `download-mnist`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import fields
 from pathlib import Path
 
 from core.config.train_config import ConfigError, TrainConfig, from_dict
-from core.data.mnist import DatasetError
+from core.data.mnist import DOWNLOAD_TIMEOUT_SECONDS, KERAS_CACHE_PATH, DatasetError
 from core.jobs.executor import JobError, WorkerLost
 from core.jobs.executors import EXECUTORS
 from core.runs.store import RunError, list_runs, new_run_name, resolve_runs_dir, run_path
@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                                help=f"(default: the model's preset, else {field.default!r})")
     train.add_argument("--name", help="the run's folder name (default: <model>-<date>-<time>-<random>)")
     train.add_argument("--runs-dir", help="where runs are saved (default: $MNIST_LAB_RUNS_DIR or runs/)")
-    train.add_argument("--mnist-path", help="an mnist.npz to use (default: $MNIST_PATH, data/mnist.npz, Keras's cache, download)")
+    train.add_argument("--mnist-path", help="an mnist.npz to use (default: $MNIST_PATH, else the shipped data/mnist.npz, else Keras's cache)")
     train.add_argument("--json", action="store_true",
                        help="print one JSON object per batch-level point (`batch`) and per epoch, and a last `done` line")
     train.add_argument("--executor", choices=EXECUTORS, default=None,
@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--runs-dir", help="where runs are saved")
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
     add_sweep_parser(commands)
+    download = commands.add_parser("download-mnist", help="download MNIST once, with a timeout (the repository ships it in data/mnist.npz)")
+    download.add_argument("--to", default=None, help=f"where to save it (default: Keras's cache, {KERAS_CACHE_PATH}, which the loader searches)")
+    download.add_argument("--timeout", type=float, default=DOWNLOAD_TIMEOUT_SECONDS, metavar="SECONDS",
+                          help=f"give up after this long (default {DOWNLOAD_TIMEOUT_SECONDS:g})")
     return parser
 
 
@@ -198,12 +202,24 @@ def runs_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def download_command(args: argparse.Namespace) -> int:
+    """The only place MNIST is downloaded: on the user's request, with a timeout."""
+    from core.data.mnist import download_mnist
+
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
+    print(f"saved a verified MNIST to {download_mnist(args.to, timeout=args.timeout)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status (2 for bad input, with one line on stderr)."""
     try:
         args = build_parser().parse_args(argv)
         if args.command == "sweep":
             return sweep_command(args)
+        if args.command == "download-mnist":
+            return download_command(args)
         started = time.perf_counter()
         status = train_command(args) if args.command == "train" else runs_command(args)
         if args.command == "train" and not args.json:

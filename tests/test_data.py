@@ -160,13 +160,13 @@ def test_mnist_path_is_searched_first(tmp_path, monkeypatch, mnist):
 
 
 def test_no_file_anywhere_without_download_names_every_path_tried(tmp_path, monkeypatch):
-    paths = [tmp_path / "env" / "mnist.npz", tmp_path / "project" / "mnist.npz", tmp_path / "keras" / "mnist.npz"]
-    monkeypatch.setenv("MNIST_PATH", str(paths[0]))
-    monkeypatch.setattr(core.data.mnist, "PROJECT_MNIST_PATH", paths[1])
-    monkeypatch.setattr(core.data.mnist, "KERAS_CACHE_PATH", paths[2])
+    paths = [tmp_path / "project" / "mnist.npz", tmp_path / "keras" / "mnist.npz"]
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    monkeypatch.setattr(core.data.mnist, "PROJECT_MNIST_PATH", paths[0])
+    monkeypatch.setattr(core.data.mnist, "KERAS_CACHE_PATH", paths[1])
     with pytest.raises(DatasetError) as caught:
         load_mnist(download=False)
     message = str(caught.value)
     for path in paths:
         assert str(path) in message, message
-    assert "MNIST_PATH" in message
+    assert "MNIST_PATH" in message and "git checkout -- data/mnist.npz" in message and "download-mnist" in message

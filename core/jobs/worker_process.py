@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import os
 import queue
+import sys
 import threading
 import time
 import traceback
@@ -112,8 +113,12 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float, w
 
     try:
         mnist_for(mnist_path)
+    except DatasetError as error:  # each job that needs it reports the loader's message; the log says it once
+        print(f"mnist-lab worker {os.getpid()}: {error}", file=sys.stderr, flush=True)
+        warm_models = ()  # the warm-up would fail the same way, once per model
     except Exception:  # reported to the job that needs it, with the loader's own message
-        pass
+        traceback.print_exc()
+        warm_models = ()
     threading.Thread(target=_exit_when_orphaned, args=(os.getppid(),), name="worker-orphan-watch", daemon=True).start()
     mailroom = _Mailroom(inbox)
     outbox.put(("ready", os.getpid()))

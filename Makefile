@@ -1,10 +1,14 @@
 # Set-up and everyday commands. `make run` starts the dashboard; `make test` runs the test suite.
 # Both create the virtual environment (.venv) on first use from the pinned requirements.
+# MNIST is in the repository (data/mnist.npz): nothing is downloaded at run time.
+#   make run PORT=8502                                        another port
+#   make run ARGS="--browser.serverAddress lab.example.org"   more `streamlit run` flags
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+ARGS ?=
 
 .PHONY: run test browser cli-demo clean-venv
 
@@ -15,13 +19,12 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
+	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT) $(ARGS)
 
 # Debian's Chromium for the real-browser tests (Playwright drives it; no browser download).
+# Waits for apt's locks when another apt runs, up to APT_LOCK_WAIT_SECONDS (300).
 browser:
-	@test -x /usr/bin/chromium || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+	@./scripts/install_chromium.sh
 
 # Ray (optional, requirements-ray.txt) for the ray executor's tests; `make run` never installs it.
 $(BIN)/.installed-ray: $(BIN)/.installed requirements-ray.txt

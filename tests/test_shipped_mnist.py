@@ -163,7 +163,7 @@ class Trickles(ServesTheShippedFile):
         self.send_response(200)
         self.send_header("Content-Length", "11266754")
         self.end_headers()
-        for _ in range(300):  # 100 bytes every 0.1 s: each read is quick, the whole would take hours
+        for _ in range(50):  # 100 bytes every 0.1 s: no read waits long, the whole would take hours
             try:
                 self.wfile.write(b"\0" * 100)
                 self.wfile.flush()

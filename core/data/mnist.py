@@ -202,7 +202,7 @@ def download_mnist(
             with tempfile.NamedTemporaryFile(dir=destination.parent, prefix=".mnist-", suffix=".part", delete=False) as out:
                 partial = Path(out.name)
                 received = 0
-                while block := response.read(2**16):
+                while block := response.read1(2**16):  # what has arrived: the deadline is checked as bytes trickle in
                     received += len(block)
                     if received > DOWNLOAD_MAX_BYTES:
                         raise DatasetError(f"downloading MNIST from {url} brought more than "

@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.config.train_config import ConfigError, preset_config
 from core.config.train_form import FORM_FIELDS, GROUPS
-from core.config.zoo import MODEL_NAMES, SPECS
+from core.config.zoo import MODEL_NAMES, SPECS, menu_label
 from core.jobs.search_space import searches_and_fixed
 from core.jobs.sweep import OBJECTIVE, PRUNED, SWEEPS_DB
 from core.jobs.sweep_jobs import (
@@ -161,7 +161,7 @@ for kept in kept_damaged_sweeps(resolve_runs_dir()):
 
 form_column, sweep_column = st.columns([4, 6], gap="large")
 with form_column:
-    model = st.selectbox("Model", MODEL_NAMES, key=knob_key("model"), format_func=lambda name: f"{name}: {SPECS[name].title}")
+    model = st.selectbox("Model", MODEL_NAMES, key=knob_key("model"), format_func=menu_label)
     trials_column, seed_column = st.columns(2)
     trials = trials_column.number_input("Trials", 1, MAX_PAGE_TRIALS, 8, key="sweep_trials_count")
     seed = seed_column.number_input("Sampler seed", 0, 2**31 - 1, 0, key="sweep_sampler_seed")

@@ -18,12 +18,12 @@ from core.runs.store import list_runs, resolve_runs_dir
 from core.config.train_form import (
     MAX_LEARNING_RATE,
     DEFAULT_MODEL, FORM_FIELDS, GROUPS, architecture_changes, build_config, config_query, default_values, inactive_fields, learning_rate_warning,
-    query_for, usual_learning_rate, values_from_query,
+    WRITE_UP_MODELS, is_write_up, query_for, usual_learning_rate, values_from_query, write_up_note, write_up_values,
 )
 from core.jobs.queue_estimate import estimated_starts
 from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import JobState, QueueFullError
-from core.config.zoo import MODEL_NAMES, SPECS
+from core.config.zoo import MODEL_NAMES, SPECS, menu_label
 from dashboard.shared_jobs import shared_jobs
 from dashboard.visitor import may_manage, sharing_rules, visitor_id
 
@@ -54,6 +54,17 @@ def load_values(values: dict) -> None:
 def load_preset() -> None:
     """When the model changes, its write-up's preset fills the form."""
     load_values(default_values(st.session_state[widget_key("model")]))
+
+
+def load_write_up() -> None:
+    """The "As in the write-up" button: the write-up's settings, on all its training images."""
+    load_values(write_up_values(st.session_state[widget_key("model")]))
+
+
+def write_up_time(values: dict, runs) -> str:
+    """How long the write-up's settings of the form's model take on this machine, from the epoch estimator."""
+    full = build_config(write_up_values(values["model"]))
+    return about(run_seconds(full, estimate_epoch(full, runs).seconds))
 
 
 def offer_usual_learning_rate() -> None:
@@ -328,15 +339,19 @@ if state is not None:  # on a phone the columns stack: the live view comes first
             "{ flex-direction: row; } }</style>")
 form_column, job_column = st.container(key="train_layout").columns([4, 6], gap="large")
 with form_column:
+    # At 1280 px the form column is ~300 px: the five tabs' names wrap onto a second line, not cut ("Augm›").
+    st.html("<style>.st-key-train_layout [role='tablist'] { flex-wrap: wrap; row-gap: 0.25rem; }</style>")
     values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
     inactive = inactive_fields(values)
     spec = SPECS[values["model"]]
     st.selectbox("Model", MODEL_NAMES, key=widget_key("model"), on_change=load_preset, persist_state="session",
-                 format_func=lambda name: f"{name}: {SPECS[name].title}")
+                 format_func=menu_label)
     changes = architecture_changes(values)
     st.markdown(f"{spec.architecture}." if not changes else f"{spec.architecture}, as the write-up built it; "
                 f"**changed here**: {markdown_text('; '.join(changes), 400)}.")
-    st.caption(f"Preset from {spec.source}, which reported {spec.reported}.")
+    write_up = values["model"] in WRITE_UP_MODELS  # one of the tutorials': its write-up is one click away
+    st.caption(spec.preset_caption + (" " + write_up_note(values, write_up_time(values, saved_runs(str(resolve_runs_dir()))))
+                                      if write_up else ""))
     # Start comes before the knobs' tabs, so a phone or a projector shows it without scrolling past them;
     # the widgets' values are already in the session state when the script reruns.
     try:
@@ -356,9 +371,15 @@ with form_column:
         follow_form_in_url(config)
 
     active = state is not None and not state.finished
-    st.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:", disabled=config is None or active,
-              help="Another training of this session is still going: stop it first." if active else None,
-              on_click=start_training)  # submits before this script reruns: the live view comes in the same run
+    start_column, write_up_column = st.columns(2) if write_up else (st.container(), None)
+    start_column.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
+                        disabled=config is None or active,
+                        help="Another training of this session is still going: stop it first." if active else None,
+                        on_click=start_training)  # submits before this script reruns: the live view comes in the same run
+    if write_up:
+        write_up_column.button("As in the write-up", key="train_write_up", disabled=is_write_up(values), on_click=load_write_up,
+                               help="Loads the write-up's settings, on all its training images (the caption above "
+                                    "says what they reached and how long they take here).")
     if config is not None:  # below Start, so a projector or a phone shows Start without scrolling
         st.caption(f"Estimate {estimate.detail}, with start-up and scoring the 10,000 test images. "
                    f"Link to these settings: {markdown_code(settings_url(config), 600)}")

@@ -23,6 +23,8 @@ import core.runs.store  # noqa: E402
 from core.runs.recorded_run import RecordedRun  # noqa: E402
 from core.runs.store import RUNS_DIR_ENV, list_runs, load_run  # noqa: E402
 from core.config.train_form import build_config, default_values  # noqa: E402
+from core.jobs.job_progress import about  # noqa: E402
+from core.training.epoch_estimate import estimate_epoch, run_seconds  # noqa: E402
 from core.jobs.training_jobs import default_max_concurrent  # noqa: E402
 
 APP = str(ROOT / "dashboard" / "app.py")
@@ -147,6 +149,37 @@ def test_choosing_a_model_fills_the_form_with_its_write_ups_preset(runs_dir):
     assert any("write-up 003" in c.value and "91.64% test" in c.value for c in at.caption)
     assert any("per epoch" in m.value for m in at.markdown), "no epoch-time estimate"
     assert any("Estimate from a baseline timing of `mlp`" in c.value for c in at.caption)
+
+
+def test_as_in_the_write_up_loads_its_settings_with_the_accuracy_and_time_to_expect(runs_dir):
+    at = open_page("train", {"model": "cnn"})
+    # The default is the quick subset, and the page says so, beside what the write-up's settings reach and take.
+    assert at.number_input(key="train_train_size").value == 5000
+    caption = next(c.value for c in at.caption if "Preset from write-up 000" in c.value)
+    full = build_config(default_values("cnn") | {"train_size": 0})
+    expected_time = about(run_seconds(full, estimate_epoch(full, list_runs(runs_dir)).seconds))
+    assert "**Quick subset**: 5,000 of the write-up's 55,000 images." in caption
+    assert f"reached **99.03% test** in 15 epochs; they take {expected_time} here." in caption
+    assert not at.button(key="train_write_up").disabled
+    at.button(key="train_write_up").click().run()
+    assert not at.exception
+    assert at.number_input(key="train_train_size").value == 0  # all the images, as the write-up trained
+    assert (at.number_input(key="train_epochs").value, at.number_input(key="train_batch_size").value) == (15, 1000)
+    assert at.number_input(key="train_learning_rate").value == 0.01 and at.selectbox(key="train_optimizer").value == "adam"
+    caption = next(c.value for c in at.caption if "Preset from write-up 000" in c.value)
+    assert caption.endswith("**As in the write-up**: its settings on all 55,000 training images reached "
+                            f"**99.03% test** in 15 epochs; they take {expected_time} here.")
+    assert at.button(key="train_write_up").disabled  # already on it
+    assert any("Trains on **55,000 images**" in m.value for m in at.markdown)
+    assert at.query_params.get("train_size") == "0"  # a link to the write-up's settings
+
+
+def test_only_the_write_ups_models_offer_the_write_up_and_the_caption_never_reads_reported_not(runs_dir):
+    at = open_page("train", {"model": "fast"})
+    assert not [b for b in at.button if b.key == "train_write_up"]
+    at = open_page("train", {"model": "cnn_deep"})
+    assert any("which printed no accuracy of its own; the TF tutorial it copies reports ≈99.2%" in c.value for c in at.caption)
+    assert not any("reported not" in c.value for c in at.caption)
 
 
 def test_an_invalid_combination_shows_the_config_error_and_disables_start(runs_dir):

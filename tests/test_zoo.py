@@ -14,7 +14,7 @@ from core.config.train_form import (
 from core.training.events import COMPLETED, EpochEnd, TrainingEnd
 from core.data.splits import make_splits
 from core.training.trainer import Trainer
-from core.config.zoo import MODEL_NAMES, SPECS
+from core.config.zoo import MENU_LABEL_CHARACTERS, MODEL_NAMES, SPECS, menu_label
 from core.config.train_config import preset_config
 
 # The training presets of SEEDS.md's table, written out independently of core/config/zoo.py.
@@ -143,16 +143,15 @@ def test_the_quick_subset_is_the_write_up_on_fewer_images_and_says_so():
     assert quick["train_size"] == DEMO_TRAIN_SIZE and not is_write_up(quick)
     assert {**quick, "train_size": 0} == write_up_values("cnn")
     note = write_up_note(quick, "about 9 min 35 s")
-    assert note.startswith("**Quick subset**: the write-up's settings on 5,000 of its 55,000 images")
-    assert "**99.03% test** in 15 epochs — the write-up reported 98.66% test" in note
-    assert "They take **about 9 min 35 s** here." in note
+    assert note == ("**Quick subset**: 5,000 of the write-up's 55,000 images. The write-up's settings on all 55,000 "
+                    "images reached **99.03% test** in 15 epochs; they take about 9 min 35 s here.")
     assert write_up_note(write_up_values("cnn"), "x").startswith("**As in the write-up**: its settings on all 55,000")
     assert write_up_note(quick | {"epochs": 3}, "x").startswith("**Your own settings.**")
 
 
 def test_a_write_up_that_may_stop_early_gives_its_time_as_at_most():
     note = write_up_note(write_up_values("lenet5"), "about 13 min")
-    assert "**98.93% test** in 26 epochs" in note and "about 13 min** here at most (early stopping may end them sooner)" in note
+    assert note.endswith("reached **98.93% test** in 26 epochs (it stopped early); they take at most about 13 min here.")
 
 
 def test_the_caption_never_says_which_reported_not_printed():
@@ -161,3 +160,9 @@ def test_the_caption_never_says_which_reported_not_printed():
     assert "printed no accuracy of its own; the TF tutorial it copies reports ≈99.2%" in caption
     for spec in SPECS.values():
         assert "reported not" not in spec.preset_caption and "which reported the" not in spec.preset_caption
+
+
+def test_every_menu_label_fits_the_train_forms_model_menu_at_1280_px():
+    # The menu is a text field (no wrapping): a longer label was cut ("fast: Fast CNN (99% in one epoch on a CPU").
+    for name in MODEL_NAMES:
+        assert menu_label(name).startswith(f"{name}: ") and len(menu_label(name)) <= MENU_LABEL_CHARACTERS, menu_label(name)

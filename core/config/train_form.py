@@ -137,8 +137,8 @@ def is_write_up(values: Mapping[str, Any]) -> bool:
 
 
 def write_up_note(values: Mapping[str, Any], write_up_time: str) -> str:
-    """What the form is on (the write-up's settings, the quick subset, or the visitor's own) and what the
-    write-up's settings reproduce, as markdown for the Train page (no visitor text in it).
+    """Which settings the form is on (the write-up's, the quick subset, or the visitor's own) and what the
+    write-up's settings reproduce, in how long here: markdown for the Train page (no visitor text in it).
 
     Args:
         values: the form's values, for a model of `WRITE_UP_MODELS`.
@@ -146,24 +146,24 @@ def write_up_note(values: Mapping[str, Any], write_up_time: str) -> str:
             (e.g. `"about 9 min 35 s"`, from `core.training.epoch_estimate`).
     """
     model = values["model"]
-    spec = SPECS[model]
-    reproduction = spec.reproduction
+    reproduction = SPECS[model].reproduction
     config = write_up_values(model)
-    reported = f"the write-up reported {spec.reported}" if spec.printed_accuracy else f"the write-up printed none; {spec.reported}"
     stops_early = bool(config["patience"] or config["target_accuracy"])
-    result = (f"**{reproduction.test_accuracy:.2%} test** in {reproduction.epochs:,} epochs — {reported}. "
-              f"They take **{write_up_time}** here" + (" at most (early stopping may end them sooner)." if stops_early else "."))
+    stopped = " (it stopped early)" if stops_early and reproduction.epochs < config["epochs"] else ""
+    time_text = f"at most {write_up_time}" if stops_early else write_up_time
+    result = (f"reached **{reproduction.test_accuracy:.2%} test** in {reproduction.epochs:,} epochs{stopped}; "
+              f"they take {time_text} here.")
     try:
         form = build_config(values).to_dict()
     except ConfigError:
         form = {}
     if form == config:
-        return f"**As in the write-up**: its settings on all {reproduction.train_size:,} training images. Our run of them reached {result}"
+        return f"**As in the write-up**: its settings on all {reproduction.train_size:,} training images {result}"
     if form and {**form, "train_size": config["train_size"]} == config:
-        start = f"**Quick subset**: the write-up's settings on {form['train_size']:,} of its {reproduction.train_size:,} images, for a first try."
+        start = f"**Quick subset**: {form['train_size']:,} of the write-up's {reproduction.train_size:,} images."
     else:
         start = "**Your own settings.**"
-    return f"{start} As in the write-up, on all its images, it reached {result}"
+    return f"{start} The write-up's settings on all {reproduction.train_size:,} images {result}"
 
 
 def build_config(values: Mapping[str, Any]) -> TrainConfig:

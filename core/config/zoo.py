@@ -26,7 +26,7 @@ class ModelSpec:
     """What the dashboard and CLI need to know about a zoo model before building it."""
 
     name: str
-    title: str
+    title: str  # short: the model menus show "name: title" in a ~300-px field at 1280 px (`menu_label`)
     source: str  # where the architecture and preset come from
     reported: str  # the accuracy the write-up reported, as it reported it
     architecture: str
@@ -50,7 +50,7 @@ SPECS: dict[str, ModelSpec] = {
     for spec in [
         ModelSpec(
             name="numpy_logreg",
-            title="NumPy one-vs-all logistic regression",
+            title="NumPy one-vs-all",
             source="write-up 001, part 1 (pure NumPy)",
             reported="81.47% train accuracy at epoch 32",
             architecture="784 → 10 sigmoid (one-vs-all), weights and biases U(-1, 1), raw 0..255 pixels",
@@ -92,7 +92,7 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="cnn",
-            title="Two-layer CNN (TF layers tutorial)",
+            title="TF layers tutorial CNN",
             source="write-up 000",
             reported="98.66% test",
             architecture=(
@@ -108,7 +108,7 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="cnn_deep",
-            title="Deep MNIST for Experts CNN",
+            title="Deep MNIST for Experts",
             source="write-up 002 (TF 'Deep MNIST for Experts')",
             reported="the TF tutorial it copies reports ≈99.2%",
             printed_accuracy=False,
@@ -138,7 +138,7 @@ SPECS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             name="fast",
-            title="Fast CNN (99% in one epoch on a CPU)",
+            title="Fast CNN, 99% in 1 epoch",
             source="this project: tuned for wall time to 99% test accuracy (bench/time_to_99.py)",
             reported="≥ 99.0% test after one epoch",
             architecture=(
@@ -156,3 +156,10 @@ SPECS: dict[str, ModelSpec] = {
 
 MODEL_NAMES = tuple(SPECS)
 
+
+MENU_LABEL_CHARACTERS = 34  # what a model menu shows uncut in the Train form's column at 1280 px (~260 px of text)
+
+
+def menu_label(name: str) -> str:
+    """How a model menu lists `name`: `"cnn_deep: Deep MNIST for Experts"`."""
+    return f"{name}: {SPECS[name].title}"

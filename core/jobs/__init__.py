@@ -3,6 +3,7 @@
 - `executor.py`: the one job interface (`JobRequest` in; events out; `Command`s to steer);
   `executors.py` picks one by name;
 - `local_executor.py` + `worker_process.py`: warm worker processes on this machine (the default);
+  `quiet_tensorflow_start.py`: a worker's TensorFlow import without its start-up lines printed twice;
 - `ray_executor.py`: each job on a Ray cluster, its run folder mirrored back (Ray is optional);
 - `training_jobs.py`: the server's job queue: a cap on concurrent runs, a FIFO queue, commands;
 - `sharing.py`: a hosted server's rules: who may manage what, jobs per visitor, epoch/time caps;

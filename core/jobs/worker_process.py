@@ -93,8 +93,9 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float, w
     except OSError:
         pass
     import core  # noqa: F401  (oneDNN on before TensorFlow loads)
-    import keras  # noqa: F401  (the warm-up: ~2-5 s paid here, not by the first job)
-    import tensorflow  # noqa: F401
+    from core.jobs.quiet_tensorflow_start import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the warm-up: ~2-5 s paid here, not by the first job
 
     from core.data.mnist import load_mnist
     from core.runs.recorded_run import RecordedRun

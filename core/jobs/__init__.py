@@ -7,6 +7,8 @@
 - `ray_executor.py`: each job on a Ray cluster, its run folder mirrored back (Ray is optional);
 - `training_jobs.py`: the server's job queue: a cap on concurrent runs, a FIFO queue, commands;
 - `sharing.py`: a hosted server's rules: who may manage what, jobs per visitor, epoch/time caps;
+- `sign_in_throttle.py`, `teacher_key.py`: the teacher's door: wrong passwords slow down; the sign-in token,
+  keyed by a secret in the runs directory, that Sign out revokes everywhere;
 - `queue_estimate.py`, `job_progress.py`: when a queued job starts, a job's progress in words;
 - `search_space.py`, `sweep.py`, `sweep_jobs.py`: Optuna sweeps over any executor, and the
   dashboard's background sweeps.

@@ -70,14 +70,18 @@ class SharingRules:
         """The rules from `settings` (e.g. `st.secrets`) over the environment; local unless hosted.
 
         Raises:
-            SharingLimitError: a setting is not a positive number (the message names it).
+            SharingLimitError: a setting is not a positive number, or the teacher's password is set but
+                empty or blank (the message names it and the fix).
         """
         def setting(name: str):
             if settings is not None and name in settings:
                 return settings[name]
             return os.environ.get(name)
 
-        password = setting(TEACHER_PASSWORD_ENV) or None
+        password = setting(TEACHER_PASSWORD_ENV)
+        if password is not None and not str(password).strip():  # it would silently make the server local: no caps, no owners
+            raise SharingLimitError(f"{TEACHER_PASSWORD_ENV} is set but empty, which would turn hosting off (no limits, "
+                                    "anyone deletes anything). Set it to a password, or unset it for a local server.")
         hosted = str(setting(HOSTED_ENV) or "").strip().lower() in ("1", "true", "yes", "on") or password is not None
         if not hosted:
             return cls()

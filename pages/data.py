@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.data.mnist import DatasetError, candidate_paths, load_mnist
 from core.data.dataset_overview import describe_dataset
+from core.config.zoo import MODEL_NAMES, SPECS, write_ups
 from dashboard.dataset import show_dataset_error
 
 PAGES = Path(__file__).resolve().parent
@@ -24,10 +25,11 @@ def mnist_files() -> tuple:
     return tuple((str(path), path.stat().st_mtime) for path in candidate_paths() if path.is_file())
 
 
+write_up_models = [name for name, spec in SPECS.items() if spec.reproduction is not None]
 st.markdown(
-    "Train the handwritten-digit classifiers of five tutorials, and your own variations of them, "
-    "on the real MNIST, and watch every epoch as it happens. Then compare runs, look inside the "
-    "networks, study their mistakes and test them on digits you draw."
+    f"Train {len(MODEL_NAMES)} handwritten-digit classifiers ({len(write_up_models)} from {len(write_ups())} tutorials, "
+    f"and this project's fast CNN), and your own variations of them, on the real MNIST, and watch every epoch as it "
+    "happens. Then compare runs, look inside the networks, study their mistakes and test them on digits you draw."
 )
 
 try:

@@ -8,11 +8,11 @@ import streamlit as st
 
 from core.figures.curves import METRICS, overlay_curves, training_curves
 from core.training.events import RUNNING
-from core.runs.run_differences import difference_labels, differing_settings
+from core.runs.run_differences import as_trained, difference_labels, differing_settings
 from core.runs.run_table import COLUMNS, SHOWN_AT_FIRST, matches, run_rows
 from core.runs.store import (
-    MODEL_FILE, RunError, delete_run, list_runs, load_points, load_run, metrics_csv, resolve_runs_dir, run_file,
-    shown_runs_dir,
+    CONTROLS_FILE, MODEL_FILE, RunError, delete_run, list_runs, load_points, load_run, metrics_csv, read_points,
+    resolve_runs_dir, run_file, shown_runs_dir,
 )
 from core.config.shown_text import markdown_code, markdown_text
 from core.runs import run_notes, run_owners
@@ -92,7 +92,7 @@ choice_column, metric_column = st.columns([4, 1])
 chosen = choice_column.multiselect("Runs to overlay", names, default=with_epochs[:OVERLAY_DEFAULT], key="runs_overlay")
 metric = metric_column.radio("Metric", METRICS, key="runs_metric", horizontal=True)
 epochs_of = {run.name: run.epochs for run in runs}
-configs = {run.name: run.config for run in runs if run.name in chosen}
+configs = {run.name: as_trained(run.config, read_points(run.path / CONTROLS_FILE)) for run in runs if run.name in chosen}
 if chosen:
     titles = {name: html.escape(notes[name].title) for name in chosen if name in notes and notes[name].title}
     labels = difference_labels({name: configs.get(name, {}) for name in chosen}, titles)  # legends: title, or what differs

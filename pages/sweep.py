@@ -9,14 +9,18 @@ import streamlit as st
 from core.config.train_config import ConfigError, preset_config
 from core.config.train_form import FORM_FIELDS, GROUPS
 from core.config.zoo import MODEL_NAMES, SPECS, menu_label
-from core.jobs.search_space import searches_and_fixed
-from core.jobs.sweep import OBJECTIVE, PRUNED, SWEEPS_DB
+from core.figures.sweep_charts import readable_parallel_coordinates
+from core.jobs.job_progress import format_seconds
+from core.jobs.search_space import parse_search_space, searches_and_fixed
+from core.jobs.sweep import OBJECTIVE, PRUNED, SWEEPS_DB, sweep_base_config
+from core.jobs.sweep_estimate import sweep_seconds_at_most
+from core.training.epoch_estimate import estimate_epoch
 from core.jobs.sweep_jobs import (
     DONE, FAILED, STARTING, SweepBusyError, SweepJobs, SweepState, kept_damaged_sweeps, list_sweeps, load_sweep, open_sweeps,
     storage_problem, trial_rows,
 )
 from core.config.shown_text import markdown_text
-from core.runs.store import resolve_runs_dir, shown_runs_dir
+from core.runs.store import list_runs, resolve_runs_dir, shown_runs_dir
 from dashboard.visitor import may_manage
 
 PAGES = Path(__file__).resolve().parent
@@ -57,6 +61,21 @@ def stored_sweeps():
 
 def knob_key(name: str) -> str:
     return f"sweep_knob_{name}"
+
+
+def sweep_estimate(model: str, texts: dict[str, str], trials: int) -> str | None:
+    """"At most about 4 min for 8 trials", from the epoch estimator; None while the knobs do not parse
+    (Start then names the problem)."""
+    searches, fixed = searches_and_fixed(texts)
+    try:
+        base, _ = sweep_base_config(model, fixed)
+        space = parse_search_space(searches)
+    except ConfigError:
+        return None
+    runs = list_runs(resolve_runs_dir())
+    seconds = sweep_seconds_at_most(base, space, trials, lambda config: estimate_epoch(config, runs).seconds)
+    return (f"**At most {format_seconds(seconds)}** for {trials} trial(s) one after another, each counted as the "
+            "slowest the search allows; pruning and faster trials make it shorter (a Ray cluster runs several at once).")
 
 
 def show_refusal(error: Exception) -> None:
@@ -108,15 +127,14 @@ def show_study(storage, sweep_id: str) -> None:
         return
     st.dataframe(pd.DataFrame(rows), key="sweep_trials", hide_index=True, column_config={
         OBJECTIVE: st.column_config.NumberColumn(f"best {OBJECTIVE}", format="percent"),
-        "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
+        "learning_rate": st.column_config.NumberColumn("learning rate", format="%.3g"),  # "%g" printed 16 digits
         "reason": st.column_config.TextColumn("why it ended"),
     })
     if any(row["state"] == "COMPLETE" for row in rows):
-        parallel = optuna.visualization.plot_parallel_coordinate(study, target_name=OBJECTIVE)
+        parallel = readable_parallel_coordinates(optuna.visualization.plot_parallel_coordinate(study, target_name=OBJECTIVE))
         history = optuna.visualization.plot_optimization_history(study, target_name=OBJECTIVE)
-        left, right = st.columns(2)
-        left.plotly_chart(parallel, key="sweep_parallel")
-        right.plotly_chart(history, key="sweep_history")
+        st.plotly_chart(parallel, key="sweep_parallel")  # one above the other: side by side, each axis's labels were cut
+        st.plotly_chart(history, key="sweep_history")
     with st.expander("Each trial's run", expanded=False):
         for row in rows:
             if row["run"]:
@@ -159,30 +177,26 @@ st.caption("Many trainings of one model over a search space, searched by Optuna 
 for kept in kept_damaged_sweeps(resolve_runs_dir()):
     st.caption(markdown_text(kept, 400))
 
-form_column, sweep_column = st.columns([4, 6], gap="large")
+form_column, sweep_column = st.container(key="sweep_form").columns([4, 6], gap="large")
 with form_column:
     model = st.selectbox("Model", MODEL_NAMES, key=knob_key("model"), format_func=menu_label)
     trials_column, seed_column = st.columns(2)
     trials = trials_column.number_input("Trials", 1, MAX_PAGE_TRIALS, 8, key="sweep_trials_count")
     seed = seed_column.number_input("Sampler seed", 0, 2**31 - 1, 0, key="sweep_sampler_seed")
     pruning = st.checkbox("Prune trials that fall behind", value=True, key="sweep_pruning")
-    st.caption("For each knob: a range `low:high` (`:log` for a log scale), a list `a,b,c`, one value to fix it, "
-               "or nothing for the preset's value.")
-    preset = preset_config(model).to_dict()
-    for group, tab in zip(GROUPS, st.tabs(list(GROUPS))):
-        with tab:
-            columns = st.columns(2)
-            for index, name in enumerate(name for name in KNOBS if FORM_FIELDS[name].group == group):
-                field = FORM_FIELDS[name]
-                columns[index % 2].text_input(field.label, key=knob_key(name), max_chars=500,
-                                              placeholder=f"preset: {preset[name]}", help=field.help)
+    texts = {name: st.session_state[knob_key(name)] for name in KNOBS}
+    estimate = sweep_estimate(model, texts, int(trials))
+    if estimate:
+        st.markdown(estimate)
     active = state is not None and not state.finished
     allowed = may_manage(None)  # a sweep fills the queue with many trainings: on a shared server, the teacher's call
     if not allowed:
         st.caption("On this shared server only a signed-in teacher starts sweeps: each is many trainings in the class's queue.")
+    # Start comes before the knobs' tabs, so a projector (1280×720) shows it without scrolling; the text
+    # fields' values are already in the session state when the script reruns.
     if st.button("Start sweep", key="sweep_start", type="primary", icon=":material/play_arrow:", disabled=active or not allowed,
                  help="This session's sweep is still going: stop it first." if active else None):
-        searches, fixed = searches_and_fixed({name: st.session_state[knob_key(name)] for name in KNOBS})
+        searches, fixed = searches_and_fixed(texts)
         try:
             job_id = sweeps.start(model, searches, int(trials), fixed, seed=int(seed), pruning=pruning)
         except (ConfigError, SweepBusyError) as error:
@@ -191,6 +205,17 @@ with form_column:
             st.session_state[JOB_KEY] = job_id
             st.query_params["job"] = job_id
             st.rerun()
+    st.caption("For each knob: a range `low:high` (`:log` for a log scale), a list `a,b,c`, one value to fix it, "
+               "or nothing for the preset's value.")
+    preset = preset_config(model).to_dict()
+    st.html("<style>.st-key-sweep_form [role='tablist'] { flex-wrap: wrap; row-gap: 0.25rem; }</style>")  # not cut at 1280 px
+    for group, tab in zip(GROUPS, st.tabs(list(GROUPS))):
+        with tab:
+            columns = st.columns(2)
+            for index, name in enumerate(name for name in KNOBS if FORM_FIELDS[name].group == group):
+                field = FORM_FIELDS[name]
+                columns[index % 2].text_input(field.label, key=knob_key(name), max_chars=500,
+                                              placeholder=f"preset: {preset[name]}", help=field.help)
 
 with sweep_column:
     if state is not None and not state.finished:

@@ -14,6 +14,7 @@ from core.training.epoch_estimate import estimate_epoch, run_seconds, split_size
 from core.training.training_health import training_health
 from core.training.events import COMPLETED, EARLY_STOPPED, RUNNING, STOPPED, TARGET_REACHED
 from core.jobs.job_progress import about, describe_progress, format_seconds
+from core.runs.run_differences import learning_rate_story
 from core.runs.store import list_runs, resolve_runs_dir
 from core.config.train_form import (
     MAX_LEARNING_RATE,
@@ -237,7 +238,7 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
         st.session_state.setdefault("session_runs", set()).add(state.run_name)
     images = f"{config.train_size:,} images" if config.train_size else "all images"
     st.caption(f"`{config.model}` · {images} · batch {config.batch_size or 'full'} · "
-               f"{config.optimizer} lr {config.learning_rate:g}" + (f" · run `{state.run_name}`" if state.run_name else ""))
+               f"{config.optimizer} lr {learning_rate_story(config.learning_rate, state.learning_rate_changes)}" + (f" · run `{state.run_name}`" if state.run_name else ""))
     if state.finished:
         show_ending(state)
     else:

@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.runs.store import RUNS_DIR_ENV, load_run
+from core.config.train_config import preset_config
+from core.jobs.job_progress import format_seconds
+from core.runs.store import RUNS_DIR_ENV, list_runs, load_run
+from core.training.epoch_estimate import estimate_epoch, run_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
@@ -65,6 +68,20 @@ def test_the_page_opens_with_an_example_search_and_nothing_stored(runs_dir):
     assert not (runs_dir / "sweeps.db").exists()
     shown = " ".join(caption.value for caption in at.caption)
     assert "runs/sweeps.db" in shown and str(runs_dir) not in shown  # the folder's name, not the server's path
+
+
+def test_the_sweeps_time_is_estimated_before_start_as_at_most(runs_dir):
+    at = open_sweep_page()
+    base = preset_config("fast", epochs=3, train_size=6000, validation="holdout")  # the example search's fixed knobs
+    slowest = base.replace(batch_size=64)  # of 64,128,256: the slowest
+    at_most = format_seconds(8 * run_seconds(slowest, estimate_epoch(slowest, list_runs(runs_dir)).seconds))
+    assert any(m.value.startswith(f"**At most {at_most}** for 8 trial(s) one after another") for m in at.markdown), \
+        [m.value for m in at.markdown]
+    at.number_input(key="sweep_trials_count").set_value(2).run()
+    assert any(m.value.startswith("**At most ") and "for 2 trial(s)" in m.value for m in at.markdown)
+    set_knobs(at, epochs="not a number")
+    at.run()
+    assert not any(m.value.startswith("**At most") for m in at.markdown)  # no estimate for knobs that do not parse
 
 
 def test_bad_input_is_refused_as_plain_text_and_starts_nothing(runs_dir):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from live_server import (
-    assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle,
+    assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle, wait_text,
 )
 
 # The `fast` CNN on 50,000 images: each epoch lasts 5-20 s on two cores (10,000 images a second on
@@ -151,6 +151,7 @@ def test_a_new_learning_rate_and_resume_mark_the_curve_and_the_run(server, page)
     held = chart(page)[0]
     wait_chart(page, f"c => c[0] > {held} + 3", timeout_ms=60_000)  # points again
     wait_chart(page, "c => c[2] >= 1", timeout_ms=60_000)  # the change's dashed line
+    wait_text(page, re.compile(r"adam lr 0\.003 → 0\.002 (at|in) epoch [1-3]"))  # the caption tells the change
     assert not page.get_by_text("Paused").count() or "Paused" not in progress_text(page)
     page.locator("[data-testid='stAlert']", has_text=re.compile(r"^completed: ")).wait_for(timeout=END_TIMEOUT_MS)
     screenshot(page, "steer_done")

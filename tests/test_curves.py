@@ -132,3 +132,14 @@ def test_a_learning_rate_change_is_a_marked_vertical_line_where_it_happened():
         [line] = figure.layout.shapes
         assert line.x0 == line.x1 == 1.25
         assert [a.text for a in figure.layout.annotations] == ["lr 0.0045"]
+
+
+def test_epoch_axes_end_at_the_last_epoch_not_one_after():
+    epochs = [{"epoch": i, "loss": 1 / i, "accuracy": 0.9 + i / 100, "val_loss": 1 / i, "val_accuracy": 0.9} for i in range(1, 6)]
+    assert tuple(overlay_curves({"a": epochs, "b": epochs[:3]}, "accuracy").layout.xaxis.range) == (1, 5)
+    assert tuple(training_curves(epochs, "loss").layout.xaxis.range) == (1, 5)
+    assert tuple(training_curves(epochs[:1], "loss").layout.xaxis.range) == (0, 1)  # one epoch: from the start to it
+    points = [point(e, k / 4, 1.0, 0.5) for e in range(1, 6) for k in range(1, 4)]
+    assert tuple(training_curves(epochs, "loss", points).layout.xaxis.range) == (0, 5)  # batch points start at 0
+    figure = training_curves(epochs, "accuracy")
+    assert all(trace.cliponaxis is False for trace in figure.data)  # the end markers drawn whole, not cut by the axis

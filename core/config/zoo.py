@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,3 +164,8 @@ MENU_LABEL_CHARACTERS = 34  # what a model menu shows uncut in the Train form's 
 def menu_label(name: str) -> str:
     """How a model menu lists `name`: `"cnn_deep: Deep MNIST for Experts"`."""
     return f"{name}: {SPECS[name].title}"
+
+
+def write_ups() -> list[str]:
+    """The write-ups the zoo's models come from (`"write-up 000"`, ...), each once, in order."""
+    return sorted({match for spec in SPECS.values() for match in re.findall(r"write-up \d+", spec.source)})

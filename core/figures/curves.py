@@ -111,8 +111,11 @@ def _layout(figure: go.Figure, metric: str, title: str, first_epoch: float = 1) 
     )
     if first_epoch < 1 and last_epoch <= 3:  # inside the first epochs: quarters of an epoch
         figure.update_xaxes(title_text="epoch", range=[0, max(1.0, last_epoch)], dtick=0.25 if last_epoch <= 1.5 else 0.5)
-    else:  # whole epochs only: about ten ticks at most
-        figure.update_xaxes(title_text="epoch", tick0=1, dtick=max(1, math.ceil(last_epoch / 10)), tickformat="d")
+    else:  # whole epochs only: about ten ticks at most, the axis ending at the last epoch (plotly's padding ran to N+1)
+        start = min(first_epoch, min((min(trace.x) for trace in drawn), default=1))
+        figure.update_xaxes(title_text="epoch", tick0=1, dtick=max(1, math.ceil(last_epoch / 10)), tickformat="d",
+                            range=[start if start < last_epoch else last_epoch - 1, last_epoch])
+        figure.update_traces(cliponaxis=False)  # the markers at either end drawn whole
     figure.update_yaxes(title_text=metric)
     if not drawn:  # before the first epoch: plausible empty axes, not plotly's -1..4
         figure.update_xaxes(range=[0.5, 10.5])

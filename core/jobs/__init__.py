@@ -10,8 +10,8 @@
 - `sign_in_throttle.py`, `teacher_key.py`: the teacher's door: wrong passwords slow down; the sign-in token,
   keyed by a secret in the runs directory, that Sign out revokes everywhere;
 - `queue_estimate.py`, `job_progress.py`: when a queued job starts, a job's progress in words;
-- `search_space.py`, `sweep.py`, `sweep_jobs.py`: Optuna sweeps over any executor, and the
-  dashboard's background sweeps.
+- `search_space.py`, `sweep.py`, `sweep_jobs.py`, `sweep_estimate.py`: Optuna sweeps over any executor, the
+  dashboard's background sweeps, and how long one may take.
 
 A new way to run jobs (another executor) implements `core.jobs.executor.Executor`; the worker
 side trains with `core.runs.recorded_run.RecordedRun`.

@@ -4,7 +4,8 @@ short legend labels made from those ("relu · he_normal · adam 0.001" vs "sigmo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 IGNORED = {"name"}  # bookkeeping, never a hyperparameter
 LABEL_ORDER = ("model", "activation", "initializer", "hidden_units", "dropout", "optimizer", "learning_rate",
@@ -17,6 +18,34 @@ def _shown(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def learning_rate_story(learning_rate: Any, changes: Sequence[Any] = ()) -> str:
+    """A run's learning rate as it trained: `"0.001"`, or `"0.001 → 0.01 in epoch 2"` where it was changed mid-run.
+
+    Args:
+        learning_rate: the config's rate.
+        changes: `LearningRateChanged` events or their records from `controls.jsonl`, in order; records
+            without a numeric `learning_rate` and `epoch` (a damaged line) are left out.
+    """
+    story = _shown(learning_rate)
+    for change in changes:
+        record = change.to_dict() if hasattr(change, "to_dict") else change
+        rate, epoch = record.get("learning_rate"), record.get("epoch")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (rate, epoch)):
+            continue
+        where = "at" if not record.get("fraction") else "in"  # at its start, or part-way through
+        story += f" → {rate:.3g} {where} epoch {int(epoch)}"
+    return story
+
+
+def as_trained(config: Mapping, changes: Sequence[Any] = ()) -> dict:
+    """`config` with its `learning_rate` told as it trained (`learning_rate_story`) when it was changed mid-run,
+    so legends and "What differs" show the change; the config itself when it was not."""
+    story = learning_rate_story(config.get("learning_rate"), changes)
+    if story == _shown(config.get("learning_rate")):
+        return dict(config)
+    return {**config, "learning_rate": story}
 
 
 def differing_settings(configs: Mapping[str, Mapping]) -> dict[str, dict[str, str]]:

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from core.config.shown_text import markdown_code, markdown_text
+from core.config.live_learning_rate import parse_learning_rate
 from core.config.train_config import ConfigError
 from core.figures.curves import training_curves
 from core.training.batch_points import recent_mean
@@ -35,6 +36,7 @@ POLL_SECONDS = 1.0
 QUICK_POLL_SECONDS = 0.25
 QUICK_POLL_GRACE_SECONDS = 3.0  # a job's first seconds stay on the quick pace: no page rerun as its first percent lands
 SMOOTHING_KEY, LIVE_RATE_KEY = "train_smoothing", "train_live_learning_rate"
+LIVE_RATE_ANSWER_KEY = "train_live_learning_rate_answer"  # session state: (accepted, what the last Set said)
 RECENT_IMAGES = 2000  # the "last batches" tile averages over about this many training images
 
 
@@ -200,9 +202,11 @@ def steering(state: JobState) -> None:
     if not may_manage(state.owner):
         st.caption("You are following someone else's training: only they, or a signed-in teacher, can stop or steer it.")
         return
+    rate_now = float(state.learning_rate or state.config.learning_rate)
     if st.session_state.get("train_live_rate_job") != state.job_id:  # a new job: its own rate in the field
         st.session_state["train_live_rate_job"] = state.job_id
-        st.session_state[LIVE_RATE_KEY] = float(state.learning_rate or state.config.learning_rate)
+        st.session_state[LIVE_RATE_KEY] = f"{rate_now:g}"
+        st.session_state.pop(LIVE_RATE_ANSWER_KEY, None)
     running = state.status == RUNNING
     stop, pause, step = st.columns(3)
     rate, apply = st.columns([3, 1], vertical_alignment="bottom")
@@ -220,16 +224,21 @@ def steering(state: JobState) -> None:
     if step.button("Step", key="train_step", icon=":material/skip_next:", disabled=not state.paused,
                    help="While paused: train one more batch (small batches: one group of them), then hold again."):
         jobs.step(state.job_id)
-    rate.number_input("Learning rate", 1e-6, MAX_LEARNING_RATE, key=LIVE_RATE_KEY, step=None, format="%g", disabled=not running,
-                      help="Used from the next batch on; a one-cycle schedule goes on from it, in the same shape. "
-                           "The change is marked on the curves and recorded in the run.")
+    rate.text_input("Learning rate", key=LIVE_RATE_KEY, max_chars=60, disabled=not running,
+                    help=f"Above 0 and at most {MAX_LEARNING_RATE:g}; used from the next batch on. A one-cycle schedule "
+                         "goes on from it, in the same shape. The change is marked on the curves and recorded in the run.")
     if apply.button("Set", key="train_set_learning_rate", icon=":material/check:", disabled=not running):
         try:
-            jobs.set_learning_rate(state.job_id, st.session_state[LIVE_RATE_KEY])
-        except ValueError as error:
-            st.error(str(error))
+            new_rate = parse_learning_rate(st.session_state[LIVE_RATE_KEY])
+            jobs.set_learning_rate(state.job_id, new_rate)
+        except ValueError as error:  # what was typed, why it was refused, the range; never the rate it had before
+            st.session_state[LIVE_RATE_ANSWER_KEY] = (False, f"{error} The training goes on at {rate_now:g}.")
         else:
-            st.toast(f"Learning rate {st.session_state[LIVE_RATE_KEY]:g} from the next batch on.")
+            st.session_state[LIVE_RATE_ANSWER_KEY] = (True, f"Learning rate {new_rate:g} from the next batch on.")
+            st.toast(f"Learning rate {new_rate:g} from the next batch on.")
+    accepted, answer = st.session_state.get(LIVE_RATE_ANSWER_KEY, (True, ""))
+    if answer:  # kept until the next Set: this part of the page is redrawn every second
+        (st.caption if accepted else st.error)(markdown_text(answer, 400))
 
 
 def show_job(state: JobState, epoch_seconds: float | None) -> None:

@@ -6,6 +6,7 @@
   `preset_config` (a model's preset as a config);
 - `train_form.py`: the Train form's view of the config: fields, bounds, defaults, URL values;
 - `shown_text.py`: text from visitors cut and escaped, so markdown never renders it.
+- `live_learning_rate.py`: a learning rate typed while a training runs, read or refused with why.
 
 The bottom of the architecture: plain Python, no TensorFlow, no NumPy arrays.
 May import: nothing else in core.

@@ -1,0 +1,42 @@
+"""A learning rate typed into the Train page's live field while a training runs: read, or refused with why.
+
+The field is text, not a number widget: a browser's number field refuses an out-of-range entry on
+its own and sends nothing, so the server could only repeat the rate it already had. Here every
+entry reaches the server, and a refusal names the value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import math
+
+from core.config.train_config import MAX_LEARNING_RATE
+
+SHOWN_CHARACTERS = 40  # of a refused entry, in its message
+
+
+def parse_learning_rate(text: str) -> float:
+    """The learning rate `text` asks for.
+
+    Args:
+        text: what was typed, e.g. `"0.002"` or `"2e-3"`.
+
+    Returns:
+        A finite float above 0 and at most `MAX_LEARNING_RATE`.
+
+    Raises:
+        ValueError: the entry is not such a number; the message quotes it and says the range.
+    """
+    typed = str(text).strip()
+    shown = typed if len(typed) <= SHOWN_CHARACTERS else typed[:SHOWN_CHARACTERS] + "…"
+    allowed = f"Type a number above 0 and at most {MAX_LEARNING_RATE:g}, e.g. 0.001."
+    try:
+        value = float(typed)
+    except (ValueError, OverflowError):
+        raise ValueError(f"Learning rate {shown!r} was not set: it is not a number. {allowed}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"Learning rate {shown!r} was not set: it is not a finite number. {allowed}")
+    if value <= 0:
+        raise ValueError(f"Learning rate {shown} was not set: it must be above 0. {allowed}")
+    if value > MAX_LEARNING_RATE:
+        raise ValueError(f"Learning rate {shown} was not set: it is above the largest allowed, {MAX_LEARNING_RATE:g}. {allowed}")
+    return value

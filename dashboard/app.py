@@ -32,9 +32,11 @@ import pandas  # noqa: E402,F401  (imported here, once, before training threads 
 
 from dashboard.address_bar import sync_address_bar  # noqa: E402
 from dashboard.shared_jobs import shared_jobs  # noqa: E402
-from dashboard.visitor import reserve_cookie_box, sharing_rules, teacher_sign_in, visitor_id  # noqa: E402
+from dashboard.page_scripts import close_sidebar_after_a_pick, reserve_script_box  # noqa: E402
+from dashboard.visitor import sharing_rules, teacher_sign_in, visitor_id  # noqa: E402
 
-reserve_cookie_box()  # a new visitor's cookie is set in it, so the page's elements sit where they will sit in later runs
+reserve_script_box()  # a new visitor's cookie script goes in it: the page's elements sit where they sit in later runs
+close_sidebar_after_a_pick()  # Streamlit does it only where the browser's user agent says "phone"
 rules = sharing_rules()  # a wrong setting stops here, on every page, with a message naming it
 jobs = shared_jobs()  # the first page view starts the training workers warming up, before anyone presses Start
 jobs.seen(visitor_id())

@@ -31,11 +31,11 @@ from core.jobs.sharing import SharingLimitError, SharingRules
 from core.jobs.sign_in_throttle import SignInRefused, SignInThrottle
 from core.jobs.teacher_key import KEY_FILE, TeacherKey
 from core.runs.store import resolve_runs_dir
+from dashboard.page_scripts import run_script
 
 COOKIE, TEACHER_COOKIE = "mnist_lab_visitor", "mnist_lab_teacher"
 ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 VISITOR_KEY, TEACHER_KEY = "visitor_id", "teacher_signed_in"
-COOKIE_BOX_KEY = "cookie_box"  # this run's container for cookie scripts (`reserve_cookie_box`)
 COOKIE_DAYS = 365
 logger = logging.getLogger(__name__)
 
@@ -98,24 +98,9 @@ def _cookie(name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def reserve_cookie_box() -> None:
-    """Reserve this run's place for cookie scripts: call it at the same place of every run, before `visitor_id()`.
-
-    A cookie is set by a script element. Written among the page's elements in the one run that sets it, it
-    shifted every element after it by one place in the next run, and the browser remounts a shifted element:
-    Draw's canvas dropped a new visitor's first stroke that way. An empty container, present in every run at
-    the same place, holds the scripts instead, so nothing after it moves; it is never displayed, so a script
-    in it does not push the page down by a gap either (a style-only `st.html` takes no place).
-    """
-    st.html("<style>[data-testid='stLayoutWrapper']:has(> .st-key-cookie_box) { display: none; }</style>")
-    st.session_state[COOKIE_BOX_KEY] = st.container(key="cookie_box")
-
-
 def _set_cookie(name: str, value: str, max_age_seconds: int) -> None:
     """Store a cookie in this browser (values here are ours: URL-safe ids and hex digests, never a visitor's text)."""
-    box = st.session_state.get(COOKIE_BOX_KEY, st)  # no box reserved (a page run on its own, under AppTest): in place
-    box.html(f"<script>document.cookie = '{name}={value}; path=/; max-age={max_age_seconds}; SameSite=Strict';</script>",
-             unsafe_allow_javascript=True)
+    run_script(f"<script>document.cookie = '{name}={value}; path=/; max-age={max_age_seconds}; SameSite=Strict';</script>")
 
 
 def is_teacher() -> bool:

@@ -11,7 +11,7 @@ from core.runs.store import RunError, list_runs
 from core.config.shown_text import markdown_code, markdown_text
 from dashboard.dataset import mnist_or_stop
 from dashboard.model_cache import load_test_predictions
-from dashboard.linked_run import select_linked_run
+from dashboard.linked_run import select_linked_run, select_newest_own_run
 
 GALLERY_SIZES = (16, 32, 64, 128)
 GALLERY_PIXELS = 100  # on-screen width of one test digit
@@ -22,6 +22,7 @@ unfinished = {describe(run.name, run.model, None) + " — no predictions": run f
 if not sources and not unfinished:
     st.info("No trained model yet: train one on the Train page.")
     st.stop()
+select_newest_own_run("errors_model", list(sources.values()))  # the visitor's latest run, not the shipped model
 select_linked_run("errors_model", {s.run_name: label for label, s in sources.items() if s.run_name})
 choice = st.selectbox("Model", list(sources) + list(unfinished), key="errors_model")
 if choice in unfinished:

@@ -11,7 +11,7 @@ from core.data.splits import to_model_input
 from core.config.shown_text import markdown_text
 from core.config.zoo import SPECS
 from dashboard.dataset import mnist_or_stop
-from dashboard.linked_run import select_linked_run
+from dashboard.linked_run import select_linked_run, select_newest_own_run
 from dashboard.model_cache import predictor_for
 
 TEST_DIGIT, DRAWING = "A test digit", "My latest drawing (from Draw)"
@@ -25,6 +25,7 @@ if not sources:
     st.info("No model to inspect: train one on the Train page (the shipped pretrained model is missing too).")
     st.stop()
 by_label = {source.label: source for source in sources}
+select_newest_own_run("inspect_model", sources)  # the visitor's latest run, not the shipped model
 select_linked_run("inspect_model", {s.run_name: s.label for s in sources if s.run_name})  # ?run= from a finished training
 source = by_label[st.selectbox("Model", list(by_label), key="inspect_model")]
 try:

@@ -230,7 +230,8 @@ def test_inspect_conv_run_shows_filters_and_feature_maps(with_runs):
 def test_inspect_feature_maps_of_the_latest_drawing(with_runs, mnist):
     at = page("inspect")
     at.session_state["latest_drawing"] = to_model_input(mnist.x_test[:1])[0, :, :, 0]
-    at.run()
+    at.run()  # opens on the newest run (softmax: no feature maps); the conv one is picked
+    at.selectbox(key="inspect_model").set_value(label_of(at, "inspect_model", with_runs["lenet5"])).run()
     at.radio(key="inspect_input").set_value("My latest drawing (from Draw)").run()
     assert not at.exception
     assert any("your drawing" in caption for image in at.get("image") for caption in image.captions)
@@ -325,3 +326,38 @@ def test_a_link_with_a_run_opens_the_page_on_that_run(with_runs, view, key):
     unknown.query_params["run"] = "no-such-run"
     unknown.run()
     assert not unknown.exception and not unknown.error
+
+
+@pytest.mark.parametrize("view, key", [("inspect", "inspect_model"), ("errors", "errors_model")])
+def test_a_local_visitor_opens_on_their_newest_run_and_the_shipped_model_stays_listed(with_runs, view, key):
+    at = page(view).run()  # a local server: every run is its one user's; softmax was trained last
+    assert not at.exception
+    assert at.selectbox(key=key).value == label_of(at, key, with_runs["softmax"])
+    assert at.selectbox(key=key).options[0].startswith("shipped model")
+    at.selectbox(key=key).set_value(at.selectbox(key=key).options[0]).run()  # a pick of the shipped model sticks
+    assert at.selectbox(key=key).value.startswith("shipped model")
+
+
+@pytest.fixture
+def hosted(monkeypatch):
+    """A hosted server's rules for this test (they are read once per process, so the cache is cleared either side)."""
+    from dashboard.visitor import _rules_or_problem
+
+    monkeypatch.setenv("MNIST_LAB_HOSTED", "1")
+    _rules_or_problem.clear()
+    yield
+    monkeypatch.delenv("MNIST_LAB_HOSTED")
+    _rules_or_problem.clear()
+
+
+@pytest.mark.parametrize("view, key", [("inspect", "inspect_model"), ("errors", "errors_model")])
+def test_a_hosted_visitor_opens_on_their_own_newest_run_not_anothers(with_runs, view, key, hosted):
+    stranger = page(view).run()  # trained nothing here: the shipped model, not someone else's run
+    assert not stranger.exception and stranger.selectbox(key=key).value.startswith("shipped model")
+    at = page(view)
+    at.session_state["session_runs"] = {with_runs["lenet5"]}  # as the Train page records this session's runs
+    at.run()
+    assert at.selectbox(key=key).value == label_of(at, key, with_runs["lenet5"])  # theirs, though softmax is newer
+    at.session_state["session_runs"] = {with_runs["lenet5"], with_runs["softmax"]}  # they trained another since
+    at.run()
+    assert at.selectbox(key=key).value == label_of(at, key, with_runs["softmax"])

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import core  # noqa: F401  (before anything imports TensorFlow)
-from core.runs.model_sources import model_sources, predictions_on_test_set
+from core.runs.model_sources import ModelSource, model_sources, newest_own_source, predictions_on_test_set
 from core.runs.store import RunError
 from core.data.splits import to_model_input
 from core.config.train_config import preset_config
@@ -75,3 +75,13 @@ def test_predictions_for_another_test_set_are_refused(tmp_path, softmax, mnist):
     (source,) = model_sources(runs, pretrained_path=tmp_path / "none.keras")
     with pytest.raises(RunError, match="not for this MNIST test set"):
         predictions_on_test_set(source, mnist, runs)
+
+
+def test_the_newest_own_source_is_the_newest_run_the_visitor_trained():
+    shipped = ModelSource("shipped model (fast)", "pretrained/mnist_fast.keras", 0.0, "fast")
+    newest, older = (ModelSource(f"{name} (mlp)", f"runs/{name}/model.keras", 0.0, "mlp", run_name=name)
+                     for name in ("b-newest", "a-older"))
+    sources = [shipped, newest, older]  # as model_sources() orders them
+    assert newest_own_source(sources, lambda source: True) is newest  # a local server: every run is the user's
+    assert newest_own_source(sources, lambda source: source.run_name == "a-older") is older
+    assert newest_own_source(sources, lambda source: False) is None  # none of theirs: the views keep the shipped model

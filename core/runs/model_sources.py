@@ -9,6 +9,7 @@ loaded with Keras, and its `ModelSource.tensorflow_note` says so.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,6 +121,12 @@ def model_sources(runs_dir: str | os.PathLike | None = None, pretrained_path: st
             numpy_missing_reason=None if has_numpy else numpy_missing_reason(run.path.parent, run.name),
         ))
     return sources
+
+
+def newest_own_source(sources: Sequence[ModelSource], is_own: Callable[[ModelSource], bool]) -> ModelSource | None:
+    """The newest saved run in `sources` (as `model_sources` orders them) that `is_own` says is the visitor's;
+    None when they have none, and the views open on the shipped model."""
+    return next((source for source in sources if source.run_name is not None and is_own(source)), None)
 
 
 def load_source_model(source: ModelSource):

@@ -76,7 +76,7 @@ st.session_state["latest_drawing"] = image  # for the Inspect page
 
 def show_model_input() -> None:
     """The 28x28 input the drawing became, small, with how it was made."""
-    with st.container(horizontal=True, vertical_alignment="center", key="draw_model_input"):
+    with st.container(horizontal=True, vertical_alignment="center", wrap=False, key="draw_model_input"):
         st.image(tile(image[None], zoom=INPUT_ZOOM), caption="What the model sees")
         st.caption("Your drawing, cropped, scaled to 20×20 pixels and centred by its centre of mass in a 28×28 "
                    "frame, as MNIST's digits were.", width="stretch")

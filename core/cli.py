@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="list saved runs")
     runs.add_argument("--runs-dir", help="where runs are saved")
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
+    runs.add_argument("--checkpoints", metavar="RUN", help="list RUN's kept checkpoints instead, one line each")
     add_sweep_parser(commands)
     download = commands.add_parser("download-mnist", help="download MNIST once, with a timeout (the repository ships it in data/mnist.npz)")
     download.add_argument("--to", default=None, help=f"where to save it (default: Keras's cache, {KERAS_CACHE_PATH}, which the loader searches)")
@@ -184,6 +185,8 @@ def print_health(health, as_json: bool) -> None:
 
 
 def runs_command(args: argparse.Namespace) -> int:
+    if args.checkpoints is not None:
+        return checkpoints_command(args)
     runs = list_runs(args.runs_dir)
     if args.json:
         for run in runs:
@@ -199,6 +202,38 @@ def runs_command(args: argparse.Namespace) -> int:
         best = "" if run.best_val_accuracy is None else f"{run.best_val_accuracy:.4f}"
         test = "" if run.test_accuracy is None else f"{run.test_accuracy:.4f}"
         print(f"{run.name:<40} {run.model:<13} {run.status:<14} {len(run.epochs):>6} {best:>9} {test:>7} {run.seconds:>7.1f}s")
+    return 0
+
+
+def checkpoints_command(args: argparse.Namespace) -> int:
+    """One line per kept checkpoint of run `args.checkpoints`: its epoch, metrics, size and what it holds."""
+    from core.runs.checkpoints import checkpoint_path, folder_bytes, list_checkpoints
+    from core.runs.store import NUMPY_MODEL_FILE, load_run
+
+    name = args.checkpoints
+    run = load_run(name, args.runs_dir)
+    kept = list_checkpoints(args.runs_dir, name)
+    metrics = {record.get("epoch"): record for record in run.epochs}
+    lines = []
+    for epoch in kept:
+        folder = checkpoint_path(args.runs_dir, name, epoch)
+        record = metrics.get(epoch, {})
+        marks = [mark for mark, epochs in (("best", (run.best_epoch,)), ("model", (run.model_epoch,))) if epoch in epochs]
+        line = {"epoch": epoch, "path": str(folder), "bytes": folder_bytes(folder),
+                "numpy_model": (folder / NUMPY_MODEL_FILE).is_file(),
+                "val_loss": record.get("val_loss"), "val_accuracy": record.get("val_accuracy"), "marks": marks}
+        lines.append(line)
+    if args.json:
+        for line in lines:
+            print(json.dumps(line))
+        return 0
+    if not lines:
+        print(f"run {name!r} has no checkpoints (trained before checkpoints, or with checkpoint_budget_mb=0)")
+        return 0
+    for line in lines:
+        validation = "" if line["val_loss"] is None else f"  val_loss {line['val_loss']:.4f}  val_accuracy {line['val_accuracy']:.4f}"
+        print(f"epoch {line['epoch']:>4}  {line['bytes'] / 1e6:6.2f} MB{validation}"
+              f"{'  ' + ' '.join(line['marks']) if line['marks'] else ''}  {line['path']}")
     return 0
 
 

@@ -30,6 +30,7 @@ MAX_EPOCHS = 1000  # the softmax preset's 1000 full-batch steps are 1000 epochs
 MAX_BATCH_SIZE = 60_000
 MAX_HIDDEN_UNITS = 4096
 MAX_LEARNING_RATE = 10.0
+MAX_CHECKPOINT_BUDGET_MB = 10_000.0
 
 
 class ConfigError(ValueError):
@@ -53,6 +54,8 @@ class TrainConfig:
     dropout: float = 0.0
     patience: int = 0  # epochs without val_loss improvement before stopping; 0 = never
     restore_best_weights: bool = True
+    keep_best_epoch: bool = True  # the run's final model is its best epoch's (lowest val_loss); needs validation
+    checkpoint_budget_mb: float = 50.0  # disk for the per-epoch checkpoints; past it, every k-th + first, best, last; 0 = none
     target_accuracy: float = 0.0  # stop once train accuracy exceeds this; 0 = never
     augment_shift: float = 0.0  # random shift, fraction of the image size
     augment_rotation: float = 0.0  # random rotation, degrees
@@ -81,6 +84,7 @@ class TrainConfig:
         _check_range("hidden_units", self.hidden_units, 0, MAX_HIDDEN_UNITS)
         _check_range("dropout", self.dropout, 0.0, 1.0, high_open=True)
         _check_range("patience", self.patience, 0, MAX_EPOCHS)
+        _check_range("checkpoint_budget_mb", self.checkpoint_budget_mb, 0.0, MAX_CHECKPOINT_BUDGET_MB)
         _check_range("target_accuracy", self.target_accuracy, 0.0, 1.0, high_open=True)
         _check_range("augment_shift", self.augment_shift, 0.0, 0.5)
         _check_range("augment_rotation", self.augment_rotation, 0.0, 180.0)

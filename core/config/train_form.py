@@ -14,7 +14,7 @@ from typing import Any
 
 from core.config.train_config import (
     ACTIVATIONS, FIELD_TYPES, INITIALIZERS, MAX_BATCH_SIZE, MAX_EPOCHS, MAX_HIDDEN_UNITS, MAX_LEARNING_RATE,
-    OPTIMIZERS, PIXEL_SCALES, SCHEDULES, VALIDATIONS, ConfigError, TrainConfig, from_dict,
+    MAX_CHECKPOINT_BUDGET_MB, OPTIMIZERS, PIXEL_SCALES, SCHEDULES, VALIDATIONS, ConfigError, TrainConfig, from_dict,
 )
 from core.config.shown_text import cut
 from core.config.zoo import MODEL_NAMES, SPECS
@@ -76,6 +76,12 @@ FORM_FIELDS: dict[str, FormField] = {
                   "Epochs without a better `val_loss` before stopping; 0 = never stop early.", 0, MAX_EPOCHS, 1),
         FormField("restore_best_weights", "Restore best weights", "Stopping",
                   "After early stopping, go back to the epoch with the best `val_loss`."),
+        FormField("keep_best_epoch", "Keep the best epoch", "Stopping",
+                  "The run's final model and test accuracy are those of its epoch with the best `val_loss` "
+                  "(needs validation)."),
+        FormField("checkpoint_budget_mb", "Checkpoint budget (MB)", "Stopping",
+                  "Disk for a checkpoint per epoch; past it, every k-th epoch plus the first, best and last are kept; "
+                  "0 = no checkpoints.", 0.0, MAX_CHECKPOINT_BUDGET_MB, 10.0, "%g"),
         FormField("target_accuracy", "Target train accuracy", "Stopping",
                   "Stop once train accuracy exceeds this (write-up 001 stops at 0.80); 0 = never.", 0.0, 0.999, 0.01, "%.3f"),
         FormField("train_size", "Training images", "Data",
@@ -263,6 +269,8 @@ def inactive_fields(values: Mapping[str, Any]) -> dict[str, str]:
         inactive["validation_size"] = "used with `holdout` validation only"
     if not values.get("patience"):
         inactive["restore_best_weights"] = "used with early stopping (patience > 0) only"
+    if values.get("validation") == "none":
+        inactive["keep_best_epoch"] = "the best epoch is judged by `val_loss`: needs validation"
     if spec is not None and not spec.has_hidden_layers:
         for name in ("activation", "hidden_units", "dropout"):
             inactive[name] = f"`{spec.name}` has no hidden layers"

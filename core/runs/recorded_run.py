@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 
@@ -13,6 +14,8 @@ from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
 from core.training.events import DIVERGED, EpochEnd, LearningRateChanged, Progress, RunDone, TrainingEnd
 from core.data.input_pipeline import prediction_batches
+from core.models.numpy_forward import translate_checked
+from core.runs.checkpoints import CheckpointWriter
 from core.runs.run_writer import RunWriter
 from core.runs.store import RunError
 from core.data.splits import make_splits
@@ -46,8 +49,15 @@ class RecordedRun:
                  supervisor_pid: int | None = None, compiled_models: CompiledModels | None = None):
         self.config = config
         splits = make_splits(mnist or load_mnist(), config)
-        self.trainer = Trainer(config, splits, control=control, compiled_models=compiled_models)
+        self.keeps_best = config.keep_best_epoch and config.validation != "none"
+        self.trainer = Trainer(config, splits, control=control, compiled_models=compiled_models,
+                               on_epoch_model=self._on_epoch_model if self.keeps_best or config.checkpoint_budget_mb else None)
         self.writer = RunWriter(config, runs_dir, name, supervisor_pid)
+        self.checkpoints = None
+        if config.checkpoint_budget_mb:
+            self.checkpoints = CheckpointWriter(self.writer.path, config.checkpoint_budget_mb, config.epochs, splits.y_test,
+                                                translate=translate_checked, predict=self._predict_test_set)
+        self._best = (math.inf, None, None)  # (val_loss, epoch, the Keras weights after it)
 
     @property
     def name(self) -> str:
@@ -71,7 +81,7 @@ class RecordedRun:
                 yield event
             test_loss = test_accuracy = None
             if end.epochs_completed and end.status != DIVERGED:
-                test_loss, test_accuracy = self._save_model_and_predictions()
+                test_loss, test_accuracy = self._save_model_and_predictions(end)
             self.writer.finish(end, test_loss, test_accuracy)
         except OSError as error:  # disk full, runs directory removed or made read-only mid-run
             problem = error.strerror or str(error)
@@ -86,9 +96,23 @@ class RecordedRun:
         yield RunDone(end.status, end.reason, end.epochs_completed, test_accuracy, test_loss,
                       str(self.writer.path), self.writer.name)
 
-    def _save_model_and_predictions(self) -> tuple[float, float]:
+    def _on_epoch_model(self, epoch: int, model, val_loss: float | None) -> None:
+        """After each epoch, in the training thread: its checkpoint, and its weights if it is the best so far."""
+        if self.checkpoints is not None:
+            self.checkpoints.write(epoch, model, val_loss)
+        if self.keeps_best and val_loss is not None and math.isfinite(val_loss) and val_loss < self._best[0]:
+            self._best = (val_loss, epoch, [np.array(array) for array in model.get_weights()])
+
+    def _predict_test_set(self, model) -> np.ndarray:
+        return model.predict(prediction_batches(self.trainer.splits.test_images), verbose=0)
+
+    def _save_model_and_predictions(self, end: TrainingEnd) -> tuple[float, float]:
         model, splits = self.trainer.model, self.trainer.splits
-        probabilities = model.predict(prediction_batches(splits.test_images), verbose=0)
+        _, best_epoch, best_weights = self._best
+        if best_weights is not None and best_epoch != end.epochs_completed:
+            model.set_weights(best_weights)  # the run's model is its best epoch's
+        self.writer.model_epoch = best_epoch if best_weights is not None else end.epochs_completed
+        probabilities = self._predict_test_set(model)
         picked = probabilities[np.arange(len(splits.y_test)), splits.y_test]
         test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
         test_accuracy = float(np.mean(np.argmax(probabilities, axis=1) == splits.y_test))

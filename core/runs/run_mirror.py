@@ -24,7 +24,7 @@ from core.runs.store import CONFIG_FILE, METRICS_FILE, STATUS_FILE, RunError
 from core.training.events import RUNNING, EpochEnd, RunDone
 
 MIRRORED_LIVE = (CONFIG_FILE, METRICS_FILE)  # written here as the run goes, never replaced from the node
-FINAL_STATUS_KEYS = ("status", "reason", "epochs_completed", "best_epoch", "test_loss", "test_accuracy")
+FINAL_STATUS_KEYS = ("status", "reason", "epochs_completed", "best_epoch", "model_epoch", "test_loss", "test_accuracy")
 
 
 def collect_run_files(folder: str | os.PathLike) -> dict[str, bytes]:

@@ -62,6 +62,7 @@ class RunWriter:
         except OSError as error:
             raise RunError(f"Cannot write to run folder {self.path} ({error.strerror}).") from None
         self._summary_writers = None
+        self.model_epoch: int | None = None  # the epoch whose model the run keeps (its best, with `keep_best_epoch`)
 
     def append_epoch(self, epoch: EpochEnd) -> None:
         """Append one epoch's metrics (one fsynced JSON line) and its TensorBoard scalars."""
@@ -149,6 +150,8 @@ class RunWriter:
             status=end.status, reason=end.reason, ended=time.time(), epochs_completed=end.epochs_completed,
             best_epoch=end.best_epoch, test_loss=test_loss, test_accuracy=test_accuracy,
         )
+        if self.model_epoch is not None:
+            self._status["model_epoch"] = self.model_epoch
         self._write_status()
 
     def fail(self, reason: str) -> None:

@@ -132,6 +132,8 @@ class RunSummary:
     started: float | None = None
     ended: float | None = None
     problems: list[str] = field(default_factory=list)  # files missing or unreadable
+    best_epoch: int | None = None  # the epoch with the lowest val_loss
+    model_epoch: int | None = None  # the epoch whose model the run kept (its best, with `keep_best_epoch`)
 
     @property
     def model(self) -> str:
@@ -264,7 +266,12 @@ def read_run(path: Path) -> RunSummary:
         name=path.name, path=path, config=config, status=state, reason=reason, epochs=epochs,
         test_accuracy=_number(status.get("test_accuracy")), test_loss=_number(status.get("test_loss")),
         started=_number(status.get("started")), ended=_number(status.get("ended")), problems=problems,
+        best_epoch=_epoch_number(status.get("best_epoch")), model_epoch=_epoch_number(status.get("model_epoch")),
     )
+
+
+def _epoch_number(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def list_runs(runs_dir: str | os.PathLike | None = None) -> list[RunSummary]:
@@ -379,15 +386,22 @@ def load_predictions(name: str, runs_dir: str | os.PathLike | None = None) -> tu
         RunError: if the file is missing or malformed.
     """
     path = run_file(runs_dir, name, PREDICTIONS_FILE)
+    if not path.is_file():
+        raise RunError(f"Run {name!r} has no test predictions: it did not finish. Pick a finished run.")
+    return read_predictions_file(path, f"Run {name!r}", "Delete the run and retrain.")
+
+
+def read_predictions_file(path: Path, what: str, fix: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read a `predictions.npz` (a run's, or a checkpoint's), any failure a `RunError` naming `what` and `fix`."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             y_true, probabilities = archive["y_true"], archive["probabilities"].astype(np.float32)
     except FileNotFoundError:
-        raise RunError(f"Run {name!r} has no test predictions: it did not finish. Pick a finished run.") from None
+        raise RunError(f"{what} has no test predictions ({path.name} missing). {fix}") from None
     except Exception as error:
-        raise RunError(f"Run {name!r}: {PREDICTIONS_FILE} is corrupt ({type(error).__name__}). Delete the run and retrain.") from None
+        raise RunError(f"{what}: {PREDICTIONS_FILE} is corrupt ({type(error).__name__}). {fix}") from None
     if probabilities.ndim != 2 or probabilities.shape != (len(y_true), 10):
-        raise RunError(f"Run {name!r}: {PREDICTIONS_FILE} has the wrong shape {probabilities.shape}. Delete the run and retrain.")
+        raise RunError(f"{what}: {PREDICTIONS_FILE} has the wrong shape {probabilities.shape}. {fix}")
     return y_true, probabilities
 
 

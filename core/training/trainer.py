@@ -19,7 +19,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -59,6 +59,10 @@ class Trainer:
         control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
         compiled_models: a warm worker's cache of compiled models to take this run's from
             (tracing skipped, same metrics); None = build and compile a new one.
+        on_epoch_model: called as `on_epoch_model(epoch, model, val_loss)` in the thread that trains,
+            after each epoch that did not diverge, with the Keras model as that epoch left it (for the
+            NumPy model, an equivalent Keras one), before the next epoch changes it: where the run's
+            checkpoints are written. None = nothing.
 
     Iterating yields `Progress` (points within an epoch), `EpochEnd` (after each epoch),
     `LearningRateChanged` (where `control` changed the rate) and, last, one `TrainingEnd`. Afterwards `model` holds the trained Keras model (the NumPy model is
@@ -66,7 +70,8 @@ class Trainer:
     """
 
     def __init__(self, config: TrainConfig, splits: Splits, progress_interval: float = PROGRESS_INTERVAL_SECONDS,
-                 control: TrainingControl | None = None, compiled_models: CompiledModels | None = None):
+                 control: TrainingControl | None = None, compiled_models: CompiledModels | None = None,
+                 on_epoch_model: Callable | None = None):
         if config.batch_size > splits.train_count:
             raise ConfigError(
                 f"`batch_size`={config.batch_size} is larger than the {splits.train_count} training images. "
@@ -82,6 +87,7 @@ class Trainer:
         self.epochs: list[EpochEnd] = []
         self.control = control or TrainingControl()
         self.compiled_models = compiled_models
+        self.on_epoch_model = on_epoch_model
 
     def stop(self) -> None:
         """Ask the run to stop; it does so after the batch in progress, keeping finished epochs."""
@@ -123,7 +129,12 @@ class Trainer:
             events, self.control, steps_per_epoch, self.batch_size, splits.train_count,
             self.progress_interval, config.target_accuracy, _AbortFit,
         )
-        callbacks = [streaming]
+        callbacks = [streaming]  # first: on a diverged epoch it raises, and no checkpoint is written
+        if self.on_epoch_model is not None:
+            on_epoch_model = self.on_epoch_model
+            callbacks.append(keras.callbacks.LambdaCallback(
+                on_epoch_end=lambda epoch, logs: on_epoch_model(epoch + 1, self.model, _maybe_float(logs.get("val_loss")))
+            ))
         early_stopping = None
         if config.patience:
             early_stopping = keras.callbacks.EarlyStopping(
@@ -173,6 +184,7 @@ class Trainer:
         yield TrainingEnd(status, reason, len(self.epochs), self._best_epoch())
 
     def _best_epoch(self) -> int | None:
+        """The epoch with the lowest finite `val_loss` (the first of equals), None without validation."""
         scored = [e for e in self.epochs if e.val_loss is not None and math.isfinite(e.val_loss)]
         return min(scored, key=lambda e: e.val_loss).epoch if scored else None
 
@@ -227,6 +239,8 @@ class Trainer:
             if not (math.isfinite(loss) and np.all(np.isfinite(model.weights))):
                 status, reason = DIVERGED, f"the loss became {loss} at epoch {epoch}; lower the learning rate"
                 break
+            if self.on_epoch_model is not None:
+                self.on_epoch_model(epoch, model.to_keras(), val_loss)
             if config.target_accuracy and accuracy > config.target_accuracy:
                 status, reason = TARGET_REACHED, f"train accuracy passed {config.target_accuracy:g}"
                 break
@@ -240,3 +254,7 @@ class Trainer:
                         break
         self.model = model.to_keras()
         yield TrainingEnd(status, reason, len(self.epochs), self._best_epoch())
+
+
+def _maybe_float(value) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,306 @@
+"""A checkpoint per epoch in a run folder, within a disk budget: written as training goes, read without TensorFlow.
+
+A run folder's `checkpoints/` holds one folder per kept epoch (1-based, as `EpochEnd.epoch`):
+
+    checkpoints/epoch-0003/
+        model.numpy.npz      the epoch's model for NumPy (or no_numpy_model.txt: why none), as the run's own
+        predictions.npz      the test set's labels and probabilities (float16), as the run's own
+        keras_state.npz      what fork and resume need: `weight.000…` (the Keras model's `get_weights()`) and
+                             `optimizer.000…` (its optimizer's variables, the step counter first)
+
+Each folder is written under a temporary name (`.epoch-0003.tmp-…`) and renamed when whole, so a
+crash mid-write leaves no half checkpoint (`list_checkpoints` never lists a temporary folder, and
+`remove_stale_checkpoint_folders` clears them). Past the run's `checkpoint_budget_mb`, a run keeps
+every k-th epoch plus the first, the best (lowest `val_loss`) and the last (`kept_epochs`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.models.numpy_model import NumpyModel
+from core.runs.store import (
+    NO_NUMPY_MODEL_FILE, NUMPY_MODEL_FILE, PREDICTIONS_FILE, RunError, load_numpy_model_file, read_predictions_file,
+    run_file,
+)
+
+CHECKPOINTS_DIR = "checkpoints"
+KERAS_STATE_FILE = "keras_state.npz"
+EPOCH_FOLDER_PREFIX = "epoch-"
+TEMPORARY_MARK = ".tmp-"
+STALE_FOLDER_SECONDS = 600.0  # no checkpoint takes this long to write: an older temporary folder was orphaned
+MEGABYTE = 1_000_000
+CHECKPOINT_FIX = "Pick another epoch, or delete the run and retrain."
+
+
+def epoch_folder_name(epoch: int) -> str:
+    """`epoch-0003` for epoch 3."""
+    return f"{EPOCH_FOLDER_PREFIX}{epoch:04d}"
+
+
+def _epoch_of(folder_name: str) -> int | None:
+    """The epoch of a kept checkpoint folder's name, or None for anything else (temporary folders included)."""
+    digits = folder_name[len(EPOCH_FOLDER_PREFIX):]
+    if not folder_name.startswith(EPOCH_FOLDER_PREFIX) or len(digits) < 4 or not digits.isdigit():
+        return None
+    return int(digits) or None
+
+
+def epochs_in(checkpoints: Path) -> list[int]:
+    """The kept epochs in a `checkpoints/` folder, ascending; [] if it does not exist."""
+    try:
+        entries = list(os.scandir(checkpoints))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    epochs = [_epoch_of(entry.name) for entry in entries if entry.is_dir(follow_symlinks=False)]
+    return sorted(epoch for epoch in epochs if epoch is not None)
+
+
+def list_checkpoints(runs_dir: str | os.PathLike | None, name: str) -> list[int]:
+    """The epochs of run `name` that have a checkpoint, ascending; [] for a run from before checkpoints.
+
+    Raises:
+        RunError: if the name is invalid or the run does not exist.
+    """
+    return epochs_in(run_file(runs_dir, name, CHECKPOINTS_DIR))
+
+
+def checkpoint_path(runs_dir: str | os.PathLike | None, name: str, epoch: int) -> Path:
+    """The folder of run `name`'s checkpoint at `epoch` (which may not exist).
+
+    Raises:
+        RunError: if the name is invalid, the run does not exist, or `epoch` is not a positive integer.
+    """
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)) or epoch < 1:
+        raise RunError(f"Received an invalid value for `epoch`, expected a positive integer (1 = the first epoch). "
+                       f"Received: epoch={epoch!r}")
+    return run_file(runs_dir, name, CHECKPOINTS_DIR) / epoch_folder_name(int(epoch))
+
+
+def _existing_checkpoint(runs_dir, name: str, epoch: int) -> Path:
+    folder = checkpoint_path(runs_dir, name, epoch)
+    if folder.is_symlink() or not folder.is_dir():
+        kept = list_checkpoints(runs_dir, name)
+        shown = ", ".join(map(str, kept)) if kept else "none"
+        raise RunError(f"Run {name!r} has no checkpoint at epoch {epoch} (kept: {shown}). "
+                       "Pick a kept epoch; runs trained before checkpoints have none.")
+    return folder
+
+
+def load_checkpoint_numpy_model(runs_dir: str | os.PathLike | None, name: str, epoch: int) -> NumpyModel:
+    """Run `name`'s model as it was after `epoch`, for NumPy: no Keras, no TensorFlow.
+
+    Raises:
+        RunError: if there is no such checkpoint, it holds no NumPy model (its `no_numpy_model.txt`
+            says why), or its file is corrupt.
+    """
+    folder = _existing_checkpoint(runs_dir, name, epoch)
+    reason = folder / NO_NUMPY_MODEL_FILE
+    if reason.is_file() and not reason.is_symlink():
+        why = reason.read_text(errors="replace").strip()[:300]
+        raise RunError(f"Run {name!r}, epoch {epoch}: the model has no NumPy translation ({why}).")
+    return load_numpy_model_file(folder / NUMPY_MODEL_FILE, f"Run {name!r}, epoch {epoch}", CHECKPOINT_FIX)
+
+
+def load_checkpoint_predictions(runs_dir: str | os.PathLike | None, name: str, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+    """`(y_true (10000,) uint8, probabilities (10000, 10) float32)` on the test set, after `epoch`.
+
+    Raises:
+        RunError: if there is no such checkpoint or its predictions are missing or malformed.
+    """
+    folder = _existing_checkpoint(runs_dir, name, epoch)
+    return read_predictions_file(folder / PREDICTIONS_FILE, f"Run {name!r}, epoch {epoch}", CHECKPOINT_FIX)
+
+
+def load_keras_state(runs_dir: str | os.PathLike | None, name: str, epoch: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """`(weights, optimizer_variables)` of run `name` after `epoch`: what `model.set_weights` and the
+    optimizer's variables take to continue exactly from there.
+
+    Raises:
+        RunError: if there is no such checkpoint or its state file is missing or corrupt.
+    """
+    folder = _existing_checkpoint(runs_dir, name, epoch)
+    return read_keras_state(folder / KERAS_STATE_FILE, f"Run {name!r}, epoch {epoch}")
+
+
+def read_keras_state(path: Path, what: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            files = sorted(archive.files)
+            weights = [archive[key] for key in files if key.startswith("weight.")]
+            optimizer = [archive[key] for key in files if key.startswith("optimizer.")]
+    except FileNotFoundError:
+        raise RunError(f"{what}: the checkpoint has no {KERAS_STATE_FILE}. {CHECKPOINT_FIX}") from None
+    except Exception as error:  # zip and npy-header errors come as many types
+        raise RunError(f"{what}: {KERAS_STATE_FILE} is corrupt ({type(error).__name__}). {CHECKPOINT_FIX}") from None
+    return weights, optimizer
+
+
+def folder_bytes(path: str | os.PathLike) -> int:
+    """The bytes of the plain files under `path` (links not followed); 0 if it does not exist."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for file in files:
+            try:
+                total += os.lstat(os.path.join(root, file)).st_size
+            except OSError:  # removed while walking
+                pass
+    return total
+
+
+def checkpoint_interval(budget_bytes: float, checkpoint_bytes: float, epochs: int) -> int:
+    """k, where a run keeps every k-th epoch plus the first, the best and the last within `budget_bytes`.
+
+    Args:
+        budget_bytes: the run's checkpoint budget.
+        checkpoint_bytes: one checkpoint's size (measured, or estimated before training).
+        epochs: the epochs the run will train.
+
+    Returns:
+        1 when every epoch fits; 0 when only the first, best and last fit (no k-th epochs kept).
+    """
+    fits = int(budget_bytes // max(checkpoint_bytes, 1))
+    if fits >= epochs:
+        return 1
+    spare = fits - 3  # first, best and last are always kept
+    if spare < 1:
+        return 0
+    return max(2, math.ceil(epochs / spare))
+
+
+def kept_epochs(written: list[int], best: int | None, interval: int) -> set[int]:
+    """Which of the `written` epochs a run keeps: the first, the best, the last, and every `interval`-th."""
+    if not written:
+        return set()
+    kept = {written[0], written[-1]}
+    if best in written:
+        kept.add(best)
+    if interval:
+        kept.update(epoch for epoch in written if epoch % interval == 0)
+    return kept
+
+
+def budget_note(budget_mb: float, checkpoint_mb: float, epochs: int) -> str:
+    """What the budget means for a run, in words, e.g. "keeps every 3rd epoch plus the first, best and last: ~42 MB"."""
+    if budget_mb <= 0:
+        return "no checkpoints (budget 0): the epochs cannot be scrubbed, forked or resumed"
+    interval = checkpoint_interval(budget_mb * MEGABYTE, checkpoint_mb * MEGABYTE, epochs)
+    kept = len(kept_epochs(list(range(1, epochs + 1)), None, interval)) + (1 if interval != 1 and epochs > 2 else 0)
+    kept = min(kept, epochs)
+    size = f"~{kept * checkpoint_mb:.3g} MB ({checkpoint_mb:.2g} MB each)"
+    if interval == 1:
+        return f"keeps every epoch's checkpoint: {size}"
+    if interval == 0:
+        return f"keeps the first, best and last epochs only: {size}"
+    return f"keeps every {_ordinal(interval)} epoch plus the first, best and last: {size}"
+
+
+def _ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+def remove_stale_checkpoint_folders(checkpoints: Path, older_than: float = STALE_FOLDER_SECONDS) -> None:
+    """Remove the temporary folders a process killed mid-checkpoint left (untouched for `older_than` seconds)."""
+    now = time.time()
+    try:
+        entries = list(os.scandir(checkpoints))
+    except OSError:
+        return
+    for entry in entries:
+        if (entry.name.startswith("." + EPOCH_FOLDER_PREFIX) and TEMPORARY_MARK in entry.name
+                and entry.is_dir(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+class CheckpointWriter:
+    """Writes a run's checkpoint after each epoch and prunes them to the run's disk budget.
+
+    Called from the thread that trains (`write` takes the model as it is at the end of the epoch,
+    before the next epoch changes it).
+
+    Args:
+        run_folder: the run's folder.
+        budget_mb: the run's `checkpoint_budget_mb` (> 0).
+        epochs: the epochs the run will train (for the interval k).
+        test_images: the test images as stored (uint8 `(n, 28, 28)`), predicted at each epoch.
+        y_test: their labels.
+        translate: `model -> NumpyModel`, raising to say the model has no translation
+            (`core.models.numpy_forward.translate_checked`).
+        predict: `model -> probabilities (n, 10)` on the test images.
+    """
+
+    def __init__(self, run_folder: Path, budget_mb: float, epochs: int, y_test: np.ndarray, translate, predict):
+        self.folder = Path(run_folder) / CHECKPOINTS_DIR
+        self.budget_bytes = budget_mb * MEGABYTE
+        self.epochs = epochs
+        self.y_test = y_test
+        self.translate = translate
+        self.predict = predict
+        self.written: list[int] = epochs_in(self.folder)  # a resumed run keeps its earlier ones
+        self.best_epoch: int | None = None
+        self.best_val_loss = math.inf
+        self.largest_bytes = 0
+        self.interval = 1
+
+    def write(self, epoch: int, model, val_loss: float | None) -> Path:
+        """Write epoch `epoch`'s checkpoint of `model`, then prune to the budget.
+
+        Returns:
+            The checkpoint's folder.
+        """
+        self.folder.mkdir(exist_ok=True)
+        final = self.folder / epoch_folder_name(epoch)
+        temporary = Path(tempfile.mkdtemp(dir=self.folder, prefix=f".{final.name}{TEMPORARY_MARK}"))
+        try:
+            os.chmod(temporary, 0o755)  # mkdtemp's 0700 would hide checkpoints from other users of a shared server
+            self._write_files(temporary, model)
+            if final.exists():  # a resumed run writes an epoch again only after losing the later ones
+                shutil.rmtree(final)
+            os.replace(temporary, final)
+        finally:
+            shutil.rmtree(temporary, ignore_errors=True)
+        self.largest_bytes = max(self.largest_bytes, folder_bytes(final))
+        if val_loss is not None and math.isfinite(val_loss) and val_loss < self.best_val_loss:
+            self.best_val_loss, self.best_epoch = val_loss, epoch
+        self.written = sorted(set(self.written) | {epoch})
+        self._prune()
+        return final
+
+    def _write_files(self, folder: Path, model) -> None:
+        try:
+            translation = self.translate(model)
+        except Exception as error:  # UnsupportedModel, or a translation bug: the checkpoint says why
+            (folder / NO_NUMPY_MODEL_FILE).write_text(f"{error}\n")
+        else:
+            translation.save(folder / NUMPY_MODEL_FILE)
+        probabilities = self.predict(model)
+        np.savez_compressed(folder / PREDICTIONS_FILE, y_true=self.y_test, probabilities=probabilities.astype(np.float16))
+        arrays = {f"weight.{index:03d}": np.asarray(array) for index, array in enumerate(model.get_weights())}
+        optimizer = getattr(model, "optimizer", None)
+        for index, variable in enumerate(optimizer.variables if optimizer is not None else []):
+            arrays[f"optimizer.{index:03d}"] = np.asarray(variable.numpy())
+        np.savez(folder / KERAS_STATE_FILE, **arrays)
+        for file in folder.iterdir():
+            with open(file, "rb+") as written:
+                os.fsync(written.fileno())
+
+    def _prune(self) -> None:
+        self.interval = checkpoint_interval(self.budget_bytes, self.largest_bytes, self.epochs)
+        kept = kept_epochs(self.written, self.best_epoch, self.interval)
+        while True:
+            for epoch in set(self.written) - kept:
+                shutil.rmtree(self.folder / epoch_folder_name(epoch), ignore_errors=True)
+            self.written = sorted(kept)
+            # Sizes vary a little (compression): widen k until the kept ones fit, first, best and last always kept.
+            if self.interval == 0 or folder_bytes(self.folder) <= self.budget_bytes:
+                return
+            self.interval = 0 if self.interval >= self.epochs else self.interval + 1
+            kept = kept_epochs(self.written, self.best_epoch, self.interval)

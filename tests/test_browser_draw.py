@@ -256,3 +256,21 @@ def test_picking_a_page_closes_the_sidebar_on_a_narrow_screen_only(server, brows
         assert_page_clean(page)
     finally:
         page.context.close()
+
+
+def test_a_new_visitors_strokes_are_kept_on_a_hosted_server_with_its_heartbeat(browser, tmp_path):
+    """Hosted (a teacher password set: the sidebar holds its sign-in box) with a heartbeat fragment every 0.45 s:
+    a fresh browser's two-stroke 7, with several heartbeats between the strokes, keeps both strokes."""
+    hosted = {"MNIST_LAB_TEACHER_PASSWORD": "draw18-teacher", "MNIST_LAB_ABANDONED_AFTER_MINUTES": "0.03"}
+    with running_server(tmp_path / "runs", fresh_log("draw_hosted"), extra_env=hosted) as server:
+        page = new_page(browser)
+        try:
+            page.goto(f"{server.url}/draw", wait_until="domcontentloaded")
+            page.locator(CANVAS).wait_for(state="visible")
+            draw(page, SEVEN_BAR)
+            page.wait_for_timeout(2000)  # about four heartbeats (each a fragment run) before the second stroke
+            assert draw(page, SEVEN_LEG) == 7
+            assert inked(page, [SEVEN_BAR[0], SEVEN_LEG[-1], (0.1, 0.9)]) == [True, True, False]
+            assert_page_clean(page)
+        finally:
+            page.context.close()

@@ -1,6 +1,6 @@
 # Set-up and everyday commands. `make run` starts the dashboard; `make test` runs the test suite.
 # Both create the virtual environment (.venv) on first use from the pinned requirements.
-# MNIST is in the repository (data/mnist.npz): nothing is downloaded at run time.
+# MNIST: $MNIST_PATH, data/mnist.npz or Keras's cache (README: "Set-up"); nothing is downloaded at run time.
 #   make run PORT=8502                                        another port
 #   make run ARGS="--browser.serverAddress lab.example.org"   more `streamlit run` flags
 

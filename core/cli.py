@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                                help=f"(default: the model's preset, else {field.default!r})")
     train.add_argument("--name", help="the run's folder name (default: <model>-<date>-<time>-<random>)")
     train.add_argument("--runs-dir", help="where runs are saved (default: $MNIST_LAB_RUNS_DIR or runs/)")
-    train.add_argument("--mnist-path", help="an mnist.npz to use (default: $MNIST_PATH, else the shipped data/mnist.npz, else Keras's cache)")
+    train.add_argument("--mnist-path", help="an mnist.npz to use (default: $MNIST_PATH, else data/mnist.npz, else Keras's cache)")
     train.add_argument("--json", action="store_true",
                        help="print one JSON object per batch-level point (`batch`) and per epoch, and a last `done` line")
     train.add_argument("--executor", choices=EXECUTORS, default=None,
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
     runs.add_argument("--checkpoints", metavar="RUN", help="list RUN's kept checkpoints instead, one line each")
     add_sweep_parser(commands)
-    download = commands.add_parser("download-mnist", help="download MNIST once, with a timeout (the repository ships it in data/mnist.npz)")
+    download = commands.add_parser("download-mnist", help="download MNIST once into Keras's cache, with a timeout (the one step that needs the internet)")
     download.add_argument("--to", default=None, help=f"where to save it (default: Keras's cache, {KERAS_CACHE_PATH}, which the loader searches)")
     download.add_argument("--timeout", type=float, default=DOWNLOAD_TIMEOUT_SECONDS, metavar="SECONDS",
                           help=f"give up after this long (default {DOWNLOAD_TIMEOUT_SECONDS:g})")

@@ -1,7 +1,7 @@
 """Shared fixtures: the real MNIST (found via $MNIST_PATH) and a throwaway runs directory.
 
-`MNIST_PATH` defaults to the copy the repository ships (`data/mnist.npz`), so a fresh clone's
-tests need nothing beside it; set it to use another file. Test modules that set it themselves
+`MNIST_PATH` defaults to the shared copy beside the repository (`../shared/data/mnist.npz`);
+set it to use another file. Test modules that set it themselves
 keep working: `setdefault` never overrides a value already there.
 """
 
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("MNIST_PATH", str(ROOT / "data" / "mnist.npz"))
+os.environ.setdefault("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz"))
 # Workers started by the tests skip tracing the presets while idle (~2 s of CPU each, and the
 # suite starts dozens); tests/test_compiled_models.py checks the warm-up itself.
 os.environ.setdefault("MNIST_LAB_WORKER_WARM_MODELS", "")

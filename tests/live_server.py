@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MNIST_PATH = PROJECT_ROOT / "data" / "mnist.npz"  # the copy the repository ships
+DEFAULT_MNIST_PATH = PROJECT_ROOT.parent / "shared" / "data" / "mnist.npz"  # the shared copy beside the repository
 CHROMIUM_PATH = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -51,7 +51,7 @@ new MutationObserver(() => {
 
 
 def mnist_path() -> str:
-    """`$MNIST_PATH`, else the copy the repository ships."""
+    """`$MNIST_PATH`, else the shared copy beside the repository."""
     return os.environ.get("MNIST_PATH") or str(DEFAULT_MNIST_PATH)
 
 

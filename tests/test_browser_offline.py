@@ -2,8 +2,8 @@
 not while a worker starts and trains (issue 17).
 
 The server is started as `make run` starts it (`streamlit run dashboard/app.py --server.port N`,
-the repository's `.streamlit/config.toml`, no `--server.address`, no `MNIST_PATH`: the shipped
-`data/mnist.npz`), with an audit hook in it and in its workers (tests/network_watch.py) that logs
+the repository's `.streamlit/config.toml`, no `--server.address`; MNIST from `$MNIST_PATH`, as the
+repository ships none), with an audit hook in it and in its workers (tests/network_watch.py) that logs
 and refuses every lookup of an outside name and every connect off loopback. Chromium's own
 requests are watched by `new_page` (`assert_page_clean`). A control test runs the same server
 with the config as it was before (no `browser.serverAddress`) and sees the watch catch
@@ -43,7 +43,7 @@ class MakeRunServer(LiveServer):
 
     def start(self) -> "MakeRunServer":
         self.port = free_port()
-        env = {key: value for key, value in os.environ.items() if key != "MNIST_PATH"}  # as on a fresh clone
+        env = dict(os.environ)  # MNIST_PATH included: the repository ships no MNIST
         env.update(MNIST_LAB_RUNS_DIR=str(self.runs_dir), **self.extra_env)
         command = [sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard" / "app.py"),
                    "--server.port", str(self.port)]
@@ -118,7 +118,7 @@ def test_a_page_view_a_worker_start_and_a_training_ask_nothing_outside(tmp_path)
         server.start()
         with chromium() as browser:
             page = new_page(browser)
-            open_view(page, server)  # Data: the shipped MNIST, found with no MNIST_PATH
+            open_view(page, server)  # Data: MNIST's overview, read on the server
             wait_text(page, "Training images")
             wait_idle(page)
             open_view(page, server, "draw")

@@ -169,4 +169,4 @@ def test_no_file_anywhere_without_download_names_every_path_tried(tmp_path, monk
     message = str(caught.value)
     for path in paths:
         assert str(path) in message, message
-    assert "MNIST_PATH" in message and "git checkout -- data/mnist.npz" in message and "download-mnist" in message
+    assert "MNIST_PATH" in message and "at data/mnist.npz" in message and "download-mnist" in message

@@ -1,4 +1,4 @@
-"""Find the real MNIST on this machine (the repository ships it), validate it, and download it only when asked.
+"""Find the real MNIST on this machine, validate it, and download it only when asked.
 
 Nothing here touches the network unless `download_mnist` is called (`python -m core download-mnist`,
 or `load_mnist(download=True)`): a worker, a page or a test never downloads on its own, so a server
@@ -20,10 +20,10 @@ from pathlib import Path
 import numpy as np
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # core/data/mnist.py → the project
-PROJECT_MNIST_PATH = PROJECT_ROOT / "data" / "mnist.npz"  # shipped with the repository (data/README.md)
+PROJECT_MNIST_PATH = PROJECT_ROOT / "data" / "mnist.npz"  # a copy you put there (git ignores it; data/README.md)
 KERAS_CACHE_PATH = Path.home() / ".keras" / "datasets" / "mnist.npz"
 MNIST_PATH_ENV = "MNIST_PATH"
-# sha256 of the shipped file's bytes: checking it costs ~0.03 s, the arrays' hashes ~0.2-0.5 s.
+# sha256 of the reference copy's bytes (data/README.md): checking it costs ~0.03 s, the arrays' hashes ~0.2-0.5 s.
 PROJECT_FILE_SHA256 = "99b6212d8b734503d7fa2e29ea6413bad62226998e56555f4a6b0b30072f1aec"
 # Where Keras downloads MNIST from, and that file's sha256 (keras/src/datasets/mnist.py).
 DOWNLOAD_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -31,8 +31,8 @@ DOWNLOAD_FILE_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc
 DOWNLOAD_TIMEOUT_SECONDS = 120.0  # the whole download, not each read: ~11 MB
 DOWNLOAD_MAX_BYTES = 64 * 2**20  # the real file is 11 MB; anything far bigger is not it
 RESTORE_HINT = (
-    "Restore the shipped copy (`git checkout -- data/mnist.npz`), point MNIST_PATH at a local "
-    "mnist.npz, or download it once with `python -m core download-mnist`."
+    "Put a good copy of MNIST's mnist.npz at data/mnist.npz, point MNIST_PATH at one, or download it "
+    "once with `python -m core download-mnist` (the one step that needs the internet)."
 )
 
 NUM_CLASSES = 10
@@ -153,10 +153,10 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def read_project_mnist(path: str | os.PathLike = PROJECT_MNIST_PATH) -> Mnist:
-    """Read the shipped `data/mnist.npz`, checked by its file hash, else by its arrays' hashes.
+    """Read the project's `data/mnist.npz`, checked by its file hash, else by its arrays' hashes.
 
-    A clone can hold a damaged or replaced file (a failed checkout, a Git LFS pointer, another
-    copy dropped in its place): another faithful copy of MNIST passes by its arrays.
+    Whatever copy was put there (the reference copy, Keras's download, another faithful one) passes
+    by its bytes or its arrays; a damaged one (a truncated copy, a Git LFS pointer) is refused.
 
     Raises:
         DatasetError: if the file is missing, damaged or not MNIST, naming how to restore it.
@@ -240,7 +240,7 @@ def _read_candidate(candidate: Path) -> Mnist:
 def load_mnist(path: str | os.PathLike | None = None, download: bool = False) -> Mnist:
     """Find, validate and return MNIST; cached per file for the life of the process.
 
-    Looks at `path` if given; else at `$MNIST_PATH` alone when it is set; else at the shipped
+    Looks at `path` if given; else at `$MNIST_PATH` alone when it is set; else at the project's
     `data/mnist.npz`, then Keras's cache. Nothing is downloaded unless `download` is True.
 
     Args:
@@ -259,7 +259,7 @@ def load_mnist(path: str | os.PathLike | None = None, download: bool = False) ->
         if not chosen.is_file():
             raise DatasetError(
                 f"MNIST_PATH is set to {chosen}, which is not a file. Point MNIST_PATH at an mnist.npz, "
-                f"or unset it to use the shipped {PROJECT_MNIST_PATH}."
+                f"or unset it to use {PROJECT_MNIST_PATH} or Keras's cache."
             )
     candidates = candidate_paths(path)
     for candidate in candidates:

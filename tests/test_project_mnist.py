@@ -1,6 +1,9 @@
-"""The MNIST the repository ships (`data/mnist.npz`), the loader's search order, and downloads only on request.
+"""A project-local MNIST (`data/mnist.npz`, put there by the user: the repository ships none), the
+loader's search order, and downloads only on request.
 
-Issue 18: a fresh clone without internet found no MNIST unless `MNIST_PATH` was set. Issue 17: a
+Issue 18: a fresh clone without internet found no MNIST unless `MNIST_PATH` was set; the shared copy
+must not be copied into the repository, so a copy put in `data/` (ignored by git) is found, checked
+by its bytes or its arrays, and its absence names the fixes. Issue 17: a
 missing `$MNIST_PATH` made a worker fall back to Keras's download, which has no timeout, so an
 offline server's first job waited for ever. The downloads here come from a real HTTP server on
 127.0.0.1; nothing leaves the machine.
@@ -29,6 +32,7 @@ from core.data.mnist import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
+REFERENCE_COPY = Path(os.environ["MNIST_PATH"])  # the shared copy the tests use (tests/conftest.py)
 
 
 @pytest.fixture
@@ -45,8 +49,8 @@ def no_network(monkeypatch):
 
 
 @pytest.fixture
-def shipped_elsewhere(tmp_path, monkeypatch):
-    """`PROJECT_MNIST_PATH` moved to a scratch path (to damage a copy of it), and no `MNIST_PATH`."""
+def project_copy(tmp_path, monkeypatch):
+    """`PROJECT_MNIST_PATH` and Keras's cache moved to scratch paths (empty), and no `MNIST_PATH`."""
     path = tmp_path / "data" / "mnist.npz"
     path.parent.mkdir()
     monkeypatch.setattr(core.data.mnist, "PROJECT_MNIST_PATH", path)
@@ -55,74 +59,72 @@ def shipped_elsewhere(tmp_path, monkeypatch):
     return path
 
 
-# --- the shipped file ----------------------------------------------------------------------------
+# --- a copy put in data/ ----------------------------------------------------------------------------
 
-def test_the_repository_ships_mnist_with_its_checksum_and_licence():
+def test_data_readme_gives_the_reference_copys_checksums_and_licence():
     assert PROJECT_MNIST_PATH == ROOT / "data" / "mnist.npz"
-    assert file_sha256(PROJECT_MNIST_PATH) == PROJECT_FILE_SHA256
+    assert file_sha256(REFERENCE_COPY) == PROJECT_FILE_SHA256
     readme = (ROOT / "data" / "README.md").read_text()
     assert PROJECT_FILE_SHA256 in readme and "CC BY-SA 3.0" in readme and "LeCun" in readme and "Cortes" in readme
+    assert "download-mnist" in readme and "MNIST_PATH" in readme
     for key, digest in ARRAY_SHA256.items():
         assert f"{key}" in readme and digest in readme
-    verified = read_mnist_file(PROJECT_MNIST_PATH, verify_hashes=True)
-    assert verified.x_train.shape == (60_000, 28, 28) and verified.y_test.shape == (10_000,)
 
 
-def test_git_tracks_the_shipped_file_as_binary():
+def test_git_ignores_a_copy_put_in_data_and_the_repository_holds_none():
     if not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout")  # e.g. an unpacked source archive: the file check above still ran
-    tracked = subprocess.run(["git", "ls-files", "data/mnist.npz"], cwd=ROOT, capture_output=True, text=True, check=True)
-    assert tracked.stdout.strip() == "data/mnist.npz"
+        pytest.skip("not a git checkout")  # e.g. an unpacked source archive
+    tracked = subprocess.run(["git", "ls-files", "data/"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert tracked.stdout.split() == ["data/README.md"]
     ignored = subprocess.run(["git", "check-ignore", "-q", "data/mnist.npz"], cwd=ROOT)
-    assert ignored.returncode == 1, ".gitignore still ignores data/mnist.npz"
-    attributes = subprocess.run(["git", "check-attr", "binary", "data/mnist.npz"], cwd=ROOT, capture_output=True, text=True)
-    assert attributes.stdout.strip().endswith("binary: set"), attributes.stdout
+    assert ignored.returncode == 0, ".gitignore does not ignore data/mnist.npz"
 
 
-def test_without_mnist_path_the_shipped_file_is_found_first_and_nothing_is_downloaded(monkeypatch, no_network):
-    monkeypatch.delenv("MNIST_PATH", raising=False)
-    assert candidate_paths()[0] == PROJECT_MNIST_PATH
+def test_without_mnist_path_a_copy_in_data_is_found_first_and_nothing_is_downloaded(project_copy, no_network):
+    shutil.copyfile(REFERENCE_COPY, project_copy)
+    assert candidate_paths()[0] == project_copy
     mnist = load_mnist()
-    assert mnist.path == str(PROJECT_MNIST_PATH)
+    assert mnist.path == str(project_copy)
     assert np.bincount(mnist.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
     assert no_network == []
 
 
-def test_a_missing_mnist_path_fails_at_once_naming_it_and_looks_nowhere_else(tmp_path, monkeypatch, no_network):
+def test_a_missing_mnist_path_fails_at_once_naming_it_and_looks_nowhere_else(project_copy, tmp_path, monkeypatch,
+                                                                           no_network):
+    shutil.copyfile(REFERENCE_COPY, project_copy)  # a fallback exists, and is not used: the user chose a file
     missing = tmp_path / "typo" / "mnist.npz"
     monkeypatch.setenv("MNIST_PATH", str(missing))
-    assert PROJECT_MNIST_PATH.is_file()  # a fallback exists, and is not used: the user chose a file
     with pytest.raises(DatasetError) as refused:
         load_mnist()
     message = str(refused.value)
     assert message.startswith(f"MNIST_PATH is set to {missing}, which is not a file."), message
-    assert "unset it" in message and str(PROJECT_MNIST_PATH) in message
+    assert "unset it" in message and str(project_copy) in message
     assert no_network == []
 
 
-def test_another_faithful_copy_in_place_of_the_shipped_file_passes_by_its_arrays(shipped_elsewhere, mnist):
-    np.savez_compressed(shipped_elsewhere, x_train=mnist.x_train, y_train=mnist.y_train,
+def test_another_faithful_copy_put_in_data_passes_by_its_arrays(project_copy, mnist):
+    np.savez_compressed(project_copy, x_train=mnist.x_train, y_train=mnist.y_train,
                         x_test=mnist.x_test, y_test=mnist.y_test)
-    assert file_sha256(shipped_elsewhere) != PROJECT_FILE_SHA256
+    assert file_sha256(project_copy) != PROJECT_FILE_SHA256
     assert np.array_equal(load_mnist().x_test, mnist.x_test)
 
 
-def test_a_changed_pixel_in_the_shipped_file_is_refused_with_how_to_restore_it(shipped_elsewhere, mnist):
+def test_a_changed_pixel_in_the_copy_in_data_is_refused_with_how_to_restore_it(project_copy, mnist):
     x_train = mnist.x_train.copy()
     x_train[7, 14, 14] ^= 1
-    np.savez(shipped_elsewhere, x_train=x_train, y_train=mnist.y_train, x_test=mnist.x_test, y_test=mnist.y_test)
+    np.savez(project_copy, x_train=x_train, y_train=mnist.y_train, x_test=mnist.x_test, y_test=mnist.y_test)
     with pytest.raises(DatasetError) as refused:
         load_mnist()
     message = str(refused.value)
-    assert "`x_train` differs from MNIST's" in message and "git checkout -- data/mnist.npz" in message, message
+    assert "`x_train` differs from MNIST's" in message and "at data/mnist.npz" in message, message
 
 
-def test_a_git_lfs_pointer_in_place_of_the_shipped_file_is_refused_with_how_to_restore_it(shipped_elsewhere):
-    shipped_elsewhere.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:99b6\nsize 11266754\n")
+def test_a_git_lfs_pointer_put_in_data_is_refused_with_how_to_restore_it(project_copy):
+    project_copy.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:99b6\nsize 11266754\n")
     with pytest.raises(DatasetError) as refused:
         load_mnist()
     message = str(refused.value)
-    assert str(shipped_elsewhere) in message and "corrupt" in message and "git checkout -- data/mnist.npz" in message
+    assert str(project_copy) in message and "corrupt" in message and "at data/mnist.npz" in message
 
 
 # --- downloads, only on request, with a timeout ------------------------------------------------------
@@ -141,9 +143,9 @@ def local_http_server(handler_class):
         server.server_close()
 
 
-class ServesTheShippedFile(http.server.BaseHTTPRequestHandler):
+class ServesTheReferenceCopy(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = PROJECT_MNIST_PATH.read_bytes()
+        body = REFERENCE_COPY.read_bytes()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -153,12 +155,12 @@ class ServesTheShippedFile(http.server.BaseHTTPRequestHandler):
         pass
 
 
-class NeverAnswers(ServesTheShippedFile):
+class NeverAnswers(ServesTheReferenceCopy):
     def do_GET(self):
         time.sleep(30)  # the client gives up long before
 
 
-class Trickles(ServesTheShippedFile):
+class Trickles(ServesTheReferenceCopy):
     def do_GET(self):
         self.send_response(200)
         self.send_header("Content-Length", "11266754")
@@ -175,7 +177,7 @@ class Trickles(ServesTheShippedFile):
 def test_download_saves_a_verified_copy_atomically(tmp_path, monkeypatch):
     monkeypatch.setattr(core.data.mnist, "DOWNLOAD_FILE_SHA256", PROJECT_FILE_SHA256)  # the local server's file
     destination = tmp_path / "keras" / "mnist.npz"
-    with local_http_server(ServesTheShippedFile) as url:
+    with local_http_server(ServesTheReferenceCopy) as url:
         assert download_mnist(destination, timeout=60, url=url) == destination
     assert file_sha256(destination) == PROJECT_FILE_SHA256
     assert sorted(path.name for path in destination.parent.iterdir()) == ["mnist.npz"]  # no partial file left
@@ -183,7 +185,7 @@ def test_download_saves_a_verified_copy_atomically(tmp_path, monkeypatch):
 
 def test_download_of_a_file_that_is_not_kerass_is_refused_and_nothing_is_saved(tmp_path):
     destination = tmp_path / "keras" / "mnist.npz"
-    with local_http_server(ServesTheShippedFile) as url:
+    with local_http_server(ServesTheReferenceCopy) as url:
         with pytest.raises(DatasetError) as refused:
             download_mnist(destination, timeout=60, url=url)
     assert "is not Keras's mnist.npz (sha256 mismatch)" in str(refused.value) and url in str(refused.value)
@@ -225,9 +227,9 @@ def test_cli_download_offline_exits_with_one_line_naming_the_address(tmp_path, m
     assert status == 2 and len(lines) == 1 and lines[0].startswith(f"error: downloading MNIST from {url} failed"), lines
 
 
-def test_load_mnist_downloads_only_when_asked(shipped_elsewhere, monkeypatch):
+def test_load_mnist_downloads_only_when_asked(project_copy, monkeypatch):
     monkeypatch.setattr(core.data.mnist, "DOWNLOAD_FILE_SHA256", PROJECT_FILE_SHA256)
-    with local_http_server(ServesTheShippedFile) as url:
+    with local_http_server(ServesTheReferenceCopy) as url:
         monkeypatch.setattr(core.data.mnist, "DOWNLOAD_URL", url)
         with pytest.raises(DatasetError, match="MNIST not found"):
             load_mnist()

@@ -67,7 +67,7 @@ st.dataframe(
     table, key="runs_table", hide_index=True, column_order=[c for c in ("run", "title", *COLUMNS[1:]) if c in shown_columns or c == "title"],
     column_config={
         "run": st.column_config.TextColumn("run", pinned=True),
-        "learning_rate": st.column_config.NumberColumn("learning rate", format="%g"),
+        "learning_rate": st.column_config.NumberColumn("learning rate", format="%.3g"),  # "%g" printed 16 digits
         "batch_size": st.column_config.NumberColumn("batch", help="0 = full batch"),
         "train_size": st.column_config.NumberColumn("train images", help="0 = all"),
         "best_val_accuracy": st.column_config.NumberColumn("best val_accuracy", format="percent"),

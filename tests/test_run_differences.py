@@ -50,3 +50,9 @@ def test_legends_and_what_differs_show_a_changed_learning_rate():
     assert differing_settings(configs) == {"learning_rate": {"steered": "0.001 → 0.01 in epoch 2", "left alone": "0.001"}}
     assert difference_labels(configs) == {"steered": "lr 0.001 → 0.01 in epoch 2", "left alone": "lr 0.001"}
     assert difference_labels({"steered": steered, "sgd": config | {"optimizer": "sgd"}})["steered"] == "adam 0.001 → 0.01 in epoch 2"
+
+
+def test_a_sweeps_learning_rates_show_three_significant_digits():
+    configs = {"t04": SIGMOID | {"learning_rate": 0.6623316566142311}, "t03": SIGMOID | {"learning_rate": 0.0026788120688045246}}
+    assert differing_settings(configs) == {"learning_rate": {"t04": "0.662", "t03": "0.00268"}}
+    assert difference_labels(configs) == {"t04": "lr 0.662", "t03": "lr 0.00268"}

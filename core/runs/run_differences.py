@@ -14,9 +14,12 @@ LABEL_ORDER = ("model", "activation", "initializer", "hidden_units", "dropout", 
 MAX_LABEL_PARTS = 4
 
 
+SIGNIFICANT_DIGITS = 3  # a sweep's learning rate 0.6623316566142311 reads 0.662
+
+
 def _shown(value) -> str:
     if isinstance(value, float):
-        return f"{value:g}"
+        return f"{value:.{SIGNIFICANT_DIGITS}g}"
     return str(value)
 
 

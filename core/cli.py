@@ -173,6 +173,8 @@ def print_event(event, config: TrainConfig, as_json: bool) -> None:
               f"{validation}  {event.seconds:.1f}s", flush=True)
     else:
         score = "" if event.test_accuracy is None else f"  test_accuracy {event.test_accuracy:.4f}"
+        if score and event.model_epoch is not None and event.model_epoch != event.epochs_completed:
+            score += f" (the model of epoch {event.model_epoch}, its best val_loss)"
         print(f"{event.status}: {event.reason}{score}\nsaved to {event.run_dir}", flush=True)
 
 

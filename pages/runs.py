@@ -76,6 +76,12 @@ st.dataframe(
             help="Scored on the 10,000 test images once training ends; empty (None) for a run that was "
                  "interrupted or failed before that",
         ),
+        "model_epoch": st.column_config.NumberColumn(
+            "model from epoch", help="The epoch whose model the run kept: its best (lowest val_loss) with "
+                                     "'Keep the best epoch', else its last"),
+        "checkpoints": st.column_config.NumberColumn("checkpoints", help="Epochs kept as checkpoints"),
+        "size_mb": st.column_config.NumberColumn("size (MB)", format="%.2f",
+                                                 help="The run folder on disk, checkpoints included; deleting the run frees it"),
         "seconds": st.column_config.NumberColumn("duration (s)", format="%.1f"),
         "problems": st.column_config.TextColumn("problems", help="Files missing or damaged in the run folder"),
     },

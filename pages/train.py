@@ -11,6 +11,7 @@ from core.config.live_learning_rate import parse_learning_rate
 from core.config.train_config import ConfigError
 from core.figures.curves import training_curves
 from core.training.batch_points import recent_mean
+from core.runs.checkpoints import budget_note, estimated_checkpoint_mb
 from core.training.epoch_estimate import estimate_epoch, run_seconds, split_sizes
 from core.training.training_health import training_health
 from core.training.events import COMPLETED, EARLY_STOPPED, RUNNING, STOPPED, TARGET_REACHED
@@ -125,7 +126,9 @@ def show_ending(state: JobState) -> None:
     summary = f"**{state.status.replace('_', ' ')}**: {reason}."
     saved_model = state.test_accuracy is not None  # a model is saved, and scored, only when epochs finished
     if saved_model:
-        summary += f" Test accuracy **{state.test_accuracy:.2%}**."
+        summary += f" Test accuracy **{state.test_accuracy:.2%}**"
+        kept_best = state.model_epoch is not None and state.model_epoch != len(state.epochs)
+        summary += f", with the model of epoch {state.model_epoch}, its best (lowest val_loss)." if kept_best else "."
     if state.run_name:
         run = markdown_code(state.run_name)
         if saved_model:
@@ -377,7 +380,8 @@ with form_column:
         n_train, n_val = split_sizes(config)
         st.markdown(f"Trains on **{n_train:,} images**" + (f", validates on {n_val:,}" if n_val else "") +
                     f". **{about(estimate.seconds, capital=True)} per epoch**, "
-                    f"{format_seconds(run_seconds(config, estimate.seconds))} in all.")
+                    f"{format_seconds(run_seconds(config, estimate.seconds))} in all. "
+                    f"Checkpoints: {budget_note(config.checkpoint_budget_mb, estimated_checkpoint_mb(config, saved_runs(str(resolve_runs_dir()))), config.epochs)}.")
         follow_form_in_url(config)
 
     active = state is not None and not state.finished

@@ -151,6 +151,10 @@ def test_choosing_a_model_fills_the_form_with_its_write_ups_preset(runs_dir):
     assert any("write-up 003" in c.value and "91.64% test" in c.value for c in at.caption)
     assert any("per epoch" in m.value for m in at.markdown), "no epoch-time estimate"
     assert any("Estimate from a baseline timing of `mlp`" in c.value for c in at.caption)
+    # the checkpoint budget's meaning, before Start: 30 epochs of ~2.35 MB fit the default 50 MB only every 2nd
+    assert any("Checkpoints: keeps every 2nd epoch plus the first, best and last: ~" in m.value for m in at.markdown)
+    at.number_input(key="train_checkpoint_budget_mb").set_value(0.0).run()
+    assert any("Checkpoints: no checkpoints (budget 0)" in m.value for m in at.markdown)
 
 
 def test_as_in_the_write_up_loads_its_settings_with_the_accuracy_and_time_to_expect(runs_dir):
@@ -316,6 +320,8 @@ def test_runs_lists_saved_runs_with_their_scores_and_curves(runs_dir, recorded_r
     assert (row["run"], row["model"], row["status"], row["epochs"]) == (name, "mlp", "completed", 2)
     assert row["test_accuracy"] == pytest.approx(summary.test_accuracy)
     assert row["best_val_accuracy"] == pytest.approx(max(e["val_accuracy"] for e in summary.epochs))
+    on_disk = sum(path.stat().st_size for path in summary.path.rglob("*") if path.is_file())
+    assert row["size_mb"] == pytest.approx(on_disk / 1e6, abs=0.006) and row["model_epoch"] == summary.model_epoch
     assert at.multiselect(key="runs_overlay").value == [name]
     traces = chart_traces(at, "runs_overlay_chart")
     assert traces[f"{name} (validation)"]["y"] == pytest.approx([e["val_accuracy"] for e in summary.epochs])

@@ -36,7 +36,8 @@ def test_rows_carry_the_runs_settings_and_best_scores(tmp_path):
     assert {k: v for k, v in row.items() if v is not None} | {"started": None} == {
         "run": "good", "model": "mlp", "status": "completed", "epochs": 2, "optimizer": "sgd", "learning_rate": 0.1,
         "batch_size": 100, "train_size": 0, "best_val_accuracy": 0.90, "test_accuracy": 0.91, "seconds": 3.5,
-        "started": None, "problems": "",
+        "started": None, "problems": "", "checkpoints": 0,
+        "size_mb": round(sum(f.stat().st_size for f in (tmp_path / "good").iterdir()) / 1e6, 2),
     }  # the settings this config.json leaves out are empty cells
     assert row["started"].startswith("20")
 

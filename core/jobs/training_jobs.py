@@ -57,6 +57,7 @@ class JobState:
     run_name: str | None = None
     reason: str = ""
     test_accuracy: float | None = None
+    model_epoch: int | None = None  # the epoch whose model the run saved (its best, with `keep_best_epoch`)
     submitted: float = field(default_factory=time.time)
     started: float | None = None
     ended: float | None = None
@@ -366,7 +367,8 @@ class TrainingJobs:
                 if event.status == STOPPED and job_id in self._timed_out:
                     reason = f"stopped at this server's limit of {self.rules.max_job_minutes:g} minutes a training"
                 self._update(job_id, status=event.status, reason=reason, paused=False,
-                             test_accuracy=event.test_accuracy, ended=time.time(), progress=None)
+                             test_accuracy=event.test_accuracy, model_epoch=event.model_epoch, ended=time.time(),
+                             progress=None)
 
     def _forget_old_jobs(self) -> None:
         """Keep memory bounded: drop the oldest finished jobs beyond `FINISHED_JOBS_KEPT`."""

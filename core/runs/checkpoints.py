@@ -187,10 +187,31 @@ def kept_epochs(written: list[int], best: int | None, interval: int) -> set[int]
     return kept
 
 
+# One checkpoint's size with each model's preset (its optimizer's state included), measured with
+# `checkpoint_budget_mb`'s writer on this project's runs; a run of the same model measured here wins.
+PRESET_CHECKPOINT_MB = {
+    "numpy_logreg": 0.08, "softmax": 0.08, "mlp": 2.35, "cnn": 52.6, "cnn_deep": 52.6, "lenet5": 0.66, "fast": 2.53,
+}
+ARCHITECTURE_FIELDS = ("model", "hidden_units", "optimizer")  # what a checkpoint's size depends on
+
+
+def estimated_checkpoint_mb(config, runs=()) -> float:
+    """One checkpoint's size for `config`, in MB: the largest kept by an earlier run of the same model,
+    width and optimizer (`runs`: `RunSummary`s), else the preset's measured size."""
+    wanted = {name: getattr(config, name) for name in ARCHITECTURE_FIELDS}
+    for run in runs:
+        if all(run.config.get(name) == value for name, value in wanted.items()):
+            folder = run.path / CHECKPOINTS_DIR
+            sizes = [folder_bytes(folder / epoch_folder_name(epoch)) for epoch in epochs_in(folder)]
+            if sizes:
+                return max(sizes) / MEGABYTE
+    return PRESET_CHECKPOINT_MB.get(config.model, 1.0)
+
+
 def budget_note(budget_mb: float, checkpoint_mb: float, epochs: int) -> str:
     """What the budget means for a run, in words, e.g. "keeps every 3rd epoch plus the first, best and last: ~42 MB"."""
     if budget_mb <= 0:
-        return "no checkpoints (budget 0): the epochs cannot be scrubbed, forked or resumed"
+        return "no checkpoints (budget 0): its epochs cannot be looked back at, forked or resumed"
     interval = checkpoint_interval(budget_mb * MEGABYTE, checkpoint_mb * MEGABYTE, epochs)
     kept = len(kept_epochs(list(range(1, epochs + 1)), None, interval)) + (1 if interval != 1 and epochs > 2 else 0)
     kept = min(kept, epochs)
@@ -198,7 +219,8 @@ def budget_note(budget_mb: float, checkpoint_mb: float, epochs: int) -> str:
     if interval == 1:
         return f"keeps every epoch's checkpoint: {size}"
     if interval == 0:
-        return f"keeps the first, best and last epochs only: {size}"
+        over = " (over the budget: these three are always kept)" if kept * checkpoint_mb > budget_mb else ""
+        return f"keeps the first, best and last epochs only: {size}{over}"
     return f"keeps every {_ordinal(interval)} epoch plus the first, best and last: {size}"
 
 

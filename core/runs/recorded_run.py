@@ -94,7 +94,7 @@ class RecordedRun:
             self.writer.fail(f"{type(error).__name__}: {error}")
             raise
         yield RunDone(end.status, end.reason, end.epochs_completed, test_accuracy, test_loss,
-                      str(self.writer.path), self.writer.name)
+                      str(self.writer.path), self.writer.name, model_epoch=self.writer.model_epoch)
 
     def _on_epoch_model(self, epoch: int, model, val_loss: float | None) -> None:
         """After each epoch, in the training thread: its checkpoint, and its weights if it is the best so far."""

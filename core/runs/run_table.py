@@ -6,20 +6,21 @@ import time
 from collections.abc import Sequence
 
 from core.config.train_config import FIELD_TYPES
+from core.runs.checkpoints import CHECKPOINTS_DIR, MEGABYTE, epochs_in, folder_bytes
 from core.runs.store import RunSummary
 
 HYPERPARAMETERS = (  # every TrainConfig knob worth comparing, in the Train form's order
     "optimizer", "learning_rate", "momentum", "schedule", "batch_size", "activation", "initializer", "hidden_units",
     "dropout", "patience", "target_accuracy", "train_size", "validation", "validation_size", "pixel_scale", "seed",
-    "augment_shift", "augment_rotation", "augment_zoom",
+    "augment_shift", "augment_rotation", "augment_zoom", "keep_best_epoch", "checkpoint_budget_mb",
 )
 COLUMNS = (
-    "run", "model", "status", "epochs", *HYPERPARAMETERS, "best_val_accuracy", "test_accuracy", "seconds", "started",
-    "problems",
+    "run", "model", "status", "epochs", *HYPERPARAMETERS, "best_val_accuracy", "test_accuracy", "model_epoch",
+    "checkpoints", "size_mb", "seconds", "started", "problems",
 )
 SHOWN_AT_FIRST = (  # the rest can be added from the page's column picker
     "run", "model", "status", "epochs", "optimizer", "learning_rate", "batch_size", "activation", "initializer",
-    "train_size", "best_val_accuracy", "test_accuracy", "seconds", "started", "problems",
+    "train_size", "best_val_accuracy", "test_accuracy", "model_epoch", "size_mb", "seconds", "started", "problems",
 )
 
 
@@ -67,6 +68,9 @@ def run_row(run: RunSummary) -> dict:
         **{name: _setting(name, config.get(name)) for name in HYPERPARAMETERS},
         "best_val_accuracy": max(val_accuracies) if val_accuracies else None,
         "test_accuracy": _number(run.test_accuracy),
+        "model_epoch": run.model_epoch,  # the epoch whose model the run kept (its best, with keep_best_epoch)
+        "checkpoints": len(epochs_in(run.path / CHECKPOINTS_DIR)),
+        "size_mb": round(folder_bytes(run.path) / MEGABYTE, 2),  # on disk; deleting the run frees it
         "seconds": round(sum(_number(e.get("seconds")) or 0.0 for e in run.epochs), 1),
         "started": _local_time(run.started),
         "problems": "; ".join(run.problems),

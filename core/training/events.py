@@ -115,6 +115,7 @@ class RunDone:
     run_dir: str
     name: str
     event: str = "done"
+    model_epoch: int | None = None  # the epoch whose model was saved and scored (the best, with `keep_best_epoch`)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -66,9 +66,16 @@ def load_write_up() -> None:
 
 
 def write_up_time(values: dict, runs) -> str:
-    """How long the write-up's settings of the form's model take on this machine, from the epoch estimator."""
+    """How long the write-up's settings of the form's model take on this machine, from the epoch estimator,
+    and, on a shared server whose caps they exceed, what the caps do to them."""
     full = build_config(write_up_values(values["model"]))
-    return about(run_seconds(full, estimate_epoch(full, runs).seconds))
+    seconds = run_seconds(full, estimate_epoch(full, runs).seconds)
+    rules = sharing_rules()
+    if rules.max_epochs is not None and full.epochs > rules.max_epochs:
+        return f"{about(seconds)} (but this server trains at most {rules.max_epochs} epochs a run, not their {full.epochs:,})"
+    if rules.max_job_seconds is not None and seconds > rules.max_job_seconds:
+        return f"{about(seconds)} (but this server stops a training after {format_seconds(rules.max_job_seconds)})"
+    return about(seconds)
 
 
 def offer_usual_learning_rate() -> None:

@@ -180,6 +180,21 @@ def test_as_in_the_write_up_loads_its_settings_with_the_accuracy_and_time_to_exp
     assert at.query_params.get("train_size") == "0"  # a link to the write-up's settings
 
 
+def test_on_a_shared_server_the_write_up_says_what_the_caps_do_to_it(runs_dir, monkeypatch):
+    from dashboard.visitor import _rules_or_problem
+
+    monkeypatch.setenv("MNIST_LAB_HOSTED", "1")  # 30 epochs and 10 minutes a training
+    _rules_or_problem.clear()
+    try:
+        softmax = next(c.value for c in open_page("train", {"model": "softmax"}).caption if "Preset from" in c.value)
+        cnn_deep = next(c.value for c in open_page("train", {"model": "cnn_deep"}).caption if "Preset from" in c.value)
+    finally:
+        monkeypatch.delenv("MNIST_LAB_HOSTED")
+        _rules_or_problem.clear()
+    assert "(but this server trains at most 30 epochs a run, not their 1,000) here." in softmax
+    assert "(but this server stops a training after 10 min 0 s) here." in cnn_deep
+
+
 def test_only_the_write_ups_models_offer_the_write_up_and_the_caption_never_reads_reported_not(runs_dir):
     at = open_page("train", {"model": "fast"})
     assert not [b for b in at.button if b.key == "train_write_up"]

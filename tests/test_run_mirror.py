@@ -77,3 +77,30 @@ def test_a_status_from_the_node_that_does_not_parse_is_a_run_error(tmp_path):
     mirror.fail_from("the node sent garbage", origin={"node_id": "abc"})
     run = load_run("garbled", tmp_path / "runs")
     assert run.status == "failed" and run.reason == "the node sent garbage"
+
+
+def test_a_nodes_checkpoints_arrive_whole_and_read_back_as_on_the_node(mnist, tmp_path):
+    from core.runs.checkpoints import CHECKPOINTS_DIR, list_checkpoints, load_checkpoint_numpy_model, load_checkpoint_predictions
+    from core.runs.recorded_run import RecordedRun
+
+    node_runs = tmp_path / "node"
+    config = preset_config("mlp", epochs=2, train_size=300, validation_size=100, batch_size=50)
+    list(RecordedRun(config, runs_dir=node_runs, name="trained", mnist=mnist))
+    (node_runs / "trained" / CHECKPOINTS_DIR / ".epoch-0003.tmp-abcdef12").mkdir()  # what a killed write leaves
+    (node_runs / "trained" / CHECKPOINTS_DIR / ".epoch-0003.tmp-abcdef12" / "predictions.npz").write_bytes(b"half")
+    files = collect_run_files(node_runs / "trained")
+    assert {name for name in files if name.startswith(CHECKPOINTS_DIR + "/epoch-0001/")} == {
+        f"{CHECKPOINTS_DIR}/epoch-0001/{file}" for file in ("keras_state.npz", "model.numpy.npz", "predictions.npz")}
+
+    runs_dir = tmp_path / "runs"
+    mirror = RunMirror(config, runs_dir, "trained")
+    mirror.finish_from(files)
+    assert list_checkpoints(runs_dir, "trained") == list_checkpoints(node_runs, "trained") == [1, 2]
+    assert not [p for p in (runs_dir / "trained" / CHECKPOINTS_DIR).iterdir() if p.name.startswith(".")]
+    for epoch_number in (1, 2):
+        y_here, here = load_checkpoint_predictions(runs_dir, "trained", epoch_number)
+        y_node, there = load_checkpoint_predictions(node_runs, "trained", epoch_number)
+        assert (y_here == y_node).all() and (here == there).all()
+        x = mnist.x_test[:50, :, :, None].astype("float32") / 255.0
+        assert (load_checkpoint_numpy_model(runs_dir, "trained", epoch_number).predict(x)
+                == load_checkpoint_numpy_model(node_runs, "trained", epoch_number).predict(x)).all()

@@ -45,7 +45,7 @@ def epoch_folder_name(epoch: int) -> str:
     return f"{EPOCH_FOLDER_PREFIX}{epoch:04d}"
 
 
-def _epoch_of(folder_name: str) -> int | None:
+def epoch_of_folder(folder_name: str) -> int | None:
     """The epoch of a kept checkpoint folder's name, or None for anything else (temporary folders included)."""
     digits = folder_name[len(EPOCH_FOLDER_PREFIX):]
     if not folder_name.startswith(EPOCH_FOLDER_PREFIX) or len(digits) < 4 or not digits.isdigit():
@@ -59,7 +59,7 @@ def epochs_in(checkpoints: Path) -> list[int]:
         entries = list(os.scandir(checkpoints))
     except (FileNotFoundError, NotADirectoryError):
         return []
-    epochs = [_epoch_of(entry.name) for entry in entries if entry.is_dir(follow_symlinks=False)]
+    epochs = [epoch_of_folder(entry.name) for entry in entries if entry.is_dir(follow_symlinks=False)]
     return sorted(epoch for epoch in epochs if epoch is not None)
 
 
@@ -240,6 +240,24 @@ def remove_stale_checkpoint_folders(checkpoints: Path, older_than: float = STALE
         if (entry.name.startswith("." + EPOCH_FOLDER_PREFIX) and TEMPORARY_MARK in entry.name
                 and entry.is_dir(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than):
             shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def write_checkpoint_folder(final: Path, files: dict[str, bytes]) -> None:
+    """Write a checkpoint's files (by name) as the folder `final`, whole or not at all (a mirrored run's)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}{TEMPORARY_MARK}"))
+    try:
+        os.chmod(temporary, 0o755)
+        for name, data in files.items():
+            with open(temporary / name, "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temporary, final)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
 
 
 class CheckpointWriter:

@@ -5,7 +5,8 @@ streams its events; this side mirrors them into the local runs directory as they
 `config.json` and `status.json` when the run starts, one `metrics.jsonl` line per epoch (and the
 batch-level points where `RunWriter` records them). When the
 run ends, the node ships its finished files as bytes (`collect_run_files`); `RunMirror.finish_from`
-writes each atomically (the model, its NumPy file, the predictions, the TensorBoard logs), then
+writes each atomically (the model, its NumPy file, the predictions, the TensorBoard logs, each kept
+checkpoint as a whole folder: checkpoints arrive at the end, not as each epoch ends), then
 `status.json` last, so a reader that sees the run ended also finds its files.
 
 Nothing here imports TensorFlow: the TensorBoard logs are the node's own, shipped at the end.
@@ -19,6 +20,7 @@ import time
 from pathlib import Path, PurePosixPath
 
 from core.runs.atomic_files import write_bytes_atomic
+from core.runs.checkpoints import CHECKPOINTS_DIR, epoch_of_folder, write_checkpoint_folder
 from core.runs.run_writer import RunWriter
 from core.runs.store import CONFIG_FILE, METRICS_FILE, STATUS_FILE, RunError
 from core.training.events import RUNNING, EpochEnd, RunDone
@@ -93,13 +95,20 @@ class RunMirror(RunWriter):
             RunError: for a path that would leave the run folder.
             OSError: if a write fails.
         """
+        checkpoints: dict[str, dict[str, bytes]] = {}
         for name, data in files.items():
             relative = _safe_relative(name)
             if name in MIRRORED_LIVE or name == STATUS_FILE:
                 continue
+            if relative.parts[0] == CHECKPOINTS_DIR:  # a checkpoint arrives whole, as the node wrote it
+                if len(relative.parts) == 3 and epoch_of_folder(relative.parts[1]) is not None:
+                    checkpoints.setdefault(relative.parts[1], {})[relative.parts[2]] = data
+                continue  # a temporary folder the node left: never mirrored
             target = self.path.joinpath(*relative.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(target, data)
+        for folder, folder_files in sorted(checkpoints.items()):
+            write_checkpoint_folder(self.path / CHECKPOINTS_DIR / folder, folder_files)
 
     def finish_from(self, files: dict[str, bytes], origin: dict | None = None) -> None:
         """Write the node's finished files, then the status: how the node's `status.json` says the run ended.

@@ -24,6 +24,7 @@ from core.runs.damaged_files import keep_aside, kept_copies  # noqa: E402
 from core.runs.recorded_run import RecordedRun  # noqa: E402
 
 APP = str(ROOT / "dashboard" / "app.py")
+APP_OPENED: list[bool] = []  # set once a test has run the dashboard (and so warmed its workers)
 DAMAGES = {  # what a disk fault or a hand edit leaves
     "not-json": b'{"mlp-1": "visitor-a", "mlp-2": ',
     "empty": b"",
@@ -36,6 +37,8 @@ DAMAGES = {  # what a disk fault or a hand edit leaves
 def end_the_dashboards_workers():
     """The entry script warms the shared training queue's workers; end them with this module, not at exit."""
     yield
+    if not APP_OPENED:  # nothing started them; asking for the queue now would start workers that outlive the tests
+        return
     from dashboard.shared_jobs import shared_jobs
 
     shared_jobs().close()
@@ -97,6 +100,7 @@ def recorded_run(tmp_path_factory):
 
 def open_runs(runs_dir: Path, monkeypatch) -> AppTest:
     monkeypatch.setenv("MNIST_LAB_RUNS_DIR", str(runs_dir))
+    APP_OPENED.append(True)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("../pages/runs.py")

@@ -16,6 +16,7 @@ from core.runs.store import RUNS_DIR_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
+APP_OPENED: list[bool] = []  # set once a test has run the dashboard (and so warmed its workers)
 INTERNALS = ("file is not a database", "sqlalche", "SQL:", "PRAGMA", "malformed", "DatabaseError")  # Optuna's/SQLAlchemy's text
 
 
@@ -23,6 +24,8 @@ INTERNALS = ("file is not a database", "sqlalche", "SQL:", "PRAGMA", "malformed"
 def end_the_dashboards_workers():
     """The entry script warms the shared training queue's workers; end them with this module, not at exit."""
     yield
+    if not APP_OPENED:  # nothing started them; asking for the queue now would start workers that outlive the tests
+        return
     from dashboard.shared_jobs import shared_jobs
 
     shared_jobs().close()
@@ -95,6 +98,7 @@ def shown_text(at: AppTest) -> str:
 
 def test_the_sweep_page_names_the_damaged_file_and_the_fix(runs_dir, real_db):
     (runs_dir / SWEEPS_DB).write_bytes(torn(real_db))
+    APP_OPENED.append(True)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("../pages/sweep.py")

@@ -22,6 +22,7 @@ from core.config.live_learning_rate import parse_learning_rate  # noqa: E402
 from core.runs.store import RUNS_DIR_ENV, list_runs  # noqa: E402
 
 APP = str(ROOT / "dashboard" / "app.py")
+APP_OPENED: list[bool] = []  # set once a test has run the dashboard (and so warmed its workers)
 JOB_WAIT_SECONDS = 300  # an upper bound on a busy 2-core machine, not a speed claim
 RANGE = "Type a number above 0 and at most 10, e.g. 0.001."
 
@@ -52,6 +53,8 @@ def test_an_invalid_entry_is_refused_naming_the_value_and_the_range(typed, messa
 def end_the_dashboards_workers():
     """The entry script warms the shared training queue's workers; end them with this module, not at exit."""
     yield
+    if not APP_OPENED:  # nothing started them; asking for the queue now would start workers that outlive the tests
+        return
     from dashboard.shared_jobs import shared_jobs
 
     shared_jobs().close()
@@ -81,6 +84,7 @@ def test_the_live_field_says_what_it_refused_and_what_it_set(tmp_path, monkeypat
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()
     monkeypatch.setenv(RUNS_DIR_ENV, str(runs_dir))
+    APP_OPENED.append(True)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("../pages/train.py")

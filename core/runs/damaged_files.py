@@ -19,7 +19,8 @@ def keep_aside(path: str | os.PathLike) -> Path:
     """Rename the damaged file `path` to `<name>.damaged-<UTC time>` beside it, never over another file.
 
     The new name is made with a hard link and the old one removed after, so the bytes are under at
-    least one of the two names at every moment, and an existing kept copy is never replaced.
+    least one of the two names at every moment, and an existing kept copy is never replaced (where
+    the file system has no hard links, a rename to a name that is free).
 
     Args:
         path: the damaged file.
@@ -38,6 +39,11 @@ def keep_aside(path: str | os.PathLike) -> Path:
             os.link(path, kept, follow_symlinks=False)
         except FileExistsError:
             continue
+        except OSError:  # a file system without hard links: a rename to a name that is free now
+            if kept.exists():
+                continue
+            os.rename(path, kept)
+            return kept
         path.unlink()
         return kept
     raise FileExistsError(f"{path.name} could not be kept aside: 100 kept copies from this second already exist.")

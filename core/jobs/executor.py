@@ -13,11 +13,13 @@ Executors: `local` (warm worker processes on this machine, `core.jobs.local_exec
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.config.train_config import TrainConfig
+from core.config.train_form import FORM_FIELDS
 from core.training.control import TrainingControl
 from core.training.events import EpochEnd, Progress, RunDone
 
@@ -49,24 +51,79 @@ class JobRequest:
 
 @dataclass(frozen=True)
 class Command:
-    """A command for a running job; `value` is the learning rate of `set_learning_rate`."""
+    """A command for a running job; `value` is the learning rate of `set_learning_rate`.
+
+    Checked where it is made, so a bad one never reaches a worker: the learning rate must be a
+    finite number within the Train form's bounds (`core.config.train_form.FORM_FIELDS`), and the
+    other commands take no value.
+
+    Raises:
+        ValueError: naming the command, the value and the range allowed.
+    """
 
     name: str
     value: float | None = None
 
     def __post_init__(self):
-        if self.name not in COMMANDS:
+        if not isinstance(self.name, str) or self.name not in COMMANDS:
             raise ValueError(f"Unknown command {self.name!r}. Pass one of {list(COMMANDS)}.")
-        if self.name == SET_LEARNING_RATE and not (isinstance(self.value, (int, float)) and self.value > 0):
-            raise ValueError(f"`set_learning_rate` needs a positive learning rate. Received: value={self.value!r}")
+        if self.name != SET_LEARNING_RATE:
+            if self.value is not None:
+                raise ValueError(f"`{self.name}` takes no value. Received: value={self.value!r}")
+            return
+        low, high = FORM_FIELDS["learning_rate"].low, FORM_FIELDS["learning_rate"].high
+        value = self.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or not low <= value <= high:
+            raise ValueError(f"Received an invalid value for `set_learning_rate`, expected a finite learning rate in "
+                             f"[{low:g}, {high:g}]. Received: value={value!r}")
 
 
 def apply_command(control: TrainingControl, command: Command) -> None:
-    """Carry `command` out on a run's control (inside the worker that trains it)."""
+    """Carry `command` out on a run's control (inside the worker that trains it).
+
+    Raises:
+        ValueError: `command` is not a `Command`, or the control refused its value.
+    """
+    if not isinstance(command, Command):
+        raise ValueError(f"Expected a `Command`. Received: {type(command).__name__}")
     if command.name == SET_LEARNING_RATE:
         control.set_learning_rate(command.value)
-    else:
+    elif command.name in COMMANDS:
         getattr(control, command.name)()
+    else:
+        raise ValueError(f"Unknown command {command.name!r}. Pass one of {list(COMMANDS)}.")
+
+
+MAX_SHOWN_COMMAND = 120  # characters of a failed command quoted in the run's reason
+MAX_REASON = 600
+
+
+def obey(control: TrainingControl, command: Command) -> str | None:
+    """Apply `command` to a running job's control; a command that fails stops the job instead.
+
+    What a worker's command thread calls for each command: it never raises, so the thread lives
+    on and the next Stop (or a server's time limit) still reaches the job. A failing command (one
+    built around `Command`'s checks) ends the job at its next batch, its finished epochs kept, and
+    the run's reason names the command and the error.
+
+    Returns:
+        None when the command was carried out, else the reason the job was stopped with.
+    """
+    try:
+        apply_command(control, command)
+        return None
+    except Exception as error:  # any error: this thread must outlive it
+        shown = repr(command)
+        if len(shown) > MAX_SHOWN_COMMAND:
+            shown = shown[:MAX_SHOWN_COMMAND] + "…"
+        reason = f"a command could not be carried out, so the training stopped: {shown} failed with {type(error).__name__}: {error}"
+        reason = reason[:MAX_REASON]
+        try:
+            control.stop(reason)
+        except Exception:  # never expected; the thread must live on regardless
+            pass
+        return reason
 
 
 class JobHandle(ABC):

@@ -38,6 +38,7 @@ import math
 import os
 import queue
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -52,7 +53,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import core
 from core.data.mnist import candidate_paths
-from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost, apply_command
+from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost, obey
 from core.runs.lost_runs import mark_interrupted
 from core.runs.run_mirror import RunMirror, collect_run_files
 from core.runs.store import RunError
@@ -146,10 +147,9 @@ def _obey(commands: Queue, run_name: str, control, finished: threading.Event) ->
             if finished.wait(POLL_SECONDS):
                 return
             continue
-        try:
-            apply_command(control, command)
-        except Exception:
-            traceback.print_exc()
+        failed = obey(control, command)  # never raises: a failing command stops the job, with the reason in its run
+        if failed:
+            print(f"run {run_name!r}: {failed}", file=sys.stderr, flush=True)
 
 
 def _where(scratch: str) -> dict:

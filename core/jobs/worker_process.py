@@ -24,7 +24,7 @@ import traceback
 
 from core.config.train_config import ConfigError
 from core.data.mnist import DatasetError
-from core.jobs.executor import Command, JobRequest, apply_command
+from core.jobs.executor import Command, JobRequest, obey
 from core.runs.store import RunError
 from core.training.control import TrainingControl
 
@@ -56,26 +56,42 @@ class _Mailroom:
         threading.Thread(target=self._read, name="worker-inbox", daemon=True).start()
 
     def _read(self) -> None:
+        """Deliver each message; nothing a message holds may end this thread (Stop and time limits go through it)."""
         while True:
             try:
                 message = self.inbox.get()
             except (EOFError, OSError):  # the server went away
                 message = ("exit",)
-            if message[0] == "job":
-                request: JobRequest = message[1]
-                control = TrainingControl()  # made now: a Stop sent before training starts still counts
-                with self._lock:
-                    self._controls[request.run_name] = control
-                self.jobs.put((request, control))
-            elif message[0] == "command":
-                _, run_name, command = message
-                with self._lock:
-                    control = self._controls.get(run_name)
-                if control is not None:
-                    apply_command(control, command)
-            else:
-                self.jobs.put(None)
-                return
+            except Exception:  # a message that could not be unpickled: drop it, keep reading
+                traceback.print_exc()
+                continue
+            try:
+                if self._deliver(message):
+                    return
+            except Exception:  # a malformed message (never sent by the executor): the console keeps the details
+                traceback.print_exc()
+
+    def _deliver(self, message) -> bool:
+        """Act on one inbox message; True when it told the worker to exit."""
+        kind = message[0]
+        if kind == "job":
+            request: JobRequest = message[1]
+            control = TrainingControl()  # made now: a Stop sent before training starts still counts
+            with self._lock:
+                self._controls[request.run_name] = control
+            self.jobs.put((request, control))
+        elif kind == "command":
+            _, run_name, command = message
+            with self._lock:
+                control = self._controls.get(run_name)
+            if control is not None:
+                failed = obey(control, command)  # never raises: a failing command stops its job instead
+                if failed:
+                    print(f"worker {os.getpid()}: run {run_name!r}: {failed}", file=sys.stderr, flush=True)
+        elif kind == "exit":
+            self.jobs.put(None)
+            return True
+        return False
 
     def done(self, run_name: str) -> None:
         with self._lock:

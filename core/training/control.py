@@ -7,8 +7,10 @@ effect at the next batch boundary (with `steps_per_execution` > 1, at the next g
 
 from __future__ import annotations
 
+import math
 import threading
 
+STOPPED_BY_REQUEST = "stopped by request"
 
 class TrainingControl:
     """Commands for one run, safe to call from any thread."""
@@ -16,15 +18,23 @@ class TrainingControl:
     def __init__(self):
         self._condition = threading.Condition()
         self._stopped = False
+        self._stop_reason = STOPPED_BY_REQUEST
         self._paused = False
         self._steps_allowed = 0  # batches to run while paused (`step()`)
         self._learning_rate: float | None = None  # waiting to be applied
 
     # --- commands ---------------------------------------------------------------------------
 
-    def stop(self) -> None:
-        """End the run after the batch in progress; a paused run stops at once."""
+    def stop(self, reason: str | None = None) -> None:
+        """End the run after the batch in progress; a paused run stops at once.
+
+        Args:
+            reason: why, in words, as the run's end will say it (default: "stopped by request").
+                The first reason given stays.
+        """
         with self._condition:
+            if reason and not self._stopped:
+                self._stop_reason = reason
             self._stopped = True
             self._condition.notify_all()
 
@@ -50,8 +60,10 @@ class TrainingControl:
         Raises:
             ValueError: if it is not a positive finite number.
         """
-        if not (isinstance(learning_rate, (int, float)) and 0 < learning_rate < float("inf")):
-            raise ValueError(f"Received an invalid value for `learning_rate`, expected a positive number. Received: {learning_rate!r}")
+        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
+                or not (math.isfinite(learning_rate) and learning_rate > 0):
+            raise ValueError(f"Received an invalid value for `learning_rate`, expected a positive finite number. "
+                             f"Received: learning_rate={learning_rate!r}")
         with self._condition:
             self._learning_rate = float(learning_rate)
 
@@ -60,6 +72,11 @@ class TrainingControl:
     @property
     def stop_requested(self) -> bool:
         return self._stopped
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the run stops, once `stop_requested`: "stopped by request", or the reason `stop` was given."""
+        return self._stop_reason
 
     @property
     def paused(self) -> bool:

@@ -63,7 +63,7 @@ class StreamingCallback(keras.callbacks.Callback):
         if held > 0.05:  # a pause, not the lock: its time is no training time
             self._epoch_started += held
         if self.control.stop_requested:
-            raise self.abort(STOPPED, "stopped by request")
+            raise self.abort(STOPPED, self.control.stop_reason)
         learning_rate = self.control.take_learning_rate()
         if learning_rate is not None:
             previous = current_learning_rate(self.model.optimizer)
@@ -75,7 +75,7 @@ class StreamingCallback(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.control.stop_requested:
-            raise self.abort(STOPPED, "stopped by request")
+            raise self.abort(STOPPED, self.control.stop_reason)
         loss = logs.get("loss", 0.0)
         if not math.isfinite(loss):
             raise self.abort(

@@ -212,7 +212,7 @@ class Trainer:
                     started += time.perf_counter() - held_from
                 if self.control.stop_requested:
                     self.model = model.to_keras()
-                    yield TrainingEnd(STOPPED, "stopped by request", len(self.epochs), self._best_epoch())
+                    yield TrainingEnd(STOPPED, self.control.stop_reason, len(self.epochs), self._best_epoch())
                     return
                 steps_per_epoch = math.ceil(len(order) / batch)
                 step = (epoch - 1) * steps_per_epoch + step_in_epoch

@@ -6,7 +6,10 @@ from pathlib import Path
 import pytest
 
 from core.config.train_config import TrainConfig
-from core.training.epoch_estimate import BASELINE, BASELINES, MEASURED, baseline_seconds, estimate_epoch, split_sizes
+from core.training.epoch_estimate import (
+    BASELINE, BASELINES, FLOPS_PER_SECOND, MEASURED, baseline_seconds, estimate_epoch, run_seconds, scaled_cost, split_sizes,
+)
+from core.models.model_size import training_flops
 from core.runs.store import RunSummary
 from core.data.splits import make_splits
 from core.config.train_form import build_config, default_values
@@ -47,6 +50,25 @@ def test_baseline_follows_the_cost_model():
                 + math.ceil(1000 / 64) * cost.val_step_seconds + 1000 * cost.val_sample_seconds)
     assert baseline_seconds(config) == pytest.approx(expected)
     assert baseline_seconds(config.replace(train_size=8000)) > baseline_seconds(config)
+
+
+ISSUE_17_SECONDS = 217  # four full-batch epochs of the 4,096-unit MLP on every image, as measured in issue 17
+
+
+def test_a_wider_model_pays_its_extra_arithmetic_per_image():
+    preset, wide = config_of("mlp"), config_of("mlp", hidden_units=4096)
+    assert scaled_cost(preset) == BASELINES["mlp"]  # the preset's own architecture: the measured baseline as it is
+    extra = (training_flops(wide) - training_flops(preset)) / FLOPS_PER_SECOND
+    assert scaled_cost(wide).sample_seconds == pytest.approx(BASELINES["mlp"].sample_seconds + extra)
+    assert scaled_cost(wide).val_sample_seconds == pytest.approx(BASELINES["mlp"].val_sample_seconds + extra / 3)
+    narrow = scaled_cost(config_of("mlp", hidden_units=16))
+    assert 0 < narrow.sample_seconds < BASELINES["mlp"].sample_seconds
+
+
+def test_the_issues_runaway_is_estimated_near_what_it_took():
+    config = config_of("mlp", hidden_units=4096, batch_size=0, epochs=4)
+    seconds = run_seconds(config, estimate_epoch(config).seconds)
+    assert 0.8 * ISSUE_17_SECONDS <= seconds <= 1.5 * ISSUE_17_SECONDS  # it said 36 s before
 
 
 def test_without_runs_of_the_model_the_baseline_is_used_and_said():

@@ -9,6 +9,8 @@
   and weights (no Keras either);
 - `numpy_forward.py`: a trained Keras Sequential model translated into a `NumpyModel`, and
   checked against Keras (needs a Keras model; runs where training runs);
+- `model_size.py`: a config's model counted without building it: parameters, arithmetic and
+  activations per image (what the time and memory estimates scale by);
 - `fused_adam.py`, `one_cycle.py`, `layer_names.py`, `seeding.py`: the optimizer, schedule,
   layer naming and seeding the builders use.
 

@@ -6,6 +6,7 @@
   `TrainingEnd`, `RunDone`) and the run states;
 - `batch_points.py`: a run's batch-level points kept in memory, bounded, and their recent mean;
 - `epoch_estimate.py`: an epoch's duration, said before it starts;
+- `memory_estimate.py`: the peak memory of the worker that will train a config, said before it starts;
 - `training_health.py`: not learning, an exploding loss or overfitting, read from the epochs so far.
 
 Knows nothing of run folders or job queues.

@@ -4,8 +4,12 @@ The cost of an epoch is modelled as
 `train_steps × step_seconds + n_train × sample_seconds + val_steps × val_step_seconds
 + n_val × val_sample_seconds`: a fixed cost per batch (Python, Keras, kernel launches) plus
 a cost per image, for training and for validation (which Keras runs in batches of the
-training batch size). `BASELINES` holds these costs per model, measured on a 2-core CPU.
-When this machine has saved runs of the same model, their epochs calibrate the baseline to
+training batch size). `BASELINES` holds these costs per model, measured on a 2-core CPU, for the
+model's preset architecture. A config whose model is bigger or smaller than the preset's (its
+hidden units) pays the difference in arithmetic per image at `FLOPS_PER_SECOND`
+(`core.models.model_size` counts it): the 4,096-unit MLP does 75 times the 256-unit one's
+arithmetic per image, which its per-image baseline, mostly overhead at that size, did not show
+(it was estimated 36 s for four full-batch epochs that took 217 s). When this machine has saved runs of the same model, their epochs calibrate the baseline to
 this machine: the estimate is the baseline scaled by how much slower or faster those runs
 were than the baseline predicted for their own configs.
 """
@@ -17,8 +21,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from core.config.train_config import ConfigError, TrainConfig, from_dict
+from core.config.train_config import ConfigError, TrainConfig, from_dict, preset_config
 from core.data.mnist import TEST_SIZE, TRAIN_SIZE
+from core.models.model_size import training_flops
 
 MEASURED = "measured"
 BASELINE = "baseline"
@@ -74,9 +79,26 @@ def split_sizes(config: TrainConfig) -> tuple[int, int]:
     return n_train, n_val
 
 
+# Sustained float32 arithmetic of TensorFlow's big matmuls on the 2-core machines (numpy reaches 130-160
+# GFLOP/s); fitted to full-batch epochs of the 4,096-unit MLP (`bench/job_memory.py`) and the issue's 217 s for 4 epochs.
+FLOPS_PER_SECOND = 1.1e11
+MIN_COST_SHARE = 0.25  # a model smaller than its preset still pays at least this share of the preset's cost per image
+
+
+def scaled_cost(config: TrainConfig) -> EpochCost:
+    """The model's `BASELINES` cost, with the per-image costs moved by its arithmetic beyond (or below) the preset's."""
+    cost = BASELINES[config.model]
+    extra = (training_flops(config) - training_flops(preset_config(config.model))) / FLOPS_PER_SECOND  # seconds an image
+    if not extra:
+        return cost
+    sample = max(cost.sample_seconds + extra, MIN_COST_SHARE * cost.sample_seconds)
+    val_sample = max(cost.val_sample_seconds + extra / 3, MIN_COST_SHARE * cost.val_sample_seconds)  # a forward pass
+    return EpochCost(cost.step_seconds, sample, cost.val_step_seconds, val_sample)
+
+
 def baseline_seconds(config: TrainConfig) -> float:
     """Seconds one epoch of `config` takes on the 2-core CPU `BASELINES` was measured on."""
-    cost = BASELINES[config.model]
+    cost = scaled_cost(config)
     n_train, n_val = split_sizes(config)
     batch = config.batch_size or n_train  # 0 = full batch
     seconds = math.ceil(n_train / batch) * cost.step_seconds + n_train * cost.sample_seconds

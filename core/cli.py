@@ -15,6 +15,7 @@ from core.config.train_config import ConfigError, TrainConfig, from_dict
 from core.data.mnist import DOWNLOAD_TIMEOUT_SECONDS, KERAS_CACHE_PATH, DatasetError
 from core.jobs.executor import JobError, WorkerLost
 from core.jobs.executors import EXECUTORS
+from core.jobs.memory_cap import MemoryCapError, check_memory_cap
 from core.runs.store import RunError, list_runs, new_run_name, resolve_runs_dir, run_path
 from core.training.training_health import training_health
 from core.config.zoo import MODEL_NAMES, SPECS
@@ -80,6 +81,7 @@ def train_command(args: argparse.Namespace) -> int:
     from core.jobs.executors import make_executor
 
     config = make_config(args)
+    check_memory_cap(config)  # over this machine's cap per training: refused before any worker starts
     runs_dir = resolve_runs_dir(args.runs_dir)
     name = new_run_name(config.model) if args.name is None else args.name
     path = run_path(runs_dir, name)  # a bad name is refused here, before any worker starts
@@ -262,6 +264,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train" and not args.json:
             print(f"total {time.perf_counter() - started:.1f}s", file=sys.stderr)
         return status
-    except (UsageError, ConfigError, DatasetError, RunError, JobError, WorkerLost) as error:
+    except (UsageError, ConfigError, DatasetError, RunError, JobError, WorkerLost, MemoryCapError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

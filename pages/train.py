@@ -23,6 +23,7 @@ from core.config.train_form import (
     DEFAULT_MODEL, FORM_FIELDS, GROUPS, architecture_changes, build_config, config_query, default_values, inactive_fields, learning_rate_warning,
     WRITE_UP_MODELS, is_write_up, query_for, usual_learning_rate, values_from_query, write_up_note, write_up_values,
 )
+from core.jobs.memory_cap import memory_refusal
 from core.jobs.queue_estimate import estimated_starts
 from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import JobState, QueueFullError
@@ -390,11 +391,14 @@ with form_column:
                     f"{format_seconds(run_seconds(config, estimate.seconds))} in all. "
                     f"Checkpoints: {budget_note(config.checkpoint_budget_mb, estimated_checkpoint_mb(config, saved_runs(str(resolve_runs_dir()))), config.epochs)}.")
         follow_form_in_url(config)
+    too_big = None if config is None else memory_refusal(config)
+    if too_big:
+        st.error(too_big, icon=":material/memory:")
 
     active = state is not None and not state.finished
     start_column, write_up_column = st.columns(2) if write_up else (st.container(), None)
     start_column.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
-                        disabled=config is None or active,
+                        disabled=config is None or active or bool(too_big),
                         help="Another training of this session is still going: stop it first." if active else None,
                         on_click=start_training)  # submits before this script reruns: the live view comes in the same run
     if write_up:

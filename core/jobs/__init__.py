@@ -9,6 +9,7 @@
 - `sharing.py`: a hosted server's rules: who may manage what, jobs per visitor, epoch/time caps;
 - `sign_in_throttle.py`, `teacher_key.py`: the teacher's door: wrong passwords slow down; the sign-in token,
   keyed by a secret in the runs directory, that Sign out revokes everywhere;
+- `memory_cap.py`: the memory cap per training: its setting, the refusal before Start, a stop's words;
 - `queue_estimate.py`, `job_progress.py`: when a queued job starts, a job's progress in words;
 - `search_space.py`, `sweep.py`, `sweep_jobs.py`, `sweep_estimate.py`: Optuna sweeps over any executor, the
   dashboard's background sweeps, and how long one may take.

@@ -6,6 +6,12 @@ training. A watcher thread per worker routes its messages to the job it runs, an
 the process dies: the job's run is then marked `interrupted` (its finished epochs kept), the job
 ends with `WorkerLost`, and a fresh worker takes the dead one's place. A worker whose memory grew
 past `memory_limit_mb` after a job retires and is replaced the same way.
+
+While a job runs, its watcher also reads the worker's resident size from /proc every
+`MEMORY_CHECK_SECONDS`, from outside the worker (a worker that is swapping, or inside one huge
+TensorFlow op, cannot police itself). A worker above `job_memory_limit_mb` is killed: its run is
+marked `stopped` with the reason (`core.jobs.memory_cap.exceeded_reason`), its finished epochs kept,
+the job ends with that `RunDone`, and a fresh worker takes the next job.
 """
 
 from __future__ import annotations
@@ -16,15 +22,19 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
 from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost
 from core.jobs import worker_process
+from core.jobs.memory_cap import exceeded_reason
+from core.jobs.memory_cap import job_memory_limit_mb as job_memory_limit
 from core.jobs.worker_process import send_command, worker_main
-from core.runs.lost_runs import mark_interrupted
-from core.training.events import EpochEnd, Progress, RunDone
+from core.runs.lost_runs import mark_ended, mark_interrupted
+from core.runs.store import METRICS_FILE, read_metrics, run_path
+from core.training.events import STOPPED, EpochEnd, Progress, RunDone
 
 WORKERS_ENV = "MNIST_LAB_MAX_CONCURRENT_TRAININGS"
 DEFAULT_WORKERS = 1  # a 2-core CPU trains one model at full speed; two would each run at half
@@ -33,6 +43,7 @@ WARM_MODELS_ENV = "MNIST_LAB_WORKER_WARM_MODELS"
 DEFAULT_WARM_MODELS = "fast,lenet5"  # the Train page's first model (99% in one epoch), then the first write-up CNN
 DEFAULT_MEMORY_LIMIT_MB = 1500  # a worker with TensorFlow holds ~600-700 MiB; a big CNN's run leaves more
 WATCH_SECONDS = 0.2  # how often a watcher checks that its worker is alive
+MEMORY_CHECK_SECONDS = 0.25  # how often a busy worker's resident size is read from /proc
 MAX_FAILED_STARTS = 3  # workers in a row dying before they are ready: the executor gives up
 
 
@@ -42,6 +53,18 @@ def _env_number(name: str, default: float, cast=int):
         return max(cast(os.environ.get(name, default)), 0)
     except ValueError:
         return default
+
+
+def process_resident_megabytes(pid: int | None) -> float:
+    """Process `pid`'s resident set size (VmRSS) in MiB; 0 when it is gone or /proc is missing."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def default_workers() -> int:
@@ -84,6 +107,8 @@ class _Worker:
         self.ready = threading.Event()
         self.job: _LocalJob | None = None
         self.jobs_done = 0
+        self.over_cap_mb: float | None = None  # the resident size it was killed at, for crossing the cap per job
+        self.memory_checked = 0.0  # time.monotonic() of the last read of its resident size
 
     @property
     def pid(self) -> int | None:
@@ -119,6 +144,8 @@ class LocalExecutor(Executor):
         mnist_path: the MNIST file workers load while warming up (None = the loader's search order).
         memory_limit_mb: a worker above this resident size after a job is replaced
             (default `$MNIST_LAB_WORKER_MEMORY_LIMIT_MB`, else 1500; 0 = never).
+        job_memory_limit_mb: a worker above this resident size while it trains is killed and replaced, its
+            job stopped with the reason (default `$MNIST_LAB_JOB_MEMORY_LIMIT_MB`, else 3000; 0 = never).
         warm_models: presets each worker traces once ready, while no job waits (default
             `$MNIST_LAB_WORKER_WARM_MODELS`, comma-separated, else fast and lenet5; empty = none).
     """
@@ -126,13 +153,14 @@ class LocalExecutor(Executor):
     name = "local"
 
     def __init__(self, workers: int | None = None, mnist_path: str | None = None, memory_limit_mb: float | None = None,
-                 warm_models: tuple[str, ...] | None = None):
+                 warm_models: tuple[str, ...] | None = None, job_memory_limit_mb: float | None = None):
         self._slots = workers or default_workers()
         self.mnist_path = None if mnist_path is None else str(mnist_path)
         if warm_models is None:
             warm_models = tuple(n.strip() for n in os.environ.get(WARM_MODELS_ENV, DEFAULT_WARM_MODELS).split(",") if n.strip())
         self.warm_models = warm_models
         self.memory_limit_mb = _env_number(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT_MB, float) if memory_limit_mb is None else memory_limit_mb
+        self.job_memory_limit_mb = job_memory_limit() if job_memory_limit_mb is None else job_memory_limit_mb
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Condition()
         self._workers: list[_Worker] = []  # alive or warming, idle or busy
@@ -206,6 +234,7 @@ class LocalExecutor(Executor):
     def _watch(self, worker: _Worker) -> None:
         """Route the worker's messages until it exits; then replace it, unless shutting down."""
         while True:
+            self._police_memory(worker)
             try:
                 message = worker.outbox.get(timeout=WATCH_SECONDS)
             except queue.Empty:
@@ -245,6 +274,18 @@ class LocalExecutor(Executor):
                     self._replace(worker)
                     return
 
+    def _police_memory(self, worker: _Worker) -> None:
+        """Kill a busy worker whose resident size crossed the cap per job (the watcher then ends its job)."""
+        limit = self.job_memory_limit_mb
+        now = time.monotonic()
+        if not limit or worker.job is None or worker.over_cap_mb is not None or now - worker.memory_checked < MEMORY_CHECK_SECONDS:
+            return
+        worker.memory_checked = now
+        resident = process_resident_megabytes(worker.pid)
+        if resident > limit:
+            worker.over_cap_mb = resident
+            worker.process.kill()
+
     def _lost(self, worker: _Worker) -> None:
         """The worker died: end its job as interrupted, and start a fresh worker in its place."""
         with self._lock:
@@ -252,7 +293,10 @@ class LocalExecutor(Executor):
             if worker in self._idle:
                 self._idle.remove(worker)
         self._replace(worker)  # first: whoever hears of the loss finds the fresh worker already starting
-        if job is not None and not job.ended:
+        if job is not None and not job.ended and worker.over_cap_mb is not None:
+            job.ended = True
+            job.queue.put(self._stopped_at_cap(job.request, worker.over_cap_mb))
+        elif job is not None and not job.ended:
             job.ended = True
             code = worker.process.exitcode
             how = f"killed by signal {-code}" if code is not None and code < 0 else f"exited with status {code}"
@@ -261,6 +305,18 @@ class LocalExecutor(Executor):
             except Exception:  # still end the job: with its worker gone, the run reads back as interrupted anyway
                 pass
             job.queue.put(WorkerLost(f"The training's worker process died ({how}); its finished epochs are kept."))
+
+    def _stopped_at_cap(self, request: JobRequest, resident_mb: float) -> RunDone:
+        """Mark the run of a worker killed at the cap `stopped`, keeping its epochs, and say so as its end."""
+        reason = exceeded_reason(resident_mb, self.job_memory_limit_mb)
+        folder = run_path(request.runs_dir, request.run_name)  # a name the worker already accepted
+        try:
+            mark_ended(request.runs_dir, request.run_name, STOPPED, reason)
+        except Exception:  # still end the job: with its worker gone, the run reads back as interrupted anyway
+            pass
+        epochs, _ = read_metrics(folder / METRICS_FILE)
+        return RunDone(STOPPED, f"{reason}; {len(epochs)} finished epoch(s) kept", len(epochs), None, None, str(folder),
+                       request.run_name)
 
     def _replace(self, worker: _Worker) -> None:
         with self._lock:

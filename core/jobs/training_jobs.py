@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from core.config.train_config import TrainConfig
 from core.jobs.executor import PAUSE, RESUME, SET_LEARNING_RATE, STEP, STOP, Command, Executor, JobRequest, WorkerLost
 from core.jobs.executors import make_executor
+from core.jobs.memory_cap import check_memory_cap
 from core.jobs.local_executor import DEFAULT_WORKERS as DEFAULT_MAX_CONCURRENT  # noqa: F401  (the settings' names here)
 from core.jobs.local_executor import WORKERS_ENV as MAX_CONCURRENT_ENV  # noqa: F401
 from core.jobs.local_executor import default_workers as default_max_concurrent
@@ -141,10 +142,12 @@ class TrainingJobs:
         Raises:
             QueueFullError: when `MAX_QUEUED` jobs already wait.
             SharingLimitError: when the rules refuse it (too many epochs, or `owner` already has
-                `jobs_per_visitor` trainings queued or running).
+                `jobs_per_visitor` trainings queued or running), or its estimated memory is over this
+                server's cap per training (`core.jobs.memory_cap.MemoryCapError`).
         """
         job_id = secrets.token_urlsafe(12)
         self.rules.check_epochs(config.epochs)
+        check_memory_cap(config)
         with self._lock:
             limit = self.rules.jobs_per_visitor
             if limit is not None and owner is not None:

@@ -1,4 +1,4 @@
-"""Record that a run's worker died: its folder says `interrupted`, with its finished epochs kept."""
+"""Record that a run's worker died: its folder says `interrupted` (or why it was ended), with its finished epochs kept."""
 
 from __future__ import annotations
 
@@ -20,6 +20,18 @@ def mark_interrupted(runs_dir: str | os.PathLike | None, name: str, reason: str)
     Raises:
         RunError: if the name is invalid.
     """
+    mark_ended(runs_dir, name, INTERRUPTED, reason)
+
+
+def mark_ended(runs_dir: str | os.PathLike | None, name: str, status_name: str, reason: str) -> None:
+    """Mark run `name` as ended with `status_name` (one of `ENDINGS`) because `reason`, unless it already ended.
+
+    For a run whose worker was ended from outside (it died, or was killed at the server's memory
+    cap): its finished epochs stay, and the reason gains how many.
+
+    Raises:
+        RunError: if the name is invalid, or the status could not be written.
+    """
     folder = run_path(runs_dir, name)
     status_path = folder / STATUS_FILE
     if not folder.is_dir() or status_path.is_symlink():
@@ -33,9 +45,9 @@ def mark_interrupted(runs_dir: str | os.PathLike | None, name: str, reason: str)
     if status.get("status") in ENDINGS:
         return
     epochs, _ = read_metrics(folder / METRICS_FILE)
-    status.update(status=INTERRUPTED, reason=f"{reason}; {len(epochs)} finished epoch(s) kept",
+    status.update(status=status_name, reason=f"{reason}; {len(epochs)} finished epoch(s) kept",
                   ended=time.time(), epochs_completed=len(epochs))
     try:
         write_json_atomic(status_path, status)
     except OSError as error:
-        raise RunError(f"Run {name!r} could not be marked interrupted ({error.strerror}).") from None
+        raise RunError(f"Run {name!r} could not be marked {status_name} ({error.strerror}).") from None

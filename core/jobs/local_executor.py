@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost
 from core.jobs import worker_process
-from core.jobs.memory_cap import exceeded_reason
+from core.jobs.memory_cap import DEFAULT_JOB_MEMORY_LIMIT_MB, MemoryCapError, exceeded_reason
 from core.jobs.memory_cap import job_memory_limit_mb as job_memory_limit
 from core.jobs.worker_process import send_command, worker_main
 from core.runs.lost_runs import mark_ended, mark_interrupted
@@ -160,7 +160,12 @@ class LocalExecutor(Executor):
             warm_models = tuple(n.strip() for n in os.environ.get(WARM_MODELS_ENV, DEFAULT_WARM_MODELS).split(",") if n.strip())
         self.warm_models = warm_models
         self.memory_limit_mb = _env_number(MEMORY_LIMIT_ENV, DEFAULT_MEMORY_LIMIT_MB, float) if memory_limit_mb is None else memory_limit_mb
-        self.job_memory_limit_mb = job_memory_limit() if job_memory_limit_mb is None else job_memory_limit_mb
+        if job_memory_limit_mb is None:
+            try:
+                job_memory_limit_mb = job_memory_limit()
+            except MemoryCapError:  # a bad setting: every Start says so and is refused; a job running anyway keeps the default cap
+                job_memory_limit_mb = DEFAULT_JOB_MEMORY_LIMIT_MB
+        self.job_memory_limit_mb = job_memory_limit_mb
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Condition()
         self._workers: list[_Worker] = []  # alive or warming, idle or busy

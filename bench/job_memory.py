@@ -4,8 +4,12 @@ Each config trains in a fresh process that does what a local worker does before 
 (imports TensorFlow, loads MNIST), then records one run (`core.runs.recorded_run.RecordedRun`,
 as the worker does) into a temporary runs directory. Printed per config: the process's resident
 size before the run (VmRSS) and its peak during it (VmHWM, from /proc/self/status), the estimate
-of `core.training.memory_estimate.estimate_peak_memory`, each epoch's seconds, and the estimate of
-`core.training.epoch_estimate.estimate_epoch` (its baseline: no saved runs consulted). Also the
+of `core.training.memory_estimate.estimate_peak_memory`, each epoch's wall seconds and CPU seconds
+(all threads of the process), and the estimate of `core.training.epoch_estimate.estimate_epoch`
+(its baseline: no saved runs consulted). The baselines were fitted in CPU seconds, which on a
+shared machine stay close to what an idle one takes in wall time (`bench/epoch_throughput.py`);
+wall seconds there measure the neighbours too, so the estimate is compared with the last epoch's
+CPU seconds (the first also traces the graph). Also the
 idle size of a real warm worker (`LocalExecutor`, its default warm models traced), which is what
 a job starts from on the server.
 
@@ -31,14 +35,14 @@ from server_footprint import cpu_model  # noqa: E402
 
 CONFIGS = [  # (label, TrainConfig overrides on the model's preset); the first ones are quick
     ("mlp preset, 10k images", dict(model="mlp", epochs=2, train_size=10000)),
-    ("fast preset, 10k images", dict(model="fast", epochs=1, train_size=10000)),
-    ("cnn batch 1000, 5k images", dict(model="cnn", epochs=1, train_size=5000)),
-    ("lenet5 batch 32, 5k images", dict(model="lenet5", epochs=1, train_size=5000)),
+    ("fast preset, 10k images", dict(model="fast", epochs=2, train_size=10000)),
+    ("cnn batch 1000, 5k images", dict(model="cnn", epochs=2, train_size=5000)),
+    ("lenet5 batch 32, 5k images", dict(model="lenet5", epochs=2, train_size=5000)),
     ("softmax full batch, all images", dict(model="softmax", epochs=2)),
     ("mlp 1024 units, full batch, 10k images", dict(model="mlp", epochs=2, hidden_units=1024, batch_size=0, train_size=10000)),
     ("mlp 4096 units, full batch, 5k images", dict(model="mlp", epochs=2, hidden_units=4096, batch_size=0, train_size=5000)),
     ("mlp 4096 units, full batch, 15k images", dict(model="mlp", epochs=2, hidden_units=4096, batch_size=0, train_size=15000)),
-    ("cnn full batch, 5k images", dict(model="cnn", epochs=1, batch_size=0, train_size=5000)),
+    ("cnn full batch, 5k images", dict(model="cnn", epochs=2, batch_size=0, train_size=5000)),
     ("mlp 4096 units, full batch, all images (issue 17)", dict(model="mlp", epochs=2, hidden_units=4096, batch_size=0)),
 ]
 QUICK = 6  # `--quick` runs the first this many
@@ -75,10 +79,15 @@ def measure_one(overrides: dict) -> dict:
     mnist = load_mnist(os.environ.get("MNIST_PATH"))
     config = preset_config(overrides.pop("model"), **overrides)
     idle = status_megabytes("VmRSS")
+    seconds, cpu_seconds = [], []
     with tempfile.TemporaryDirectory() as runs_dir:
-        seconds = [event.seconds for event in RecordedRun(config, runs_dir=runs_dir, name="bench", mnist=mnist)
-                   if isinstance(event, EpochEnd)]
-    return {"idle_mb": idle, "peak_mb": status_megabytes("VmHWM"), "epoch_seconds": seconds}
+        cpu_started = time.process_time()
+        for event in RecordedRun(config, runs_dir=runs_dir, name="bench", mnist=mnist):
+            if isinstance(event, EpochEnd):
+                seconds.append(event.seconds)
+                cpu_seconds.append(time.process_time() - cpu_started)  # all threads; the first epoch also traces
+                cpu_started = time.process_time()
+    return {"idle_mb": idle, "peak_mb": status_megabytes("VmHWM"), "epoch_seconds": seconds, "epoch_cpu_seconds": cpu_seconds}
 
 
 def warm_worker_megabytes() -> float:
@@ -111,7 +120,8 @@ def main() -> None:
     say(f"CPU: {cpu_model()} ({cpu_flags()}; {os.cpu_count()} cores); load average at start: "
         + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     say(f"a warm local worker, idle (its default warm models traced): {warm_worker_megabytes():.0f} MiB")
-    say(f"{'config':<50} {'idle':>6} {'peak':>6} {'est.':>6} {'est/peak':>8}   {'epoch s (measured)':<20} {'est. s':>7} {'est/last':>8}")
+    say(f"{'config':<50} {'idle':>6} {'peak':>6} {'est.':>6} {'est/peak':>8}   {'epoch wall s':<14} {'epoch CPU s':<14} "
+        f"{'est. s':>7} {'est/CPU':>7}  load")
     for label, overrides in CONFIGS[: QUICK if args.quick else None]:
         model = overrides["model"]
         config = preset_config(model, **{k: v for k, v in overrides.items() if k != "model"})
@@ -123,10 +133,11 @@ def main() -> None:
         figures = json.loads(result.stdout.strip().splitlines()[-1])
         estimate = estimate_peak_memory(config)
         epoch = estimate_epoch(config).seconds
-        seconds = figures["epoch_seconds"]
+        seconds, cpu_seconds = figures["epoch_seconds"], figures["epoch_cpu_seconds"]
         say(f"{label:<50} {figures['idle_mb']:>6.0f} {figures['peak_mb']:>6.0f} {estimate.peak_mb:>6.0f} "
-            f"{estimate.peak_mb / figures['peak_mb']:>8.2f}   {' '.join(f'{s:.1f}' for s in seconds):<20} {epoch:>7.1f} "
-            f"{epoch / seconds[-1]:>8.2f}")
+            f"{estimate.peak_mb / figures['peak_mb']:>8.2f}   {' '.join(f'{s:.1f}' for s in seconds):<14} "
+            f"{' '.join(f'{s:.1f}' for s in cpu_seconds):<14} {epoch:>7.1f} {epoch / cpu_seconds[-1]:>7.2f}  "
+            f"{os.getloadavg()[0]:.1f}")
     say(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

@@ -8,11 +8,13 @@ import streamlit as st
 
 from core.figures.image_grid import tile
 from core.runs.model_sources import model_sources
+from core.figures.epoch_charts import epoch_probabilities_figure
 from core.figures.prediction_charts import models_heatmap, probability_bars
 from core.drawing.preprocess import canvas_to_input, has_ink
 from core.runs.store import RunError
 from core.config.shown_text import markdown_text
-from dashboard.model_cache import predictor_for
+from dashboard.epoch_scrubber import epoch_scrubber
+from dashboard.model_cache import checkpoint_predictor, predictor_for
 
 CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel
 INPUT_ZOOM = 4  # the 28x28 model input shown at 112x112, small: the answer comes first
@@ -85,8 +87,11 @@ def show_model_input() -> None:
 with result_column:
     if choice != COMPARE_ALL:
         source = by_label[choice]
+        answer = st.container()  # first on screen; the epoch scrubber under it picks the model that answers
+        epoch, epochs = epoch_scrubber(source, "draw")  # (None, []) without checkpoints: the run's saved model
         try:
-            predictor = predictor_for(source)
+            predictor = predictor_for(source) if epoch is None else checkpoint_predictor(source, epoch)
+            across_epochs = [checkpoint_predictor(source, kept).probabilities(image) for kept in epochs]
         except RunError as error:
             st.error(markdown_text(error, 600))
             st.stop()
@@ -94,14 +99,17 @@ with result_column:
         probabilities = predictor.probabilities(image)
         milliseconds = (time.perf_counter() - started) * 1000
         digit = int(probabilities.argmax())
-        with st.container(horizontal=True, key="draw_answer"):
+        with answer, st.container(horizontal=True, key="draw_answer"):
             with st.container(width=110, gap=None):
-                st.metric(label="Prediction", value=digit)
+                st.metric(label="Prediction" if epoch is None else f"After epoch {epoch}", value=digit)
                 st.caption(f"{probabilities[digit]:.1%} sure")
                 st.caption(f"model call {milliseconds:.1f} ms")
             st.plotly_chart(probability_bars(probabilities, height=BARS_HEIGHT), key="draw_probabilities",
                             config={"displayModeBar": False})
-        if source.tensorflow_note:
+        if len(across_epochs) > 1:
+            st.plotly_chart(epoch_probabilities_figure(epochs, np.array(across_epochs)), key="draw_epochs",
+                            config={"displayModeBar": False})
+        if source.tensorflow_note and epoch is None:
             st.caption(markdown_text(source.tensorflow_note, 600))
         show_model_input()
         st.stop()

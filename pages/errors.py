@@ -6,11 +6,13 @@ import streamlit as st
 from core.figures.confusion import cell_examples, confusion_matrix, per_class_accuracy, predicted_labels
 from core.training.events import RUNNING
 from core.runs.model_sources import describe, model_sources
-from core.figures.prediction_charts import DIGITS, accuracy_bars, clicked_cell, confusion_figure
+from core.figures.epoch_charts import scrubbed_confusion_figure
+from core.figures.prediction_charts import DIGITS, accuracy_bars, clicked_cell
 from core.runs.store import RunError, list_runs
 from core.config.shown_text import markdown_code, markdown_text
 from dashboard.dataset import mnist_or_stop
-from dashboard.model_cache import load_test_predictions
+from dashboard.epoch_scrubber import epoch_scrubber
+from dashboard.model_cache import checkpoint_test_predictions, load_test_predictions
 from dashboard.linked_run import select_linked_run, select_newest_own_run
 
 GALLERY_SIZES = (16, 32, 64, 128)
@@ -36,17 +38,27 @@ if choice in unfinished:
         )
     st.stop()
 source = sources[choice]
-if source.tensorflow_note and not (source.run_name and source.has_predictions):  # its model must run on the test set
+epoch, epochs = epoch_scrubber(source, "errors")  # (None, []) for a model without checkpoints: its saved predictions
+if epoch is None and source.tensorflow_note and not (source.run_name and source.has_predictions):  # its model must run on the test set
     st.caption(markdown_text(source.tensorflow_note, 600))
 mnist = mnist_or_stop()  # the test labels and images: a missing or damaged file stops here, with the Data page's message
+previous_epoch = None if epoch is None or epochs.index(epoch) == 0 else epochs[epochs.index(epoch) - 1]
+previous = None  # (y_true, probabilities) of the kept epoch before `epoch`, to mark what changed
 try:
-    y_true, probabilities = load_test_predictions(source)
+    if epoch is None:
+        y_true, probabilities = load_test_predictions(source)
+    else:
+        y_true, probabilities = checkpoint_test_predictions(source, epoch)
+        previous = None if previous_epoch is None else checkpoint_test_predictions(source, previous_epoch)
 except RunError as error:
     st.error(markdown_text(error, 600))
     st.stop()
 
 y_pred = predicted_labels(probabilities)
 matrix = confusion_matrix(y_true, y_pred)
+previous_matrix = None
+if previous is not None:
+    previous_matrix = confusion_matrix(previous[0], predicted_labels(previous[1]))
 mistakes = matrix - np.diag(np.diag(matrix))
 accuracy_column, errors_column, worst_column = st.columns(3)
 accuracy_column.metric("Test accuracy", f"{np.trace(matrix) / matrix.sum():.2%}")
@@ -54,8 +66,10 @@ errors_column.metric("Misclassified", f"{int(mistakes.sum()):,} of {int(matrix.s
 worst_true, worst_predicted = np.unravel_index(int(mistakes.argmax()), mistakes.shape)
 worst_column.metric(f"Most common mistake ({int(mistakes.max())} images)", f"{worst_true} → {worst_predicted}")
 
-st.subheader("Confusion matrix")
-st.caption("Rows: the true digit; columns: the model's prediction. Click a cell (or pick it below) to see its images.")
+st.subheader("Confusion matrix" + ("" if epoch is None else f" after epoch {epoch}"))
+st.caption("Rows: the true digit; columns: the model's prediction. Click a cell (or pick it below) to see its images."
+           + ("" if previous_matrix is None else f" A dot marks a cell that changed since epoch {previous_epoch}: "
+              "green for the better (more right, or fewer of that mistake), red for the worse; hover it for how much."))
 # A click on the chart arrives as the chart's state, before the chart is drawn again: apply it to
 # the cell pickers first, so the chart can outline the chosen cell. Picking a cell with the select
 # boxes gives the chart a new key, which drops its old selection (a new chart has none).
@@ -67,7 +81,7 @@ if clicked is not None:
 st.session_state.setdefault("errors_true", int(worst_true))
 st.session_state.setdefault("errors_predicted", int(worst_predicted))
 chosen = (st.session_state["errors_true"], st.session_state["errors_predicted"])
-st.plotly_chart(confusion_figure(matrix, chosen), key=chart_key, on_select="rerun", selection_mode="points",
+st.plotly_chart(scrubbed_confusion_figure(matrix, previous_matrix, chosen, previous_epoch), key=chart_key, on_select="rerun", selection_mode="points",
                 config={"displayModeBar": False})
 
 

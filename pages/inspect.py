@@ -12,7 +12,9 @@ from core.config.shown_text import markdown_text
 from core.config.zoo import SPECS
 from dashboard.dataset import mnist_or_stop
 from dashboard.linked_run import select_linked_run, select_newest_own_run
-from dashboard.model_cache import predictor_for
+from core.figures.distributions import distribution_figure
+from dashboard.epoch_scrubber import epoch_scrubber
+from dashboard.model_cache import checkpoint_distributions, checkpoint_predictor, predictor_for
 
 TEST_DIGIT, DRAWING = "A test digit", "My latest drawing (from Draw)"
 FILTER_PIXELS = 48  # on-screen size of one filter
@@ -28,15 +30,39 @@ by_label = {source.label: source for source in sources}
 select_newest_own_run("inspect_model", sources)  # the visitor's latest run, not the shipped model
 select_linked_run("inspect_model", {s.run_name: s.label for s in sources if s.run_name})  # ?run= from a finished training
 source = by_label[st.selectbox("Model", list(by_label), key="inspect_model")]
+epoch, epochs = epoch_scrubber(source, "inspect")  # (None, []) for a model without checkpoints: its saved model
 try:
-    predictor = predictor_for(source)
+    predictor = predictor_for(source) if epoch is None else checkpoint_predictor(source, epoch)
 except RunError as error:
     st.error(markdown_text(error, 600))
     st.stop()
-if source.tensorflow_note:
+if source.tensorflow_note and epoch is None:
     st.caption(markdown_text(source.tensorflow_note, 600))
 model = predictor.numpy_model or predictor.model  # shared by all sessions: read it, never change it
 layers = conv_filters(model)
+after = "" if epoch is None else f" after epoch {epoch}"
+
+
+def show_distributions() -> None:
+    """Per layer, how the weights and the activations on 64 fixed test digits spread, epoch by epoch."""
+    if len(epochs) < 2:
+        return
+    st.subheader("Distributions, epoch by epoch")
+    st.caption("Each row is an epoch (the first at the top), each column a range of values; brighter = more of "
+               "the layer's values there. The outlined row is the epoch on the slider. Activations are the layer's "
+               "outputs on 64 fixed test digits.")
+    try:
+        weights, activations = checkpoint_distributions(source, epochs)
+    except RunError as error:
+        st.error(markdown_text(error, 600))
+        return
+    weights_tab, activations_tab = st.tabs(["Weights", "Activations"])
+    for tab, distributions, kind in ((weights_tab, weights, "weights"), (activations_tab, activations, "activations")):
+        with tab:
+            columns = st.columns(min(len(distributions), 2) or 1)
+            for index, distribution in enumerate(distributions):
+                columns[index % len(columns)].plotly_chart(
+                    distribution_figure(distribution, epoch), key=f"inspect_{kind}_{index}", config={"displayModeBar": False})
 
 if not layers:
     weights = dense_input_weights(model)  # (units, 28, 28)
@@ -45,7 +71,7 @@ if not layers:
         st.stop()
     is_regression = not SPECS[source.model].has_hidden_layers if source.model in SPECS else len(weights) == 10
     if is_regression:
-        st.subheader("What each digit's score looks for")
+        st.subheader(f"What each digit's score looks for{after}")
         st.caption(
             "Softmax regression scores a digit as the sum of its pixels times these weights: red pixels with ink "
             "raise the digit's score, blue ones lower it. Each template is coloured on its own scale."
@@ -57,7 +83,7 @@ if not layers:
                 "the weight initializer `glorot_uniform` to see clean digit templates."
             )
     else:
-        st.subheader(f"What each of the first layer's {len(weights)} units looks for")
+        st.subheader(f"What each of the first layer's {len(weights)} units looks for{after}")
         st.caption("Weights from the 784 pixels into each unit: red = ink here excites the unit, blue = inhibits it. Each on its own scale.")
     if len(weights) <= MAX_COLUMNS:
         zoom = zoom_for(28, WEIGHT_PIXELS)
@@ -66,9 +92,10 @@ if not layers:
     else:
         st.image(tile(weights, columns=MAX_COLUMNS, colormap="diverging", shared_scale=False, zoom=2),
                  caption=f"{len(weights)} units, row by row")
+    show_distributions()
     st.stop()
 
-st.subheader("Filters")
+st.subheader(f"Filters{after}")
 st.caption(
     "Each convolution layer's filters, on their own scale: red = positive weight, blue = negative. "
     "A later layer's filters have one slice per input channel; shown here is their mean."
@@ -79,7 +106,7 @@ for layer in layers:
     st.image(tile(layer.filters, columns=min(count, MAX_COLUMNS), colormap="diverging", shared_scale=False,
                   zoom=zoom_for(height, FILTER_PIXELS), gap=4))
 
-st.subheader("Feature maps")
+st.subheader(f"Feature maps{after}")
 mnist = mnist_or_stop()
 drawing = st.session_state.get("latest_drawing")
 kind = st.radio("Input", [TEST_DIGIT, DRAWING], horizontal=True, key="inspect_input")
@@ -103,3 +130,5 @@ with maps_column:
         st.markdown(f"**{markdown_text(maps.name)}** — {channels} maps of {height}×{width}")
         st.image(tile(maps.maps.transpose(2, 0, 1), columns=min(channels, 8), zoom=zoom_for(height, MAP_PIXELS)),
                  caption="white = strong activation (one scale for the whole layer)")
+
+show_distributions()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 import numpy as np
 
@@ -63,6 +64,7 @@ class RunWriter:
             raise RunError(f"Cannot write to run folder {self.path} ({error.strerror}).") from None
         self._summary_writers = None
         self.model_epoch: int | None = None  # the epoch whose model the run keeps (its best, with `keep_best_epoch`)
+        self._writers_lock = threading.Lock()  # histograms come from the training thread, scalars from the reader's
 
     def append_epoch(self, epoch: EpochEnd) -> None:
         """Append one epoch's metrics (one fsynced JSON line) and its TensorBoard scalars."""
@@ -82,15 +84,41 @@ class RunWriter:
         with open(self.path / file, "a") as points:
             points.write(json.dumps(point.to_dict()) + "\n")
 
+    def log_histograms(self, epoch: int, model) -> None:
+        """Write each of the model's weights as a TensorBoard histogram at step `epoch` (under `logs/train`).
+
+        Keras 3's TensorBoard callback no longer writes them (keras-team/keras-core#578); these are named by
+        the weights' paths (`conv2d/kernel`), so `tensorboard --logdir runs` shows them under Histograms and
+        Distributions.
+
+        Args:
+            epoch: the epoch just ended, 1-based.
+            model: the Keras model as that epoch left it.
+        """
+        import tensorflow as tf
+
+        writer = self._writers()["train"]
+        with writer.as_default():
+            for variable in model.weights:
+                tf.summary.histogram(getattr(variable, "path", variable.name), np.asarray(variable), step=epoch)
+        writer.flush()
+
+    def _writers(self) -> dict:
+        import tensorflow as tf
+
+        with self._writers_lock:
+            if self._summary_writers is None:
+                logs = self.path / LOGS_DIR
+                self._summary_writers = {
+                    "train": tf.summary.create_file_writer(str(logs / "train")),
+                    "validation": tf.summary.create_file_writer(str(logs / "validation")),
+                }
+            return self._summary_writers
+
     def _log_scalars(self, epoch: EpochEnd) -> None:
         import tensorflow as tf
 
-        if self._summary_writers is None:
-            logs = self.path / LOGS_DIR
-            self._summary_writers = {
-                "train": tf.summary.create_file_writer(str(logs / "train")),
-                "validation": tf.summary.create_file_writer(str(logs / "validation")),
-            }
+        self._writers()
         # Keras's TensorBoard callback names: epoch_loss / epoch_accuracy under train/ and validation/
         scalars = {
             "train": {"epoch_loss": epoch.loss, "epoch_accuracy": epoch.accuracy, "epoch_learning_rate": epoch.learning_rate},

@@ -100,6 +100,7 @@ class RecordedRun:
         """After each epoch, in the training thread: its checkpoint, and its weights if it is the best so far."""
         if self.checkpoints is not None:
             self.checkpoints.write(epoch, model, val_loss)
+        self.writer.log_histograms(epoch, model)  # TensorBoard's Histograms and Distributions
         if self.keeps_best and val_loss is not None and math.isfinite(val_loss) and val_loss < self._best[0]:
             self._best = (val_loss, epoch, [np.array(array) for array in model.get_weights()])
 

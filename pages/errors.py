@@ -49,10 +49,13 @@ try:
         y_true, probabilities = load_test_predictions(source)
     else:
         y_true, probabilities = checkpoint_test_predictions(source, epoch)
-        previous = None if previous_epoch is None else checkpoint_test_predictions(source, previous_epoch)
 except RunError as error:
     st.error(markdown_text(error, 600))
     st.stop()
+try:
+    previous = None if previous_epoch is None else checkpoint_test_predictions(source, previous_epoch)
+except RunError as error:  # epoch k still shows, without its changes marked
+    st.caption(f"No changes marked: {markdown_text(error, 400)}")
 
 y_pred = predicted_labels(probabilities)
 matrix = confusion_matrix(y_true, y_pred)

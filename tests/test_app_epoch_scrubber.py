@@ -184,3 +184,47 @@ def canvas_state(digit: np.ndarray) -> dict:
     Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
     data_url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
     return {"drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data_url}, "backgroundFit": None}
+
+
+@pytest.fixture
+def copied_run(checkpointed_runs, tmp_path, monkeypatch):
+    """A copy of the checkpointed run in a runs directory of its own, to damage."""
+    import shutil
+
+    runs_dir, scrubbed, _ = checkpointed_runs
+    copy = tmp_path / "runs"
+    shutil.copytree(runs_dir / scrubbed, copy / scrubbed)
+    monkeypatch.setenv("MNIST_LAB_RUNS_DIR", str(copy))
+    return copy, scrubbed
+
+
+def test_a_damaged_checkpoint_says_which_epoch_and_the_fix(copied_run):
+    runs_dir, scrubbed = copied_run
+    (runs_dir / scrubbed / "checkpoints" / "epoch-0002" / "predictions.npz").write_bytes(b"not a zip file")
+    at = pick(page("errors").run(), "errors_model", scrubbed)
+    assert not at.error  # epoch 3 shows, only its changes since epoch 2 are not marked
+    assert at.subheader[0].value == "Confusion matrix after epoch 3"
+    assert len(json.loads(at.get("plotly_chart")[0].proto.spec)["data"]) == 2
+    assert any("No changes marked" in caption.value and "epoch 2" in caption.value.replace("\\", "") for caption in at.caption)
+    at.select_slider(key="errors_epoch").set_value(2).run()
+    assert not at.exception
+    assert len(at.error) == 1
+    shown = at.error[0].value.replace("\\", "")  # as markdown, every punctuation mark escaped
+    assert f"Run '{scrubbed}', epoch 2: predictions.npz is corrupt" in shown
+    assert "Pick another epoch, or delete the run and retrain." in shown
+    at.select_slider(key="errors_epoch").set_value(1).run()  # the other epochs still show
+    assert not at.error and at.subheader[0].value == "Confusion matrix after epoch 1"
+
+
+def test_a_checkpoint_removed_while_shown_falls_back_to_a_kept_epoch(copied_run):
+    import shutil
+
+    runs_dir, scrubbed = copied_run
+    at = pick(page("inspect").run(), "inspect_model", scrubbed)
+    at.select_slider(key="inspect_epoch").set_value(2).run()
+    shutil.rmtree(runs_dir / scrubbed / "checkpoints" / "epoch-0002")  # as the budget's pruning would
+    at.run()
+    assert not at.exception and not at.error
+    assert at.select_slider(key="inspect_epoch").options == ["1", "3"]
+    assert at.select_slider(key="inspect_epoch").value == 3
+    assert at.subheader[0].value == "Filters after epoch 3"

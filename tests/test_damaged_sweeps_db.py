@@ -7,9 +7,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy
 from streamlit.testing.v1 import AppTest
 
-from core.jobs.sweep import SWEEPS_DB, Sweep, SweepsDamagedError, open_storage
+from core.jobs.sweep import SWEEPS_DB, Sweep, SweepsDamagedError, is_damage, open_storage
 from core.jobs.sweep_jobs import kept_damaged_sweeps, list_sweeps, storage_problem
 from core.runs.damaged_files import kept_copies
 from core.runs.store import RUNS_DIR_ENV
@@ -75,6 +76,34 @@ def test_a_sound_database_is_not_called_damaged(runs_dir, real_db):
     (runs_dir / "empty").mkdir()
     (runs_dir / "empty" / SWEEPS_DB).write_bytes(b"")  # SQLite's own reading: an empty file is a new database
     assert list_sweeps(open_storage(runs_dir / "empty")) == []
+
+
+def sqlalchemy_error_from(database: Path, statements: list[str]) -> sqlalchemy.exc.SQLAlchemyError:
+    """The error SQLAlchemy raises (wrapping SQLite's) when `statements` run on `database`."""
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sqlalchemy.text(statement))
+    except sqlalchemy.exc.SQLAlchemyError as error:
+        return error
+    finally:
+        engine.dispose()
+    raise AssertionError("the statements ran without an error")
+
+
+def test_only_a_corrupt_file_counts_as_damage_not_two_sweeps_racing_to_create_it(tmp_path, real_db):
+    # Two processes creating a new sweeps.db at once: one fails Optuna's UNIQUE alembic_version row,
+    # an IntegrityError (a sqlite3.DatabaseError too). The file is sound; the page used to call it damaged.
+    raced = sqlalchemy_error_from(tmp_path / "raced.db", ["CREATE TABLE version (number TEXT UNIQUE)",
+                                                           "INSERT INTO version VALUES ('v3.2.0.a')",
+                                                           "INSERT INTO version VALUES ('v3.2.0.a')"])
+    assert isinstance(raced, sqlalchemy.exc.IntegrityError) and not is_damage(raced)
+    (tmp_path / "text.db").write_text("not a database at all, but long enough to have a header")
+    not_a_database = sqlalchemy_error_from(tmp_path / "text.db", ["SELECT * FROM sqlite_master"])
+    (tmp_path / "torn.db").write_bytes(torn(real_db))
+    malformed = sqlalchemy_error_from(tmp_path / "torn.db", ["SELECT * FROM studies"])
+    assert is_damage(not_a_database) and is_damage(malformed), (not_a_database, malformed)
 
 
 def test_the_next_sweep_keeps_the_damaged_file_and_starts_a_new_one(runs_dir):

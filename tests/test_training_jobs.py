@@ -100,6 +100,20 @@ def test_a_job_keeps_its_batch_points_and_the_learning_rate_changes_sent_to_it(t
         jobs.close()
 
 
+def test_a_queue_closed_before_its_warm_up_starts_no_workers(tmp_runs_dir):
+    # A test (or a server shutting down) that asked for the queue and closed it at once left a worker
+    # process running for minutes: the delayed warm-up started it after close().
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir)
+    jobs.warm_up_soon(delay_seconds=0.2)
+    jobs.close()
+    time.sleep(1.0)  # well past the delay: a warm-up that ignored close() has started its workers by now
+    assert jobs._executor is None
+    assert set(multiprocessing.active_children()) == before
+
+
 def test_a_warm_up_that_fails_is_logged_and_the_first_training_says_why(tmp_runs_dir, monkeypatch, caplog):
     # The dashboard warms the executor up on a thread after its first page view; a failure there
     # (no such executor, no cluster) must neither break that page nor vanish.

@@ -70,10 +70,24 @@ def sweeps_db_problem(runs_dir: str | os.PathLike | None = None) -> str | None:
     return None if header in (b"", SQLITE_HEADER) else "not an SQLite database"
 
 
+DAMAGE_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # "malformed", "file is not a database"
+
+
 def is_damage(error: BaseException) -> bool:
-    """Whether `error` (from Optuna's storage) says the database file is damaged, not busy or locked."""
+    """Whether `error` (from Optuna's storage) says the database file is damaged, not busy, locked or raced.
+
+    Only SQLite's own "corrupt" and "not a database" codes count: two processes creating a new
+    `sweeps.db` at once make one of them fail a UNIQUE constraint (an `IntegrityError`, which is a
+    `DatabaseError` too), and that file is sound.
+    """
     cause = getattr(error, "orig", None)
-    return isinstance(cause, sqlite3.DatabaseError) and not isinstance(cause, sqlite3.OperationalError)
+    if not isinstance(cause, sqlite3.DatabaseError):
+        return False
+    code = getattr(cause, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in DAMAGE_CODES  # extended codes keep the primary one in their low byte
+    text = str(cause).lower()
+    return "file is not a database" in text or "malformed" in text
 
 
 def storage_url(runs_dir: str | os.PathLike | None = None) -> str:

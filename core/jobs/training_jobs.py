@@ -93,6 +93,7 @@ class TrainingJobs:
         self._executor = executor
         self._lock = threading.Condition()
         self._executor_lock = threading.Lock()
+        self._closed = False  # `close()` was called: a pending `warm_up_soon` starts nothing
         self._states: dict[str, JobState] = {}
         self._runs: dict[str, object] = {}  # job id → its JobHandle while training
         self._waiting: deque[str] = deque()
@@ -122,6 +123,9 @@ class TrainingJobs:
         reported by the first training, which tries again."""
         def warm() -> None:
             time.sleep(delay_seconds)
+            with self._executor_lock:
+                if self._closed:  # closed meanwhile (a test, a server shutting down): start no workers for no one
+                    return
             try:
                 self.warm_up()
             except Exception as error:  # JobError, or a cluster's own: the first job says it to its visitor
@@ -130,8 +134,9 @@ class TrainingJobs:
         threading.Thread(target=warm, name="jobs-warm-up", daemon=True).start()
 
     def close(self) -> None:
-        """Shut the executor down (its workers exit)."""
+        """Shut the executor down (its workers exit); a warm-up still waiting to start will not."""
         with self._executor_lock:
+            self._closed = True
             executor = self._executor
         if executor is not None:
             executor.close()

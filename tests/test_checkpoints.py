@@ -69,7 +69,7 @@ def test_keras_state_restores_the_epochs_model(checkpointed, mnist):
     model = run.trainer.model
     model.set_weights(weights)
     np.testing.assert_allclose(model.predict(to_model_input(mnist.x_test), verbose=0), seen[2], atol=1e-5)
-    assert optimizer and int(optimizer[0]) == 2 * 12  # the step counter: 2 epochs of 600/50 steps
+    assert optimizer[0][0] == "iteration" and int(optimizer[0][1]) == 2 * 12  # the step counter: 2 epochs of 600/50 steps
 
 
 def test_keep_best_epoch_makes_the_best_epochs_model_the_runs(checkpointed):

@@ -6,7 +6,7 @@ A run folder's `checkpoints/` holds one folder per kept epoch (1-based, as `Epoc
         model.numpy.npz      the epoch's model for NumPy (or no_numpy_model.txt: why none), as the run's own
         predictions.npz      the test set's labels and probabilities (float16), as the run's own
         keras_state.npz      what fork and resume need: `weight.000…` (the Keras model's `get_weights()`) and
-                             `optimizer.000…` (its optimizer's variables, the step counter first)
+                             `optimizer.000.<name>…` (its optimizer's variables in order, the step counter first)
 
 Each folder is written under a temporary name (`.epoch-0003.tmp-…`) and renamed when whole, so a
 crash mid-write leaves no half checkpoint (`list_checkpoints` never lists a temporary folder, and
@@ -119,9 +119,9 @@ def load_checkpoint_predictions(runs_dir: str | os.PathLike | None, name: str, e
     return read_predictions_file(folder / PREDICTIONS_FILE, f"Run {name!r}, epoch {epoch}", CHECKPOINT_FIX)
 
 
-def load_keras_state(runs_dir: str | os.PathLike | None, name: str, epoch: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def load_keras_state(runs_dir: str | os.PathLike | None, name: str, epoch: int) -> tuple[list[np.ndarray], list[tuple[str, np.ndarray]]]:
     """`(weights, optimizer_variables)` of run `name` after `epoch`: what `model.set_weights` and the
-    optimizer's variables take to continue exactly from there.
+    optimizer's variables (in order, as `(name, value)`) take to continue exactly from there.
 
     Raises:
         RunError: if there is no such checkpoint or its state file is missing or corrupt.
@@ -130,12 +130,12 @@ def load_keras_state(runs_dir: str | os.PathLike | None, name: str, epoch: int) 
     return read_keras_state(folder / KERAS_STATE_FILE, f"Run {name!r}, epoch {epoch}")
 
 
-def read_keras_state(path: Path, what: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def read_keras_state(path: Path, what: str) -> tuple[list[np.ndarray], list[tuple[str, np.ndarray]]]:
     try:
         with np.load(path, allow_pickle=False) as archive:
             files = sorted(archive.files)
             weights = [archive[key] for key in files if key.startswith("weight.")]
-            optimizer = [archive[key] for key in files if key.startswith("optimizer.")]
+            optimizer = [(key.split(".", 2)[2], archive[key]) for key in files if key.startswith("optimizer.")]
     except FileNotFoundError:
         raise RunError(f"{what}: the checkpoint has no {KERAS_STATE_FILE}. {CHECKPOINT_FIX}") from None
     except Exception as error:  # zip and npy-header errors come as many types
@@ -326,7 +326,7 @@ class CheckpointWriter:
         arrays = {f"weight.{index:03d}": np.asarray(array) for index, array in enumerate(model.get_weights())}
         optimizer = getattr(model, "optimizer", None)
         for index, variable in enumerate(optimizer.variables if optimizer is not None else []):
-            arrays[f"optimizer.{index:03d}"] = np.asarray(variable.numpy())
+            arrays[f"optimizer.{index:03d}.{variable.name}"] = np.asarray(variable.numpy())
         np.savez(folder / KERAS_STATE_FILE, **arrays)
         for file in folder.iterdir():
             with open(file, "rb+") as written:

@@ -24,7 +24,7 @@ from core.runs.store import RUNS_DIR_ENV, list_runs  # noqa: E402
 APP = str(ROOT / "dashboard" / "app.py")
 APP_OPENED: list[bool] = []  # set once a test has run the dashboard (and so warmed its workers)
 JOB_WAIT_SECONDS = 300  # an upper bound on a busy 2-core machine, not a speed claim
-RANGE = "Type a number above 0 and at most 10, e.g. 0.001."
+RANGE = "Type a number from 1e-06 to 10, e.g. 0.001."
 
 
 @pytest.mark.parametrize("typed, value", [("0.002", 0.002), (" 2e-3 ", 0.002), ("10", 10.0), ("1e-6", 1e-6)])
@@ -36,6 +36,7 @@ def test_a_valid_entry_is_read(typed, value):
     ("50", "Learning rate 50 was not set: it is above the largest allowed, 10. " + RANGE),
     ("0", "Learning rate 0 was not set: it must be above 0. " + RANGE),
     ("-0.1", "Learning rate -0.1 was not set: it must be above 0. " + RANGE),
+    ("5e-7", "Learning rate 5e-7 was not set: it is below the smallest allowed, 1e-06. " + RANGE),  # commands refuse it too
     ("abc", "Learning rate 'abc' was not set: it is not a number. " + RANGE),
     ("", "Learning rate '' was not set: it is not a number. " + RANGE),
     ("0,01", "Learning rate '0,01' was not set: it is not a number. " + RANGE),

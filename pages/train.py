@@ -15,7 +15,7 @@ from core.runs.checkpoints import budget_note, estimated_checkpoint_mb
 from core.training.epoch_estimate import estimate_epoch, run_seconds, split_sizes
 from core.training.training_health import training_health
 from core.training.events import COMPLETED, EARLY_STOPPED, RUNNING, STOPPED, TARGET_REACHED
-from core.jobs.job_progress import about, describe_progress, format_seconds
+from core.jobs.job_progress import about, describe_pause, describe_progress, format_seconds
 from core.runs.run_differences import learning_rate_story
 from core.runs.store import list_runs, resolve_runs_dir
 from core.config.train_form import (
@@ -28,7 +28,7 @@ from core.jobs.queue_estimate import estimated_starts
 from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import JobState, QueueFullError
 from core.config.zoo import MODEL_NAMES, SPECS, menu_label
-from dashboard.shared_jobs import shared_jobs
+from dashboard.shared_jobs import shared_jobs, visitor_is_here
 from dashboard.visitor import may_manage, sharing_rules, visitor_id
 
 PAGES = Path(__file__).resolve().parent
@@ -263,13 +263,16 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
         show_ending(state)
     else:
         starts_in = None
+        jobs = shared_jobs()
         if state.queue_position is not None:
             runs = saved_runs(str(resolve_runs_dir()))
-            jobs = shared_jobs()
-            starts = estimated_starts(jobs.active_states(), jobs.max_concurrent, lambda c: estimate_epoch(c, runs).seconds)
+            starts = estimated_starts(jobs.active_states(), jobs.max_concurrent, lambda c: estimate_epoch(c, runs).seconds,
+                                      max_job_seconds=jobs.rules.max_job_seconds)
             starts_in = starts.get(state.job_id)
         report = describe_progress(state, epoch_seconds, starts_in)
         st.progress(report.fraction, text=report.text)
+        if state.paused and jobs.rules.max_pause_minutes is not None:  # a pause holds a worker others may wait for
+            st.caption(describe_pause(jobs.pause_deadline(state.job_id), jobs.rules.max_pause_minutes))
         steering(state)
     if state.epochs or state.points:
         show_latest_metrics(state)
@@ -295,7 +298,7 @@ def awaiting_change(state: JobState) -> bool:
 def follow_job(job_id: str, epoch_seconds: float | None, quick: bool) -> None:
     """Redraw the job from the shared queue; the whole page reruns when it ends or changes pace."""
     jobs = shared_jobs()
-    jobs.seen(visitor_id())  # a visitor watching their queued job is here
+    visitor_is_here()  # a visitor watching their queued job is here
     state = jobs.get(job_id)
     if state is None or state.finished or (awaiting_change(state) and not quick):
         st.rerun()  # the whole page: show the ending and enable Start again, or poll quickly
@@ -395,11 +398,12 @@ with form_column:
     if too_big:
         st.error(too_big, icon=":material/memory:")
 
-    active = state is not None and not state.finished
+    # Your own unfinished training holds Start; following someone else's (their `?job=` link) never does.
+    active = state is not None and not state.finished and state.owner == visitor_id()
     start_column, write_up_column = st.columns(2) if write_up else (st.container(), None)
     start_column.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
                         disabled=config is None or active or bool(too_big),
-                        help="Another training of this session is still going: stop it first." if active else None,
+                        help="Your training is still going: stop it first." if active else None,
                         on_click=start_training)  # submits before this script reruns: the live view comes in the same run
     if write_up:
         write_up_column.button("As in the write-up", key="train_write_up", disabled=is_write_up(values), on_click=load_write_up,

@@ -133,13 +133,126 @@ def test_a_training_stops_at_the_time_limit_keeping_its_epochs_and_saying_why(tm
     jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
                         rules=hosted(MNIST_LAB_MAX_JOB_MINUTES="0.25", MNIST_LAB_MAX_EPOCHS="1000"))  # 15 s
     try:
+        assert jobs.warm_up().wait_until_warm(WAIT)  # the cap counts from the job's start: not the worker's own
         job = jobs.submit(LONG.replace(epochs=1000, train_size=2000), name="capped", owner="alice")  # well past 15 s
         wait_until(lambda: jobs.get(job).status == RUNNING, "the job to start")
         started = time.monotonic()
         ended = jobs.wait(job, timeout=WAIT)
-        assert ended.status == STOPPED and "limit of 0.25 minutes" in ended.reason
+        assert ended.status == STOPPED and ended.reason == "stopped at the server's 0.25-minute limit"
         assert time.monotonic() - started < 60 and 1 <= len(ended.epochs) < 1000
-        saved = load_run("capped", tmp_runs_dir)
-        assert saved.status == STOPPED and len(saved.epochs) == len(ended.epochs) and saved.has_model
+        saved = load_run("capped", tmp_runs_dir)  # the run folder's status.json says why, as the Runs page shows it
+        assert saved.status == STOPPED and saved.reason == ended.reason
+        assert len(saved.epochs) == len(ended.epochs) and saved.has_model
+    finally:
+        jobs.close()
+
+
+def keep_visiting(jobs, visitors, seconds: float) -> None:
+    """The page views (and heartbeats) of visitors who keep a page open, for `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for visitor in visitors:
+            jobs.seen(visitor)
+        time.sleep(0.1)
+
+
+def test_a_paused_training_whose_visitor_walked_away_stops_keeping_its_epochs(tmp_runs_dir, monkeypatch):
+    monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
+                        rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="0.05", MNIST_LAB_MAX_PAUSE_MINUTES="30",
+                                     MNIST_LAB_MAX_EPOCHS="1000"))  # gone after 3 s; the pause limit plays no part
+    try:
+        paused = jobs.submit(LONG.replace(epochs=1000), name="walked-away", owner="alice")
+        deadline = time.monotonic() + WAIT
+        while len(jobs.get(paused).epochs) < 1:  # Alice watches her first epoch finish
+            assert time.monotonic() < deadline and not jobs.get(paused).finished, "no first epoch"
+            keep_visiting(jobs, ["alice"], 0.2)
+        jobs.pause(paused)
+        waiting = jobs.submit(SHORT, name="bob-waits", owner="bob")
+        keep_visiting(jobs, ["alice", "bob"], 1.0)
+        assert jobs.get(paused).paused and jobs.get(paused).status == RUNNING  # still here: the pause holds
+        keep_visiting(jobs, ["bob"], 8.0)  # Alice closed her browser; Bob keeps his page open
+        ended = jobs.wait(paused, timeout=WAIT)
+        assert ended.status == STOPPED
+        assert ended.reason == "stopped: its visitor had no page of this server open for 0.05 minutes"
+        saved = load_run("walked-away", tmp_runs_dir)
+        assert saved.status == STOPPED and saved.reason == ended.reason  # status.json says why
+        assert len(saved.epochs) == len(ended.epochs) >= 1 and saved.has_model  # its epochs are kept
+        assert jobs.wait(waiting, timeout=WAIT).status != STOPPED  # Bob got the worker
+    finally:
+        jobs.close()
+
+
+def test_a_pause_that_holds_others_up_stops_at_its_own_limit(tmp_runs_dir, monkeypatch):
+    monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
+                        rules=hosted(MNIST_LAB_MAX_PAUSE_MINUTES="0.05", MNIST_LAB_MAX_EPOCHS="1000"))  # 3 s
+    try:
+        paused = jobs.submit(LONG.replace(epochs=1000), name="paused-long", owner="alice")
+        wait_until(lambda: jobs.get(paused).progress is not None, "the job's first progress")
+        jobs.pause(paused)
+        keep_visiting(jobs, ["alice"], 5.0)  # nobody waits: a pause may last
+        assert jobs.get(paused).paused and jobs.get(paused).status == RUNNING
+        assert jobs.pause_deadline(paused) is None
+        queued_at = time.time()
+        waiting = jobs.submit(SHORT, name="bob-waits", owner="bob")
+        deadline = jobs.pause_deadline(paused)
+        assert deadline is not None and queued_at + 3.0 <= deadline <= time.time() + 3.0  # from when Bob queued
+        ended = jobs.wait(paused, timeout=WAIT)
+        assert ended.status == STOPPED and ended.reason == "stopped: paused for 0.05 minutes while others waited for a worker"
+        assert ended.ended >= deadline
+        assert load_run("paused-long", tmp_runs_dir).reason == ended.reason
+        assert jobs.wait(waiting, timeout=WAIT).status != STOPPED
+    finally:
+        jobs.close()
+
+
+def test_a_queued_job_leaves_soon_after_its_visitors_last_page_closed_a_quiet_one_stays(tmp_runs_dir, monkeypatch):
+    monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(core.jobs.training_jobs, "CLOSED_TAB_GRACE_SECONDS", 1.0)
+    connected = {"holder", "closes-tab", "quiet-phone"}  # what the web server would say: connected pages
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
+                        rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="10", MNIST_LAB_MAX_EPOCHS="1000"),
+                        live_visitors=lambda: set(connected))
+    try:
+        running = jobs.submit(LONG.replace(epochs=1000), owner="holder")
+        wait_until(lambda: jobs.get(running).status == RUNNING, "the first job to start")
+        closing = jobs.submit(SHORT, owner="closes-tab")
+        quiet = jobs.submit(SHORT, owner="quiet-phone")  # connected, but sends no page views
+        time.sleep(2.0)
+        assert jobs.get(closing).status == QUEUED and jobs.get(quiet).queue_position == 2
+        connected.discard("closes-tab")  # its last tab closed: its websocket is gone
+        left = jobs.wait(closing, timeout=WAIT)
+        assert left.status == STOPPED and left.reason == "left the queue: its visitor closed their last page of this server"
+        time.sleep(2.0)
+        assert jobs.get(quiet).status == QUEUED and jobs.get(quiet).queue_position == 1  # the 10-minute limit holds
+        assert jobs.get(running).status == RUNNING
+        jobs.stop_queued()
+        jobs.stop(running)
+        jobs.wait(running, timeout=WAIT)
+    finally:
+        jobs.close()
+
+
+def test_a_full_queue_makes_room_by_dropping_the_jobs_of_visitors_with_no_page_open(tmp_runs_dir, monkeypatch):
+    monkeypatch.setattr(core.jobs.training_jobs, "MAX_QUEUED", 3)
+    connected = {"holder", "learner", "flood-0", "flood-1", "flood-2"}
+    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
+                        rules=hosted(MNIST_LAB_MAX_EPOCHS="1000"), live_visitors=lambda: set(connected))
+    try:
+        running = jobs.submit(LONG.replace(epochs=1000), owner="holder")
+        wait_until(lambda: jobs.get(running).status == RUNNING, "the first job to start")
+        flood = [jobs.submit(SHORT, owner=f"flood-{i}") for i in range(3)]  # a script's fresh cookies, one per browser
+        with pytest.raises(core.jobs.training_jobs.QueueFullError):  # their browsers still open: the queue is full
+            jobs.submit(SHORT, owner="learner")
+        connected.difference_update({"flood-0", "flood-2"})  # the script closed two of its browsers
+        learner = jobs.submit(SHORT, owner="learner")
+        assert jobs.get(learner).status == QUEUED and jobs.get(learner).queue_position == 2  # behind flood-1, still open
+        dropped = [jobs.wait(flood[i], timeout=WAIT) for i in (0, 2)]
+        assert all(d.status == STOPPED and "the queue was full" in d.reason for d in dropped)
+        assert jobs.get(flood[1]).status == QUEUED and jobs.get(flood[1]).queue_position == 1
+        jobs.stop_queued()
+        jobs.stop(running)
+        jobs.wait(running, timeout=WAIT)
     finally:
         jobs.close()

@@ -1,6 +1,7 @@
 """Steering a training in this process: pause holds it at the next batch, step lets one through,
 a new learning rate shows in the next epoch's metrics, for a constant rate and a one-cycle schedule."""
 
+import queue
 import threading
 import time
 
@@ -52,6 +53,38 @@ def test_stop_while_paused_ends_the_run_at_once(mnist):
     rest = list(events)
     assert isinstance(rest[-1], TrainingEnd) and rest[-1].status == STOPPED
     assert not any(isinstance(e, EpochEnd) for e in rest)
+
+
+@pytest.mark.parametrize("model", ["mlp", "numpy_logreg"])
+def test_a_stop_with_a_reason_ends_the_run_with_that_reason_through_either_executors_command_path(mnist, model):
+    # The Ray task's command reader (`_obey`) and the local worker's both apply a Command with `apply_command`.
+    from core.jobs.executor import STOP, Command, apply_command
+    from core.jobs.ray_executor import _obey
+
+    config = preset_config(model, epochs=3, train_size=4096, batch_size=1024, validation="none")
+    reason = "stopped at the server's 10-minute limit"
+    for deliver in ("ray", "local"):
+        control = TrainingControl()
+        trainer = Trainer(config, make_splits(mnist, config), progress_interval=0.0, control=control)
+        events = iter(trainer)
+        next(events)
+        control.pause()
+        if deliver == "ray":
+            commands, finished = queue.Queue(), threading.Event()
+            commands.put(("run-1", Command(STOP, reason=reason)))
+            threading.Thread(target=_obey, args=(commands, "run-1", control, finished), daemon=True).start()
+        else:
+            apply_command(control, Command(STOP, reason=reason))
+        rest = list(events)
+        if deliver == "ray":
+            finished.set()
+        assert isinstance(rest[-1], TrainingEnd) and (rest[-1].status, rest[-1].reason) == (STOPPED, reason)
+    plain = TrainingControl()
+    plain.stop()
+    plain.stop("a later reason")  # the first stop's reason is the one kept
+    assert plain.stop_reason == "stopped by request"
+    with pytest.raises(ValueError, match="Only `stop` takes a reason"):
+        Command("pause", reason=reason)
 
 
 @pytest.mark.parametrize("schedule", ["constant", "one_cycle"])

@@ -55,7 +55,8 @@ class Command:
 
     Checked where it is made, so a bad one never reaches a worker: the learning rate must be a
     finite number within the Train form's bounds (`core.config.train_form.FORM_FIELDS`), and the
-    other commands take no value.
+    other commands take no value. `reason` is what a `stop` records as the run's reason (None:
+    "stopped by request"); only `stop` takes one.
 
     Raises:
         ValueError: naming the command, the value and the range allowed.
@@ -63,10 +64,13 @@ class Command:
 
     name: str
     value: float | None = None
+    reason: str | None = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or self.name not in COMMANDS:
             raise ValueError(f"Unknown command {self.name!r}. Pass one of {list(COMMANDS)}.")
+        if self.reason is not None and (self.name != STOP or not isinstance(self.reason, str)):
+            raise ValueError(f"Only `stop` takes a reason, in words. Received: name={self.name!r}, reason={self.reason!r}")
         if self.name != SET_LEARNING_RATE:
             if self.value is not None:
                 raise ValueError(f"`{self.name}` takes no value. Received: value={self.value!r}")
@@ -89,6 +93,8 @@ def apply_command(control: TrainingControl, command: Command) -> None:
         raise ValueError(f"Expected a `Command`. Received: {type(command).__name__}")
     if command.name == SET_LEARNING_RATE:
         control.set_learning_rate(command.value)
+    elif command.name == STOP:
+        control.stop(command.reason)
     elif command.name in COMMANDS:
         getattr(control, command.name)()
     else:

@@ -52,6 +52,23 @@ def epoch_pace(points, progress) -> float | None:
     return (progress.seconds - first.seconds) / (progress.fraction - first.fraction)
 
 
+def describe_pause(deadline: float | None, max_pause_minutes: float, now: float | None = None) -> str:
+    """What a paused job's visitor reads under its progress bar on a shared server.
+
+    Args:
+        deadline: when (`time.time()`) the pause ends unless resumed (`TrainingJobs.pause_deadline`);
+            None while nobody waits for a worker.
+        max_pause_minutes: the server's limit on a pause while others wait.
+        now: the clock (`time.time()` if None).
+    """
+    if deadline is None:
+        return (f"Paused, holding a worker: if others queue for one, it stops {max_pause_minutes:g} minutes later "
+                "unless resumed (its finished epochs are kept).")
+    left = max(0.0, deadline - (time.time() if now is None else now))
+    return (f"Paused while others are waiting: it stops in {format_seconds(left)} unless resumed "
+            "(its finished epochs are kept).")
+
+
 def describe_progress(state: JobState, epoch_seconds: float | None = None, starts_in: float | None = None,
                       now: float | None = None) -> ProgressReport:
     """Progress of a queued or running job, with an ETA for the epoch and for the whole run.

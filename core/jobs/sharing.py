@@ -7,9 +7,10 @@ A server runs in one of two modes:
 - **hosted** (`MNIST_LAB_HOSTED=1`, or a teacher password set): many visitors. Each visitor (a
   browser, known by a cookie; see `dashboard/visitor.py`) has at most `jobs_per_visitor` trainings
   queued or running, and may stop, pause or delete only their own jobs and runs; a job's link
-  shows its view to anyone, but gives no control. A queued job whose visitor has not been seen
-  for `abandoned_after_seconds` leaves the queue. A training stops at `max_job_seconds` and may
-  not ask for more than `max_epochs`. A teacher who signs in with the password manages everything.
+  shows its view to anyone, but gives no control. A job whose visitor has not been seen for
+  `abandoned_after_seconds` leaves the queue, or stops if it was running or paused; a pause that
+  holds the worker while others wait ends after `max_pause_seconds`. A training stops at
+  `max_job_seconds` and may not ask for more than `max_epochs`. A teacher who signs in with the password manages everything.
 
 Every setting comes from an environment variable (or the same key in `st.secrets`, which the
 dashboard passes in); the defaults are in `SETTINGS` and the README.
@@ -29,6 +30,7 @@ SETTINGS = {  # environment variable → (field, default when hosted)
     "MNIST_LAB_MAX_EPOCHS": ("max_epochs", 30),
     "MNIST_LAB_MAX_JOB_MINUTES": ("max_job_minutes", 10.0),
     "MNIST_LAB_ABANDONED_AFTER_MINUTES": ("abandoned_after_minutes", 3.0),
+    "MNIST_LAB_MAX_PAUSE_MINUTES": ("max_pause_minutes", 2.0),
 }
 
 HEARTBEAT_SECONDS = 30.0  # an open page's "still here", at the most relaxed
@@ -48,6 +50,7 @@ class SharingRules:
     max_epochs: int | None = None
     max_job_minutes: float | None = None
     abandoned_after_minutes: float | None = None
+    max_pause_minutes: float | None = None
     teacher_password: str | None = None
 
     @property
@@ -57,6 +60,10 @@ class SharingRules:
     @property
     def abandoned_after_seconds(self) -> float | None:
         return None if self.abandoned_after_minutes is None else self.abandoned_after_minutes * 60
+
+    @property
+    def max_pause_seconds(self) -> float | None:
+        return None if self.max_pause_minutes is None else self.max_pause_minutes * 60
 
     @property
     def heartbeat_seconds(self) -> float | None:

@@ -5,6 +5,13 @@ executor (`core.jobs.executor`): warm worker processes on this machine by defaul
 cluster, never in the server's own process. A light thread per running job reads its events
 and keeps its latest state in memory for pages to poll. A job id is an unguessable token: a
 session sees only the jobs whose ids it holds.
+
+On a shared server (`core.jobs.sharing`) one more thread checks on the visitors every few
+seconds: a job whose visitor has had no page open for the abandonment limit leaves the queue, or
+stops if it was running or paused; a pause that holds a worker while others wait stops at its own
+limit; a queued job whose visitor's last page closed (the web server's `live_visitors` says so)
+leaves within `CLOSED_TAB_GRACE_SECONDS` and a few. A stop for a rule carries its reason to the
+worker, so the run folder's status says why, as the job does.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 
 from core.config.train_config import TrainConfig
@@ -32,7 +40,8 @@ from core.training.events import (
 )
 MAX_QUEUED = 20  # beyond this, new jobs are refused rather than left waiting for hours
 FINISHED_JOBS_KEPT = 200
-ABANDONED_CHECK_SECONDS = 5.0  # how often a waiting job checks that its visitor is still here
+ABANDONED_CHECK_SECONDS = 5.0  # how often the jobs check that their visitors are still here (less under short limits)
+CLOSED_TAB_GRACE_SECONDS = 20.0  # a visitor with no live page this long has closed it (a reload reconnects sooner)
 logger = logging.getLogger(__name__)
 WARM_UP_DELAY_SECONDS = 2.0  # the first page view paints before its server's workers start importing TensorFlow
 SEEN_PRUNED_ABOVE = 1_000  # visitors remembered before the long-gone ones are forgotten
@@ -63,6 +72,7 @@ class JobState:
     started: float | None = None
     ended: float | None = None
     paused: bool = False
+    paused_since: float | None = None  # time.time() of the Pause (a Step while paused does not renew it)
     learning_rate: float | None = None  # the rate set mid-run, if any (None = the config's)
     owner: str | None = None  # the visitor who started it (None: the local user, the CLI, a sweep)
 
@@ -82,11 +92,16 @@ class TrainingJobs:
         executor: where jobs run; None = `make_executor()` (the `local` one unless
             `$MNIST_LAB_EXECUTOR` says otherwise), made by `warm_up()` or the first submission.
         rules: a shared server's limits (`core.jobs.sharing`): jobs per visitor, epochs, minutes
-            per job, when a waiting visitor counts as gone. The default has none.
+            per job, when a visitor counts as gone, how long a pause may hold a worker while others
+            wait. The default has none.
+        live_visitors: returns the visitors who have a page of this server connected right now
+            (a web server knows its open connections), or None when it cannot tell. Given, a
+            queued job whose visitor has had no connected page for `CLOSED_TAB_GRACE_SECONDS`
+            leaves the queue, and a full queue first drops the jobs of visitors with none.
     """
 
     def __init__(self, max_concurrent: int | None = None, runs_dir=None, mnist_path=None, executor: Executor | None = None,
-                 rules: SharingRules | None = None):
+                 rules: SharingRules | None = None, live_visitors: Callable[[], Collection[str] | None] | None = None):
         self.max_concurrent = max_concurrent or (executor.slots if executor is not None else default_max_concurrent())
         self.runs_dir = runs_dir
         self.mnist_path = None if mnist_path is None else str(mnist_path)
@@ -102,7 +117,13 @@ class TrainingJobs:
         self.rules = rules or SharingRules()
         self._last_seen: dict[str, float] = {}  # visitor → time.monotonic() of their last page view
         self._prune_seen_above = SEEN_PRUNED_ABOVE
-        self._timed_out: set[str] = set()  # jobs stopped at the rules' time limit
+        self._stop_reasons: dict[str, str] = {}  # job id → why the server stopped it (its run's status says so)
+        self._live_visitors = live_visitors
+        self._last_live: dict[str, float] = {}  # owner of an unfinished job → time.monotonic() they last had a live page
+        self._live_known = False  # whether `live_visitors` answered at the last check
+        self._left_queue: dict[str, str] = {}  # job id → why it was taken out of the queue (a full queue's room)
+        self._watcher: threading.Thread | None = None
+        self._stop_watching = threading.Event()  # `close()`: the visitors watcher ends
         self.peak_running = 0  # the most ever running at once (for tests and benchmarks)
 
     def warm_up(self) -> Executor:
@@ -135,6 +156,7 @@ class TrainingJobs:
 
     def close(self) -> None:
         """Shut the executor down (its workers exit); a warm-up still waiting to start will not."""
+        self._stop_watching.set()
         with self._executor_lock:
             self._closed = True
             executor = self._executor
@@ -153,6 +175,7 @@ class TrainingJobs:
         job_id = secrets.token_urlsafe(12)
         self.rules.check_epochs(config.epochs)
         check_memory_cap(config)
+        live = self._live_now() if self._live_visitors is not None and len(self._waiting) >= MAX_QUEUED else None
         with self._lock:
             limit = self.rules.jobs_per_visitor
             if limit is not None and owner is not None:
@@ -162,15 +185,31 @@ class TrainingJobs:
                         f"You already have {len(own)} training{'s' if len(own) != 1 else ''} queued or running on this "
                         f"shared server, its limit per visitor. Stop {'it' if len(own) == 1 else 'one'} on the Train "
                         "page, or wait for it to finish, then start this one.")
+            if len(self._waiting) >= MAX_QUEUED and live is not None:
+                self._make_room(set(live))
             if len(self._waiting) >= MAX_QUEUED:
                 raise QueueFullError(f"{len(self._waiting)} trainings are already waiting; try again in a few minutes.")
             if owner is not None:
                 self._last_seen[owner] = time.monotonic()
+                if self._live_visitors is not None:
+                    self._last_live[owner] = time.monotonic()  # pressing Start, on a live page
             self._states[job_id] = JobState(job_id, config, owner=owner)
             self._waiting.append(job_id)
             self._renumber_queue()
+            self._start_watcher()
         threading.Thread(target=self._work, args=(job_id, name), name=f"job-{job_id[:6]}", daemon=True).start()
         return job_id
+
+    def _make_room(self, live: set[str]) -> None:
+        """A full queue: the waiting jobs of visitors without a connected page leave it now (lock held)."""
+        for job_id in list(self._waiting):
+            owner = self._states[job_id].owner
+            if owner is not None and owner not in live:
+                self._waiting.remove(job_id)
+                self._left_queue[job_id] = ("left the queue: the queue was full and its visitor had no page of this "
+                                            "server open")
+        self._renumber_queue()
+        self._lock.notify_all()
 
     def seen(self, visitor: str) -> None:
         """`visitor` has a page open now (each page view says so): their queued jobs keep their place.
@@ -215,11 +254,28 @@ class TrainingJobs:
             handle.send(Command(STOP))
 
     def pause(self, job_id: str) -> None:
-        """Hold a running job before its next batch, until `resume` (or `step`, one batch at a time)."""
-        self._command(job_id, Command(PAUSE), paused=True)
+        """Hold a running job before its next batch, until `resume` (or `step`, one batch at a time).
+
+        On a shared server a pause holds its worker for at most `rules.max_pause_seconds` once others
+        wait for one (see `pause_deadline`); then the job stops, keeping its finished epochs."""
+        state = self.get(job_id)
+        since = state.paused_since if state is not None and state.paused and state.paused_since else time.time()
+        self._command(job_id, Command(PAUSE), paused=True, paused_since=since)
 
     def resume(self, job_id: str) -> None:
-        self._command(job_id, Command(RESUME), paused=False)
+        self._command(job_id, Command(RESUME), paused=False, paused_since=None)
+
+    def pause_deadline(self, job_id: str) -> float | None:
+        """When (`time.time()`) the paused job stops unless resumed: `rules.max_pause_seconds` after it was
+        paused or after the first waiting job was queued, whichever came later. None while nobody waits,
+        when the job is not paused, or when pauses have no limit."""
+        limit = self.rules.max_pause_seconds
+        with self._lock:
+            state = self._states.get(job_id)
+            if limit is None or state is None or state.status != RUNNING or not state.paused or not self._waiting:
+                return None
+            waiting_since = min(self._states[waiting].submitted for waiting in self._waiting)
+            return max(state.paused_since or time.time(), waiting_since) + limit
 
     def step(self, job_id: str) -> None:
         """While paused, train one more batch (or group of batches), then hold again."""
@@ -237,7 +293,7 @@ class TrainingJobs:
         with self._lock:
             state = self._states.get(job_id)
             handle = self._runs.get(job_id)
-            if state is None or state.status != RUNNING or handle is None:
+            if state is None or state.status != RUNNING or handle is None or job_id in self._stop_requested:
                 return
             self._states[job_id] = replace(state, **changes)
             self._lock.notify_all()
@@ -274,24 +330,111 @@ class TrainingJobs:
             self._states[waiting_id] = replace(self._states[waiting_id], queue_position=position)
 
     def _visitor_gone(self, job_id: str) -> bool:
+        """No page view (or heartbeat) from the job's visitor for the abandonment limit (lock held)."""
         owner, limit = self._states[job_id].owner, self.rules.abandoned_after_seconds
         if owner is None or limit is None:
             return False
         return time.monotonic() - self._last_seen.get(owner, 0.0) > limit
 
+    def _visitor_closed_their_pages(self, job_id: str) -> bool:
+        """The web server has had no connection from the job's visitor for `CLOSED_TAB_GRACE_SECONDS` (lock held)."""
+        owner = self._states[job_id].owner
+        if owner is None or not self._live_known or owner not in self._last_live:
+            return False
+        return time.monotonic() - self._last_live[owner] > CLOSED_TAB_GRACE_SECONDS
+
+    def _why_left_queue(self, job_id: str) -> str | None:
+        if job_id in self._left_queue:
+            return self._left_queue.pop(job_id)
+        if job_id in self._stop_requested:
+            return "stopped while waiting in the queue"
+        if self._visitor_gone(job_id):
+            return (f"left the queue: its visitor had no page of this server open for "
+                    f"{self.rules.abandoned_after_minutes:g} minutes")
+        if self._visitor_closed_their_pages(job_id):
+            return "left the queue: its visitor closed their last page of this server"
+        return None
+
+    def _why_stop_running(self, job_id: str) -> str | None:
+        """Why the server stops this running job now, if it does (lock held)."""
+        state = self._states[job_id]
+        if state.status != RUNNING or job_id in self._stop_requested:
+            return None
+        if self._visitor_gone(job_id):
+            return (f"stopped: its visitor had no page of this server open for "
+                    f"{self.rules.abandoned_after_minutes:g} minutes")
+        if state.paused and self._waiting and self.rules.max_pause_seconds is not None:
+            waiting_since = min(self._states[waiting].submitted for waiting in self._waiting)
+            if time.time() >= max(state.paused_since or time.time(), waiting_since) + self.rules.max_pause_seconds:
+                return (f"stopped: paused for {self.rules.max_pause_minutes:g} minutes while others waited "
+                        "for a worker")
+        return None
+
+    def _start_watcher(self) -> None:
+        """Start the thread that checks on visitors, on a server with a rule that needs it (lock held)."""
+        if self._watcher is not None:
+            return
+        if (self.rules.abandoned_after_seconds is None and self.rules.max_pause_seconds is None
+                and self._live_visitors is None):
+            return
+        self._watcher = threading.Thread(target=self._watch_visitors, name="jobs-visitors", daemon=True)
+        self._watcher.start()
+
+    def _check_seconds(self) -> float:
+        limits = [limit / 4 for limit in (self.rules.abandoned_after_seconds, self.rules.max_pause_seconds) if limit]
+        return max(0.1, min([ABANDONED_CHECK_SECONDS, *limits]))
+
+    def _live_now(self) -> set[str] | None:
+        try:
+            live = self._live_visitors() if self._live_visitors is not None else None
+        except Exception as error:  # the web server's bookkeeping: never fatal, the other rules still hold
+            logger.warning("Could not list the visitors with a page open: %s", error)
+            return None
+        return None if live is None else set(live)
+
+    def _watch_visitors(self) -> None:
+        """Every few seconds: note who has a live page, stop running jobs whose visitor left or whose
+        pause held others up too long, and wake the queued jobs to check on their own visitors."""
+        while not self._stop_watching.wait(self._check_seconds()):
+            live = self._live_now()
+            now = time.monotonic()
+            stops = []
+            with self._lock:
+                owners = {state.owner for state in self._states.values() if not state.finished and state.owner}
+                self._live_known = live is not None
+                for owner in owners & (live or set()):
+                    self._last_live[owner] = now
+                self._last_live = {owner: when for owner, when in self._last_live.items() if owner in owners}
+                for job_id in self._running:
+                    reason = self._why_stop_running(job_id)
+                    if reason:
+                        stops.append((job_id, reason))
+                self._lock.notify_all()  # the queued jobs check on their visitors
+            for job_id, reason in stops:
+                self._stop_with_reason(job_id, reason)
+
+    def _stop_with_reason(self, job_id: str, reason: str) -> None:
+        """Stop a running job for a server rule: `reason` becomes its status's reason, here and in its run folder."""
+        with self._lock:
+            state = self._states.get(job_id)
+            if state is None or state.finished or job_id in self._stop_requested:
+                return
+            self._stop_requested.add(job_id)
+            self._stop_reasons[job_id] = reason
+            handle = self._runs.get(job_id)
+        if handle is not None:  # else `_follow` sends it as soon as the job has one
+            handle.send(Command(STOP, reason=reason))
+        logger.info("Job %s: %s", job_id[:6], reason)
+
     def _wait_for_slot(self, job_id: str) -> str | None:
         """Block until this job may run (None), or say why it left the queue."""
         with self._lock:
             while True:
-                left = None
-                if job_id in self._stop_requested:
-                    left = "stopped while waiting in the queue"
-                elif self._visitor_gone(job_id):
-                    left = (f"left the queue: its visitor had no page of this server open for "
-                            f"{self.rules.abandoned_after_minutes:g} minutes")
+                left = self._why_left_queue(job_id)
                 if left:
-                    self._waiting.remove(job_id)
-                    self._renumber_queue()
+                    if job_id in self._waiting:
+                        self._waiting.remove(job_id)
+                        self._renumber_queue()
                     self._lock.notify_all()
                     return left
                 if self._waiting[0] == job_id and len(self._running) < self.max_concurrent:
@@ -302,7 +445,7 @@ class TrainingJobs:
                     self._states[job_id] = replace(self._states[job_id], status=RUNNING, queue_position=None, started=time.time())
                     self._lock.notify_all()
                     return None
-                self._lock.wait(ABANDONED_CHECK_SECONDS if self.rules.abandoned_after_seconds else None)
+                self._lock.wait(self._check_seconds() if self._watcher is not None else None)
 
     def _work(self, job_id: str, name: str | None) -> None:
         left = self._wait_for_slot(job_id)
@@ -320,6 +463,7 @@ class TrainingJobs:
             with self._lock:
                 self._running.discard(job_id)
                 self._runs.pop(job_id, None)
+                self._stop_reasons.pop(job_id, None)
                 self._lock.notify_all()
             self._forget_old_jobs()
 
@@ -341,19 +485,16 @@ class TrainingJobs:
                 timer.cancel()
 
     def _stop_at_time_limit(self, job_id: str, handle) -> None:
-        with self._lock:
-            if self._states[job_id].finished:
-                return
-            self._timed_out.add(job_id)
-        handle.send(Command(STOP))
+        self._stop_with_reason(job_id, f"stopped at the server's {self.rules.max_job_minutes:g}-minute limit")
 
     def _follow(self, job_id: str, request: JobRequest, handle) -> None:
         with self._lock:
             self._runs[job_id] = handle
             stop_now = job_id in self._stop_requested
+            reason = self._stop_reasons.get(job_id)
         self._update(job_id, run_name=request.run_name)
         if stop_now:
-            handle.send(Command(STOP))
+            handle.send(Command(STOP, reason=reason))
         epochs: list[EpochEnd] = []
         for event in handle.events():
             if isinstance(event, Progress):
@@ -370,11 +511,8 @@ class TrainingJobs:
             elif isinstance(event, EpochEnd):
                 epochs.append(event)
                 self._update(job_id, epochs=tuple(epochs), progress=None)
-            elif isinstance(event, RunDone):
-                reason = event.reason
-                if event.status == STOPPED and job_id in self._timed_out:
-                    reason = f"stopped at this server's limit of {self.rules.max_job_minutes:g} minutes a training"
-                self._update(job_id, status=event.status, reason=reason, paused=False,
+            elif isinstance(event, RunDone):  # its reason is the run folder's: a server's stop names its rule there too
+                self._update(job_id, status=event.status, reason=event.reason, paused=False, paused_since=None,
                              test_accuracy=event.test_accuracy, model_epoch=event.model_epoch, ended=time.time(),
                              progress=None)
 

@@ -17,7 +17,7 @@ QUERY = "model=mlp&train_size=3000&validation_size=500&epochs=30&batch_size=10&p
 WAIT_MS = 180_000
 PASSWORD = "clear-the-board-7"  # a teacher's password makes the server hosted
 ENV = {"MNIST_LAB_TEACHER_PASSWORD": PASSWORD, "MNIST_LAB_MAX_CONCURRENT_TRAININGS": "1",
-       "MNIST_LAB_ABANDONED_AFTER_MINUTES": "0.25"}
+       "MNIST_LAB_ABANDONED_AFTER_MINUTES": "0.25", "MNIST_LAB_MAX_PAUSE_MINUTES": "30"}  # the holder's pause lasts
 
 
 def press_start(page) -> None:

@@ -22,7 +22,8 @@ WAIT_MS = 180_000
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("sharing_server")
-    env = {"MNIST_LAB_TEACHER_PASSWORD": PASSWORD, "MNIST_LAB_MAX_CONCURRENT_TRAININGS": "1"}
+    env = {"MNIST_LAB_TEACHER_PASSWORD": PASSWORD, "MNIST_LAB_MAX_CONCURRENT_TRAININGS": "1",
+           "MNIST_LAB_MAX_PAUSE_MINUTES": "30"}  # Alice's pause holds the worker while Bob waits, throughout
     with running_server(root / "runs", fresh_log("sharing"), env) as live:
         yield live
 

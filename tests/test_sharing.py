@@ -174,7 +174,7 @@ def test_a_paused_training_whose_visitor_walked_away_stops_keeping_its_epochs(tm
         keep_visiting(jobs, ["bob"], 8.0)  # Alice closed her browser; Bob keeps his page open
         ended = jobs.wait(paused, timeout=WAIT)
         assert ended.status == STOPPED
-        assert ended.reason == "stopped: its visitor had no page of this server open for 0.05 minutes"
+        assert ended.reason == "its visitor had no page of this server open for 0.05 minutes"
         saved = load_run("walked-away", tmp_runs_dir)
         assert saved.status == STOPPED and saved.reason == ended.reason  # status.json says why
         assert len(saved.epochs) == len(ended.epochs) >= 1 and saved.has_model  # its epochs are kept
@@ -199,7 +199,7 @@ def test_a_pause_that_holds_others_up_stops_at_its_own_limit(tmp_runs_dir, monke
         deadline = jobs.pause_deadline(paused)
         assert deadline is not None and queued_at + 3.0 <= deadline <= time.time() + 3.0  # from when Bob queued
         ended = jobs.wait(paused, timeout=WAIT)
-        assert ended.status == STOPPED and ended.reason == "stopped: paused for 0.05 minutes while others waited for a worker"
+        assert ended.status == STOPPED and ended.reason == "paused for 0.05 minutes while others waited for a worker"
         assert ended.ended >= deadline
         assert load_run("paused-long", tmp_runs_dir).reason == ended.reason
         assert jobs.wait(waiting, timeout=WAIT).status != STOPPED

@@ -361,12 +361,12 @@ class TrainingJobs:
         if state.status != RUNNING or job_id in self._stop_requested:
             return None
         if self._visitor_gone(job_id):
-            return (f"stopped: its visitor had no page of this server open for "
+            return (f"its visitor had no page of this server open for "
                     f"{self.rules.abandoned_after_minutes:g} minutes")
         if state.paused and self._waiting and self.rules.max_pause_seconds is not None:
             waiting_since = min(self._states[waiting].submitted for waiting in self._waiting)
             if time.time() >= max(state.paused_since or time.time(), waiting_since) + self.rules.max_pause_seconds:
-                return (f"stopped: paused for {self.rules.max_pause_minutes:g} minutes while others waited "
+                return (f"paused for {self.rules.max_pause_minutes:g} minutes while others waited "
                         "for a worker")
         return None
 

@@ -20,6 +20,8 @@ from core.runs.store import list_runs, load_run
 from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
 
 QUERY = "model=mlp&train_size=3000&validation_size=500&epochs=30&batch_size=10&patience=0"  # over a minute
+# An epoch of 2,000 batches: the pause lands long before the run ends (at 300 it had run 15 epochs more first).
+LONG_EPOCHS_QUERY = "model=mlp&train_size=20000&validation_size=500&epochs=30&batch_size=10&patience=0"
 WAIT_MS = 180_000
 CLOSED_TAB_WAIT_MS = 240_000  # well under the 10-minute abandonment limit of the first server
 LONG_LIMITS = {"MNIST_LAB_HOSTED": "1", "MNIST_LAB_MAX_CONCURRENT_TRAININGS": "1",
@@ -160,10 +162,10 @@ def test_a_paused_training_whose_visitor_walked_away_stops_and_says_why(strict_s
     with chromium() as browser:
         before = {run.name for run in list_runs(strict_server.runs_dir)}
         alice = new_page(browser)
-        open_view(alice, strict_server, "train", QUERY)
+        open_view(alice, strict_server, "train", LONG_EPOCHS_QUERY)
         start(alice)
         run_name = new_run(strict_server.runs_dir, before)
-        wait_for_epochs(strict_server.runs_dir, run_name, 1)  # one epoch to keep (of 30: over a minute in all)
+        wait_for_epochs(strict_server.runs_dir, run_name, 1)  # one epoch to keep; 29 more still to come at the pause
         pause(alice)
         assert load_run(run_name, strict_server.runs_dir).status == "running", "it ended before the pause"
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from core.data.mnist import load_mnist
 from core.drawing.live_prediction import DigitPredictor
-from core.figures.distributions import activation_distributions, sample_batch, weight_distributions
+from core.figures.distributions import activation_distributions, distribution_figure, sample_batch, weight_distributions
 from core.runs.checkpoints import checkpoint_path, load_checkpoint_numpy_model, load_checkpoint_predictions
 from core.runs.model_sources import ModelSource, open_source_model, predictions_on_test_set
 
@@ -99,3 +99,23 @@ def checkpoint_distributions(source: ModelSource, epochs: list[int]):
     """
     stamps = tuple((int(epoch), checkpoint_stamp(source, epoch)) for epoch in epochs)
     return _distributions(source.runs_dir, source.run_name, stamps)
+
+
+@st.cache_resource(max_entries=MAX_CACHED_CHECKPOINTS, show_spinner=False)
+def _distribution_figures(runs_dir: str | None, name: str, stamps: tuple[tuple[int, float], ...], epoch: int):
+    weights, activations = _distributions(runs_dir, name, stamps)
+    return ([distribution_figure(distribution, epoch) for distribution in weights],
+            [distribution_figure(distribution, epoch) for distribution in activations])
+
+
+def checkpoint_distribution_figures(source: ModelSource, epochs: list[int], epoch: int):
+    """`(weights, activations)`: the figures of `checkpoint_distributions`, epoch `epoch`'s row outlined.
+
+    Built once per epoch for all sessions (plotly's figure building is most of a scrub's time); shared:
+    show them, never change them.
+
+    Raises:
+        RunError: if a checkpoint is gone or holds no NumPy model.
+    """
+    stamps = tuple((int(kept), checkpoint_stamp(source, kept)) for kept in epochs)
+    return _distribution_figures(source.runs_dir, source.run_name, stamps, int(epoch))

@@ -12,9 +12,8 @@ from core.config.shown_text import markdown_text
 from core.config.zoo import SPECS
 from dashboard.dataset import mnist_or_stop
 from dashboard.linked_run import select_linked_run, select_newest_own_run
-from core.figures.distributions import distribution_figure
 from dashboard.epoch_scrubber import epoch_scrubber
-from dashboard.model_cache import checkpoint_distributions, checkpoint_predictor, predictor_for
+from dashboard.model_cache import checkpoint_distribution_figures, checkpoint_predictor, predictor_for
 
 TEST_DIGIT, DRAWING = "A test digit", "My latest drawing (from Draw)"
 FILTER_PIXELS = 48  # on-screen size of one filter
@@ -52,17 +51,16 @@ def show_distributions() -> None:
                "the layer's values there. The outlined row is the epoch on the slider. Activations are the layer's "
                "outputs on 64 fixed test digits.")
     try:
-        weights, activations = checkpoint_distributions(source, epochs)
+        weights, activations = checkpoint_distribution_figures(source, epochs, epoch)
     except RunError as error:
         st.error(markdown_text(error, 600))
         return
     weights_tab, activations_tab = st.tabs(["Weights", "Activations"])
-    for tab, distributions, kind in ((weights_tab, weights, "weights"), (activations_tab, activations, "activations")):
+    for tab, figures, kind in ((weights_tab, weights, "weights"), (activations_tab, activations, "activations")):
         with tab:
-            columns = st.columns(min(len(distributions), 2) or 1)
-            for index, distribution in enumerate(distributions):
-                columns[index % len(columns)].plotly_chart(
-                    distribution_figure(distribution, epoch), key=f"inspect_{kind}_{index}", config={"displayModeBar": False})
+            columns = st.columns(min(len(figures), 2) or 1)
+            for index, figure in enumerate(figures):
+                columns[index % len(columns)].plotly_chart(figure, key=f"inspect_{kind}_{index}", config={"displayModeBar": False})
 
 if not layers:
     weights = dense_input_weights(model)  # (units, 28, 28)

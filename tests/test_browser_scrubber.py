@@ -1,0 +1,150 @@
+"""The epoch scrubber in a real browser: moving it changes Inspect's filters and Errors' confusion
+matrix, and Play runs the epochs forward to the last one and stops.
+
+The run is real: LeNet-5 trained for 3 epochs with a checkpoint per epoch. The oracle for the
+confusion matrix is the checkpoint's own predictions; for the filters, that their pictures change.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config.train_config import preset_config
+from core.figures.confusion import confusion_matrix
+from core.runs.checkpoints import list_checkpoints, load_checkpoint_predictions
+from core.runs.recorded_run import RecordedRun
+from live_server import assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle, wait_text
+
+SLIDER = "[data-testid='stSlider'] input[type='range']"  # the thumb's hidden range input, which takes the keys
+SHOTS = Path(os.environ.get("SCRUB_SHOTS_DIR", "/tmp/shots-scrub19"))
+CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
+SEVEN_BAR = [(0.25, 0.2), (0.5, 0.2), (0.75, 0.2)]
+SEVEN_LEG = [(0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]
+SIZES = {"1400x1000": (1400, 1000), "1280x720": (1280, 720), "390x844": (390, 844)}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    runs_dir = tmp_path_factory.mktemp("scrub_server") / "runs"
+    for event in RecordedRun(preset_config("lenet5", epochs=3, train_size=600, batch_size=32), runs_dir=runs_dir):
+        pass
+    assert event.status == "completed" and list_checkpoints(runs_dir, event.name) == [1, 2, 3]
+    return runs_dir, event.name
+
+
+@pytest.fixture(scope="module")
+def server(trained):
+    runs_dir, _ = trained
+    with running_server(runs_dir, fresh_log("scrubber")) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as live:
+        yield live
+
+
+def open_view_any_width(page, server, view: str, query: str = "") -> None:
+    """Like `open_view`, for a window where the sidebar starts closed too (a phone's)."""
+    page.goto(f"{server.url}/{view}{'?' + query if query else ''}", wait_until="domcontentloaded")
+    page.locator("[data-testid='stApp']").wait_for(state="attached")
+
+
+def open_run(page, server, view: str, name: str, heading: str):
+    open_view_any_width(page, server, view, f"run={name}")
+    wait_text(page, re.compile(f"^{heading} after epoch 3$"))
+    wait_idle(page)
+
+
+def scrub_to_first(page, heading: str) -> None:
+    page.locator(SLIDER).first.focus()
+    for _ in range(2):  # epoch 3 → 2 → 1, as a visitor's arrow keys move it
+        page.keyboard.press("ArrowLeft")
+    wait_text(page, re.compile(f"^{heading} after epoch 1$"))
+    wait_idle(page)
+
+
+def filter_pictures(page) -> list[str]:
+    return page.locator("[data-testid='stImage'] img").evaluate_all("images => images.map(image => image.src)")
+
+
+def shown_matrix(page) -> np.ndarray:
+    z = page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first.evaluate("plot => plot.data[0].z")
+    if isinstance(z, dict):  # plotly's typed-array form
+        import base64
+
+        return np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"]).reshape(10, 10)
+    return np.asarray(z)
+
+
+def test_scrubbing_changes_the_filters(server, browser, trained):
+    _, name = trained
+    page = new_page(browser)
+    try:
+        open_run(page, server, "inspect", name, "Filters")
+        before = filter_pictures(page)
+        assert len(before) >= 2
+        scrub_to_first(page, "Filters")
+        after = filter_pictures(page)
+        assert after[0] != before[0] and after[1] != before[1]  # both layers' filters, drawn again for epoch 1
+        assert_page_clean(page)
+    finally:
+        page.context.close()
+
+
+def test_scrubbing_changes_the_confusion_matrix_and_play_runs_to_the_end(server, browser, trained):
+    runs_dir, name = trained
+    expected = {epoch: confusion_matrix(y, p.argmax(axis=1))
+                for epoch, (y, p) in ((e, load_checkpoint_predictions(runs_dir, name, e)) for e in (1, 3))}
+    page = new_page(browser)
+    try:
+        open_run(page, server, "errors", name, "Confusion matrix")
+        np.testing.assert_array_equal(shown_matrix(page), expected[3])
+        scrub_to_first(page, "Confusion matrix")
+        np.testing.assert_array_equal(shown_matrix(page), expected[1])
+        assert not np.array_equal(expected[1], expected[3])
+        page.get_by_role("button", name=re.compile("Play")).click()
+        wait_text(page, re.compile("^Confusion matrix after epoch 2$"))
+        wait_text(page, re.compile("^Confusion matrix after epoch 3$"))
+        page.get_by_role("button", name=re.compile("Play")).wait_for(state="visible")  # stopped: Pause is Play again
+        wait_idle(page)
+        np.testing.assert_array_equal(shown_matrix(page), expected[3])
+        assert_page_clean(page)
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_screenshots_of_the_scrubbed_views(server, browser, trained, size):
+    """Not a check of looks: the pages at three window sizes on epoch 1, saved to look at, and clean."""
+    _, name = trained
+    page = new_page(browser)
+    page.set_viewport_size(dict(zip(("width", "height"), SIZES[size])))
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        for view, heading in (("inspect", "Filters"), ("errors", "Confusion matrix")):
+            open_run(page, server, view, name, heading)
+            scrub_to_first(page, heading)
+            (SHOTS / f"{view}-{size}.png").write_bytes(screenshot(page, f"scrub-{view}-{size}").read_bytes())
+            assert_page_clean(page)
+        open_view_any_width(page, server, "draw")
+        page.locator(CANVAS).wait_for(state="visible")
+        page.locator("[data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name=re.compile(re.escape(name))).click()
+        box = page.locator(CANVAS).bounding_box()
+        for points in (SEVEN_BAR, SEVEN_LEG):
+            page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
+            page.mouse.down()
+            for x, y in points[1:]:
+                page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
+            page.mouse.up()
+        wait_text(page, "epoch by epoch")
+        wait_idle(page)
+        (SHOTS / f"draw-{size}.png").write_bytes(screenshot(page, f"scrub-draw-{size}").read_bytes())
+        assert_page_clean(page)
+    finally:
+        page.context.close()

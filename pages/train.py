@@ -39,6 +39,7 @@ QUICK_POLL_SECONDS = 0.25
 QUICK_POLL_GRACE_SECONDS = 3.0  # a job's first seconds stay on the quick pace: no page rerun as its first percent lands
 SMOOTHING_KEY, LIVE_RATE_KEY = "train_smoothing", "train_live_learning_rate"
 LIVE_RATE_ANSWER_KEY = "train_live_learning_rate_answer"  # session state: (accepted, what the last Set said)
+DEFAULT_SMOOTHING = 0.6
 RECENT_IMAGES = 2000  # the "last batches" tile averages over about this many training images
 
 
@@ -273,21 +274,25 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
         st.progress(report.fraction, text=report.text)
         if state.paused and jobs.rules.max_pause_minutes is not None:  # a pause holds a worker others may wait for
             st.caption(describe_pause(jobs.pause_deadline(state.job_id), jobs.rules.max_pause_minutes))
-        steering(state)
-    if state.epochs or state.points:
-        show_latest_metrics(state)
     health = training_health(state.epochs)
     if health is not None:
         st.warning(health.message, icon=":material/healing:")
-    if len(state.points) < 2 and not state.epochs:
-        return  # a curve needs two points: no empty charts for the browser to draw while the job starts
-    smoothing = st.slider("Smoothing", 0.0, 0.99, 0.6, step=0.01, key=SMOOTHING_KEY,
-                          help="As TensorBoard's: an exponential moving average of the batch-level points "
-                               "(0 = raw). The raw points stay, faint, underneath.")
-    loss_figure, accuracy_figure = job_figures(state, smoothing)
-    loss_column, accuracy_column = st.columns(2)
-    loss_column.plotly_chart(loss_figure, key="train_loss_chart")
-    accuracy_column.plotly_chart(accuracy_figure, key="train_accuracy_chart")
+    # The curves come right under the progress bar, before the controls and tiles: on a 1280x720
+    # projector they are in view without scrolling (tests/test_browser_train.py measures it).
+    if len(state.points) >= 2 or state.epochs:  # a curve needs two points: no empty charts while the job starts
+        loss_column, accuracy_column = st.columns(2)
+        smoothing = st.session_state.get(SMOOTHING_KEY, DEFAULT_SMOOTHING)
+        loss_figure, accuracy_figure = job_figures(state, smoothing)
+        loss_column.plotly_chart(loss_figure, key="train_loss_chart")
+        accuracy_column.plotly_chart(accuracy_figure, key="train_accuracy_chart")
+    if not state.finished:
+        steering(state)
+    if state.epochs or state.points:
+        show_latest_metrics(state)
+    if len(state.points) >= 2 or state.epochs:
+        st.slider("Smoothing", 0.0, 0.99, DEFAULT_SMOOTHING, step=0.01, key=SMOOTHING_KEY,
+                  help="As TensorBoard's: an exponential moving average of the batch-level points "
+                       "(0 = raw). The raw points stay, faint, underneath.")
 
 
 def awaiting_change(state: JobState) -> bool:

@@ -13,8 +13,7 @@ import pytest
 
 from live_server import (
     assert_page_clean, chromium, click_nav, fresh_log, new_page, open_view, running_server,
-    screenshot,
-    wait_idle, wait_text,
+    SCREENSHOTS_DIR, screenshot, wait_idle, wait_text,
 )
 
 # The MLP on 1,000 images: epochs of a fraction of a second, and far more of them (a minute or
@@ -84,12 +83,77 @@ def run_caption(page) -> str:
     return wait_text(page, re.compile(r"· run mlp-")).inner_text()
 
 
+def screenshot_path(name: str):
+    """Where a window-sized screenshot goes (`screenshot()` shoots the whole page instead)."""
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS_DIR / f"{name}.png"
+
+
 def test_curve_gains_points_while_training(started, page):
     first = wait_points(page, 0)
     assert first >= 1
     assert wait_points(page, first) > first
     screenshot(page, "train")
     assert_page_clean(page)
+
+
+PROJECTOR = {"width": 1280, "height": 720}
+PHONE = {"width": 390, "height": 844}
+CHART_TOP_MAX_PX = 420  # on a 1280x720 projector, the curves start this high at most: in view without scrolling
+BOX = """(selector) => {
+    const element = document.querySelector(selector);
+    if (!element) return null;
+    const box = element.getBoundingClientRect();
+    if (box.height === 0) return null;
+    return {top: box.top, bottom: box.bottom, left: box.left, right: box.right};
+}"""
+
+
+def box_of(page, selector: str) -> dict:
+    """The element's box in the window, the page scrolled to its top; waits while a rerun swaps the element."""
+    page.evaluate("() => document.querySelector(\"[data-testid='stMain']\")?.scrollTo(0, 0)")
+    return page.wait_for_function(BOX, arg=selector, timeout=CURVE_TIMEOUT_MS).json_value()
+
+
+def test_on_a_projector_the_curves_are_in_view_without_scrolling(started, page):
+    """At 1280x720, during the training, both charts start at most 420 px down and lie inside the window,
+    beside each other; the Stop button is still in the window too. Layout, not speed."""
+    size = page.viewport_size
+    page.set_viewport_size(PROJECTOR)
+    try:
+        wait_points(page, 1)
+        page.wait_for_timeout(1500)  # let the fragment's next run lay out at the new width (a pause, not a check)
+        loss = box_of(page, LOSS_CHART)
+        accuracy = box_of(page, ".st-key-train_accuracy_chart:not([data-stale='true'])")
+        stop = box_of(page, ".st-key-train_stop")
+        page.screenshot(path=str(screenshot_path("train-projector-1280x720")))
+        assert 0 <= loss["top"] <= CHART_TOP_MAX_PX, f"the loss chart starts {loss['top']:.0f} px down"
+        assert loss["bottom"] <= PROJECTOR["height"], f"the loss chart ends below the window: {loss}"
+        assert accuracy["top"] == pytest.approx(loss["top"], abs=2) and accuracy["left"] >= loss["right"]
+        assert stop["bottom"] <= PROJECTOR["height"], f"Stop is below the window: {stop}"
+        assert_page_clean(page)
+    finally:
+        page.set_viewport_size(size)
+
+
+def test_on_a_phone_the_live_view_comes_before_the_form(started, page):
+    """At 390x844 the columns stack: the curves first, one under the other, each within the screen's width."""
+    size = page.viewport_size
+    page.set_viewport_size(PHONE)
+    try:
+        wait_points(page, 1)
+        page.wait_for_timeout(1500)
+        loss = box_of(page, LOSS_CHART)
+        accuracy = box_of(page, ".st-key-train_accuracy_chart:not([data-stale='true'])")
+        model = box_of(page, ".st-key-train_model")
+        page.screenshot(path=str(screenshot_path("train-phone-390x844")))
+        assert loss["top"] < PHONE["height"], f"the loss chart starts below the first screen: {loss}"
+        assert accuracy["top"] >= loss["bottom"] - 2, "the charts do not stack on a phone"
+        assert loss["left"] >= 0 and loss["right"] <= PHONE["width"] and accuracy["right"] <= PHONE["width"]
+        assert model["top"] > accuracy["bottom"], "the form comes before the live view on a phone"
+        assert_page_clean(page)
+    finally:
+        page.set_viewport_size(size)
 
 
 def test_training_goes_on_while_the_user_is_on_another_page(started, page):

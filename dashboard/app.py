@@ -49,5 +49,5 @@ if rules.heartbeat_seconds:  # a shared server: an open tab says "still here", s
     with st.sidebar:
         heartbeat()
 teacher_sign_in(rules, jobs.stop_queued)
-sync_address_bar()  # what an interrupted run changed in the URL reaches the browser now
 navigation.run()
+sync_address_bar()  # at the end of every full run: the browser's copy of the query string ends equal to the server's

@@ -28,6 +28,7 @@ from core.jobs.queue_estimate import estimated_starts
 from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import JobState, QueueFullError
 from core.config.zoo import MODEL_NAMES, SPECS, menu_label
+from dashboard.address_bar import is_stale_echo, remember_sent
 from dashboard.shared_jobs import shared_jobs, visitor_is_here
 from dashboard.visitor import may_manage, sharing_rules, visitor_id
 
@@ -194,6 +195,7 @@ def follow_form_in_url(config) -> None:
         for key in current:
             del st.query_params[key]
         st.query_params.update(wanted)
+        remember_sent()
     st.session_state["train_link_applied"] = config_query(st.query_params.to_dict())
 
 
@@ -322,9 +324,12 @@ jobs = shared_jobs()
 if widget_key("model") not in st.session_state:
     load_values(default_values(DEFAULT_MODEL))
 
-# Hyperparameters from the link (e.g. ?model=mlp&learning_rate=0.5), applied once per link.
+# Hyperparameters from the link (e.g. ?model=mlp&learning_rate=0.5), applied once per link. A query string
+# this session sent earlier, echoed back late by the browser after a fast click, is no new link: the form
+# keeps the click, and its own link goes out again below (dashboard/address_bar.py says why).
 link_settings = config_query(st.query_params.to_dict())
-link_applied_now = bool(link_settings) and link_settings != st.session_state.get("train_link_applied")
+link_applied_now = (bool(link_settings) and link_settings != st.session_state.get("train_link_applied")
+                    and not is_stale_echo())
 if link_applied_now:
     st.session_state["train_link_applied"] = link_settings
     link = values_from_query(link_settings, st.session_state[widget_key("model")])

@@ -171,3 +171,48 @@ def test_cli_lists_one_line_per_kept_checkpoint(checkpointed):
     assert [json.loads(line)["epoch"] for line in as_json.stdout.splitlines()] == [1, 2, 3, 4]
     missing = subprocess.run(command[:-1] + ["nope"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "No run named 'nope'" in missing.stderr
+
+
+# ---- fork: a new run from any kept checkpoint ----
+
+def fork_config(**changes):
+    return preset_config("mlp", **{"epochs": 3, "train_size": 600, "validation_size": 200, "batch_size": 50, **changes})
+
+
+@pytest.fixture(scope="module")
+def parent_run(mnist, tmp_path_factory):
+    runs_dir = tmp_path_factory.mktemp("forks") / "runs"
+    events = list(RecordedRun(fork_config(), runs_dir=runs_dir, name="parent", mnist=mnist))
+    return runs_dir, [e for e in events if isinstance(e, EpochEnd)]
+
+
+def test_a_fork_with_nothing_changed_reproduces_the_parents_next_epochs(parent_run, mnist):
+    runs_dir, parent_epochs = parent_run
+    run = RecordedRun(fork_config(epochs=2), runs_dir=runs_dir, name="same", mnist=mnist, fork_from=("parent", 1))
+    epochs = [e for e in run if isinstance(e, EpochEnd)]
+    assert [e.epoch for e in epochs] == [2, 3]  # numbered on from the parent's epoch: x axis = total epochs
+    for fork, parent in zip(epochs, parent_epochs[1:]):
+        for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert getattr(fork, metric) == pytest.approx(getattr(parent, metric), rel=1e-5, abs=1e-6), (fork.epoch, metric)
+    summary = load_run("same", runs_dir)
+    assert summary.parent == {"run": "parent", "epoch": 1} and list_checkpoints(runs_dir, "same") == [2, 3]
+
+
+def test_a_fork_with_a_new_learning_rate_records_it_and_its_parent(parent_run, mnist):
+    runs_dir, parent_epochs = parent_run
+    run = RecordedRun(fork_config(epochs=1, learning_rate=0.5), runs_dir=runs_dir, name="faster", mnist=mnist,
+                      fork_from=("parent", 2))
+    [epoch] = [e for e in run if isinstance(e, EpochEnd)]
+    summary = load_run("faster", runs_dir)
+    assert epoch.epoch == 3 and epoch.learning_rate == pytest.approx(0.5)
+    assert summary.config["learning_rate"] == 0.5 and summary.parent == {"run": "parent", "epoch": 2}
+    assert epoch.loss != pytest.approx(parent_epochs[2].loss, rel=1e-3)  # it went its own way
+
+
+def test_a_fork_must_keep_the_architecture_and_name_a_kept_checkpoint(parent_run, mnist):
+    runs_dir, _ = parent_run
+    with pytest.raises(ConfigError, match=r"keeps its parent's architecture: .*`hidden_units`"):
+        RecordedRun(fork_config(hidden_units=32), runs_dir=runs_dir, name="wider", mnist=mnist, fork_from=("parent", 1))
+    with pytest.raises(RunError, match="no checkpoint at epoch 7"):
+        RecordedRun(fork_config(), runs_dir=runs_dir, name="later", mnist=mnist, fork_from=("parent", 7))
+    assert not (runs_dir / "wider").exists() and not (runs_dir / "later").exists()  # refused before any folder

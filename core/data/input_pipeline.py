@@ -31,7 +31,7 @@ def _without_autotuning(dataset):
     return dataset.with_options(options)
 
 
-def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int | None):
+def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int | None, epochs_done: int = 0):
     import tensorflow as tf
 
     tensors = tuple(tf.constant(array) for array in arrays)
@@ -39,6 +39,12 @@ def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int
     indices = tf.data.Dataset.range(len(arrays[0]))
     if seed is not None:
         indices = indices.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
+        # Each pass over the shuffled indices draws the next epoch's order from the dataset's seed
+        # generator, which the batches below share: passing over the indices alone (60,000 integers)
+        # `epochs_done` times makes the next pass epoch `epochs_done + 1`'s order.
+        for _ in range(epochs_done):
+            for _ in indices.batch(len(arrays[0])):
+                pass
 
     def gather(batch):
         picked = [tf.gather(tensor, batch) for tensor in tensors]
@@ -50,12 +56,14 @@ def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int
     return _without_autotuning(batches.prefetch(PREFETCHED_BATCHES))
 
 
-def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epochs_done: int = 0):
     """Batches of `batch_size` (the last one may be smaller), reshuffled every epoch.
 
     The order depends only on `seed`: the same seed gives the same batches, epoch by epoch.
+    `epochs_done`: the epochs a run continued from a checkpoint already trained; the first pass
+    is then epoch `epochs_done + 1`'s order, as the run that trained them would have drawn it.
     """
-    return _gathered_batches((x, y), batch_size, seed)
+    return _gathered_batches((x, y), batch_size, seed, epochs_done)
 
 
 def evaluation_batches(x: np.ndarray, y: np.ndarray, batch_size: int = EVALUATION_BATCH_SIZE):

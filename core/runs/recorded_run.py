@@ -8,18 +8,21 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from core.config.train_config import TrainConfig
+from core.config.train_config import ConfigError, TrainConfig
 from core.data.mnist import Mnist, load_mnist
 from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
 from core.training.events import DIVERGED, EpochEnd, LearningRateChanged, Progress, RunDone, TrainingEnd
 from core.data.input_pipeline import prediction_batches
 from core.models.numpy_forward import translate_checked
-from core.runs.checkpoints import CheckpointWriter
+from core.runs.checkpoints import CheckpointWriter, load_keras_state
 from core.runs.run_writer import RunWriter
-from core.runs.store import RunError
+from core.runs.store import RunError, load_run
 from core.data.splits import make_splits
 from core.training.trainer import Trainer
+from core.training.training_start import TrainingStart
+
+ARCHITECTURE = ("model", "hidden_units")  # what a fork must keep: the weights' shapes follow from them
 
 
 class RecordedRun:
@@ -33,6 +36,10 @@ class RecordedRun:
         control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
         supervisor_pid: the process this run trains for, when it trains in a worker (see `RunWriter`).
         compiled_models: a warm worker's compiled models to reuse (see `core.training.compiled_models`).
+        fork_from: `(run, epoch)`: a new run that continues from that run's checkpoint at that epoch
+            (its weights, optimizer state and data order), training `config.epochs` more; its epochs are
+            numbered on from the parent's, and `status.json` records `parent`. The architecture
+            (`model`, `hidden_units`) must be the parent's; anything else may change.
 
     Raises:
         DatasetError, ConfigError, RunError: at construction, before any folder is created
@@ -46,17 +53,23 @@ class RecordedRun:
 
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None,
                  name: str | None = None, mnist: Mnist | None = None, control: TrainingControl | None = None,
-                 supervisor_pid: int | None = None, compiled_models: CompiledModels | None = None):
+                 supervisor_pid: int | None = None, compiled_models: CompiledModels | None = None,
+                 fork_from: tuple[str, int] | None = None):
         self.config = config
         splits = make_splits(mnist or load_mnist(), config)
         self.keeps_best = config.keep_best_epoch and config.validation != "none"
+        start = None if fork_from is None else fork_start(runs_dir, config, *fork_from)
         self.trainer = Trainer(config, splits, control=control, compiled_models=compiled_models,
-                               on_epoch_model=self._on_epoch_model if self.keeps_best or config.checkpoint_budget_mb else None)
+                               on_epoch_model=self._on_epoch_model if self.keeps_best or config.checkpoint_budget_mb else None,
+                               start=start)
         self.writer = RunWriter(config, runs_dir, name, supervisor_pid)
+        if fork_from is not None:
+            self.writer.record_parent(*fork_from)
         self.checkpoints = None
+        epochs_done = 0 if start is None else start.epochs_done
         if config.checkpoint_budget_mb:
-            self.checkpoints = CheckpointWriter(self.writer.path, config.checkpoint_budget_mb, config.epochs, splits.y_test,
-                                                translate=translate_checked, predict=self._predict_test_set)
+            self.checkpoints = CheckpointWriter(self.writer.path, config.checkpoint_budget_mb, epochs_done + config.epochs,
+                                                splits.y_test, translate=translate_checked, predict=self._predict_test_set)
         self._best = (math.inf, None, None)  # (val_loss, epoch, the Keras weights after it)
 
     @property
@@ -110,9 +123,10 @@ class RecordedRun:
     def _save_model_and_predictions(self, end: TrainingEnd) -> tuple[float, float]:
         model, splits = self.trainer.model, self.trainer.splits
         _, best_epoch, best_weights = self._best
-        if best_weights is not None and best_epoch != end.epochs_completed:
+        last_epoch = self.trainer.epochs[-1].epoch
+        if best_weights is not None and best_epoch != last_epoch:
             model.set_weights(best_weights)  # the run's model is its best epoch's
-        self.writer.model_epoch = best_epoch if best_weights is not None else end.epochs_completed
+        self.writer.model_epoch = best_epoch if best_weights is not None else last_epoch
         probabilities = self._predict_test_set(model)
         picked = probabilities[np.arange(len(splits.y_test)), splits.y_test]
         test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
@@ -120,3 +134,21 @@ class RecordedRun:
         self.writer.save_model(model)
         self.writer.save_predictions(splits.y_test, probabilities)
         return test_loss, test_accuracy
+
+
+def fork_start(runs_dir, config: TrainConfig, parent: str, epoch: int) -> TrainingStart:
+    """The state run `parent` had after `epoch`, for a new run with `config` to continue from.
+
+    Raises:
+        RunError: if the parent or its checkpoint at `epoch` is missing or damaged.
+        ConfigError: if `config` changes the parent's architecture.
+    """
+    parent_config = load_run(parent, runs_dir).config
+    for name in ARCHITECTURE:
+        if parent_config.get(name) != getattr(config, name):
+            raise ConfigError(
+                f"A fork keeps its parent's architecture: run {parent!r} has `{name}`={parent_config.get(name)!r}, "
+                f"this config {getattr(config, name)!r}. Pass {name}={parent_config.get(name)!r}, or train a new run."
+            )
+    weights, optimizer = load_keras_state(runs_dir, parent, epoch)
+    return TrainingStart(epoch, weights, tuple(optimizer))

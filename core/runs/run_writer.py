@@ -66,6 +66,11 @@ class RunWriter:
         self.model_epoch: int | None = None  # the epoch whose model the run keeps (its best, with `keep_best_epoch`)
         self._writers_lock = threading.Lock()  # histograms come from the training thread, scalars from the reader's
 
+    def record_parent(self, run: str, epoch: int) -> None:
+        """Say in `status.json` that this run continues run `run` from its checkpoint at `epoch` (a fork)."""
+        self._status["parent"] = {"run": run, "epoch": epoch}
+        write_json_atomic(self.path / STATUS_FILE, self._status)
+
     def append_epoch(self, epoch: EpochEnd) -> None:
         """Append one epoch's metrics (one fsynced JSON line) and its TensorBoard scalars."""
         line = json.dumps({k: v for k, v in epoch.to_dict().items() if k != "event"}) + "\n"

@@ -134,6 +134,7 @@ class RunSummary:
     problems: list[str] = field(default_factory=list)  # files missing or unreadable
     best_epoch: int | None = None  # the epoch with the lowest val_loss
     model_epoch: int | None = None  # the epoch whose model the run kept (its best, with `keep_best_epoch`)
+    parent: dict | None = None  # a fork's parent: {"run": name, "epoch": the checkpoint it continued from}
 
     @property
     def model(self) -> str:
@@ -267,7 +268,15 @@ def read_run(path: Path) -> RunSummary:
         test_accuracy=_number(status.get("test_accuracy")), test_loss=_number(status.get("test_loss")),
         started=_number(status.get("started")), ended=_number(status.get("ended")), problems=problems,
         best_epoch=_epoch_number(status.get("best_epoch")), model_epoch=_epoch_number(status.get("model_epoch")),
+        parent=_parent(status.get("parent")),
     )
+
+
+def _parent(value) -> dict | None:
+    """A fork's `{"run", "epoch"}` from `status.json`, or None where it is absent or damaged."""
+    if not isinstance(value, dict) or not isinstance(value.get("run"), str) or _epoch_number(value.get("epoch")) is None:
+        return None
+    return {"run": value["run"], "epoch": value["epoch"]}
 
 
 def _epoch_number(value) -> int | None:

@@ -27,6 +27,7 @@ from core.config.train_config import ConfigError, TrainConfig
 from core.training.batch_points import point_due
 from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
+from core.training.training_start import TrainingStart
 from core.training.events import (
     COMPLETED, DIVERGED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, LearningRateChanged, Progress, TrainingEnd,
 )
@@ -63,6 +64,9 @@ class Trainer:
             after each epoch that did not diverge, with the Keras model as that epoch left it (for the
             NumPy model, an equivalent Keras one), before the next epoch changes it: where the run's
             checkpoints are written. None = nothing.
+        start: continue from a checkpoint's state (a fork): its weights and optimizer state, its
+            epochs counted, the data order of the epochs after it; then train `config.epochs` more.
+            Keras models only.
 
     Iterating yields `Progress` (points within an epoch), `EpochEnd` (after each epoch),
     `LearningRateChanged` (where `control` changed the rate) and, last, one `TrainingEnd`. Afterwards `model` holds the trained Keras model (the NumPy model is
@@ -71,7 +75,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, splits: Splits, progress_interval: float = PROGRESS_INTERVAL_SECONDS,
                  control: TrainingControl | None = None, compiled_models: CompiledModels | None = None,
-                 on_epoch_model: Callable | None = None):
+                 on_epoch_model: Callable | None = None, start: TrainingStart | None = None):
         if config.batch_size > splits.train_count:
             raise ConfigError(
                 f"`batch_size`={config.batch_size} is larger than the {splits.train_count} training images. "
@@ -88,6 +92,10 @@ class Trainer:
         self.control = control or TrainingControl()
         self.compiled_models = compiled_models
         self.on_epoch_model = on_epoch_model
+        if start is not None and config.model == "numpy_logreg":
+            raise ConfigError("`numpy_logreg` runs cannot be continued from a checkpoint; "
+                              "fork or resume a Keras model such as `softmax`.")
+        self.start = start
 
     def stop(self) -> None:
         """Ask the run to stop; it does so after the batch in progress, keeping finished epochs."""
@@ -141,14 +149,19 @@ class Trainer:
                 monitor="val_loss", patience=config.patience, restore_best_weights=config.restore_best_weights
             )
             callbacks.append(early_stopping)
-        training_data = training_batches(splits.train_images, splits.y_train, self.batch_size, config.seed)
+        epochs_done = 0
+        if self.start is not None:
+            self.start.apply_to(self.model)
+            epochs_done = self.start.epochs_done
+        training_data = training_batches(splits.train_images, splits.y_train, self.batch_size, config.seed, epochs_done)
         validation_data = None if splits.val_images is None else evaluation_batches(splits.val_images, splits.y_val)
         finished = object()
 
         def fit() -> None:
             try:
                 self.history = self.model.fit(
-                    training_data, epochs=config.epochs, validation_data=validation_data,
+                    training_data, initial_epoch=epochs_done, epochs=epochs_done + config.epochs,
+                    validation_data=validation_data,
                     callbacks=callbacks, verbose=0, shuffle=False,  # training_data reshuffles itself
                 )
                 events.put(finished)

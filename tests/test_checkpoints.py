@@ -216,3 +216,13 @@ def test_a_fork_must_keep_the_architecture_and_name_a_kept_checkpoint(parent_run
     with pytest.raises(RunError, match="no checkpoint at epoch 7"):
         RecordedRun(fork_config(), runs_dir=runs_dir, name="later", mnist=mnist, fork_from=("parent", 7))
     assert not (runs_dir / "wider").exists() and not (runs_dir / "later").exists()  # refused before any folder
+
+
+def test_a_fork_reproduces_its_parent_where_keras_trains_several_batches_a_call(mnist, tmp_path):
+    """94 batches an epoch, 4 a call into TensorFlow: the epochs must still split where the parent's did."""
+    config = preset_config("mlp", epochs=2, train_size=3008, validation_size=8, batch_size=32, checkpoint_budget_mb=5)
+    parent = [e for e in RecordedRun(config, runs_dir=tmp_path, name="p", mnist=mnist) if isinstance(e, EpochEnd)]
+    fork = [e for e in RecordedRun(config.replace(epochs=1), runs_dir=tmp_path, name="f", mnist=mnist, fork_from=("p", 1))
+            if isinstance(e, EpochEnd)]
+    assert fork[0].epoch == 2
+    assert fork[0].loss == pytest.approx(parent[1].loss, rel=1e-5) and fork[0].val_loss == pytest.approx(parent[1].val_loss, rel=1e-5)

@@ -6,7 +6,9 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from core.data.input_pipeline import evaluation_batches, prediction_batches, training_batches  # noqa: E402
+from core.data.input_pipeline import (  # noqa: E402
+    epoch_ordered_batches, evaluation_batches, prediction_batches, training_batches,
+)
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +107,27 @@ def test_a_split_holds_mnist_as_stored_and_its_validation_images_are_a_view(mnis
     assert np.shares_memory(splits.val_images, mnist.x_train)
     assert splits.x_val.dtype == np.float32 and splits.x_val.shape == (5000, 28, 28, 1)
     assert float(splits.x_val.max()) == 1.0 and float(splits.x_val.min()) == 0.0
+
+
+def test_epoch_ordered_batches_draw_epoch_k_alike_however_the_stream_starts(digits):
+    """What the trainer reads: epoch k's order depends on (seed, k) only, so a run continued after
+    epoch 2 reads epoch 3 exactly as the run that went on did; each epoch a permutation with its own last batch."""
+    x, y = digits
+    batches, set_epoch = epoch_ordered_batches(x, y, 64, seed=3)
+    index_of = {image.tobytes(): i for i, image in enumerate(x)}
+    orders = []
+    for epoch in (1, 2, 3):
+        set_epoch(epoch)
+        [(images, labels, sizes)] = epochs_of(batches, 1)
+        assert sizes == [64] * 15 + [40]
+        order = [index_of[image.tobytes()] for image in images]
+        assert sorted(order) == list(range(1000))
+        np.testing.assert_array_equal(labels, y[order])
+        orders.append(order)
+    assert orders[0] != orders[1] and orders[1] != orders[2]
+    again, set_again = epoch_ordered_batches(x, y, 64, seed=3)  # a new pipeline, as a continuation builds
+    set_again(3)
+    assert [index_of[image.tobytes()] for image in epochs_of(again, 1)[0][0]] == orders[2]
+    other_seed, set_other = epoch_ordered_batches(x, y, 64, seed=4)
+    set_other(3)
+    assert [index_of[image.tobytes()] for image in epochs_of(other_seed, 1)[0][0]] != orders[2]

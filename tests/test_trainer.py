@@ -59,14 +59,18 @@ def test_plain_model_fit_gives_the_same_numbers(mlp_run):
     shuffle), so this compares exactly. On another CPU only the comparison within one process
     is guaranteed, which is what this test does.
     """
-    from core.data.input_pipeline import evaluation_batches, training_batches
+    import keras
+
+    from core.data.input_pipeline import epoch_ordered_batches, evaluation_batches
     from core.models.keras_models import build_keras_model
 
     config, trainer, _ = mlp_run
     splits = trainer.splits
-    model = build_keras_model(config, steps_per_epoch=math.ceil(len(splits.x_train) / config.batch_size))
-    history = model.fit(training_batches(splits.x_train, splits.y_train, config.batch_size, config.seed),
-                        epochs=config.epochs, validation_data=evaluation_batches(splits.x_val, splits.y_val),
+    steps = math.ceil(len(splits.x_train) / config.batch_size)
+    model = build_keras_model(config, steps_per_epoch=steps)
+    batches, set_epoch = epoch_ordered_batches(splits.x_train, splits.y_train, config.batch_size, config.seed)
+    history = model.fit(batches, epochs=config.epochs, validation_data=evaluation_batches(splits.x_val, splits.y_val),
+                        callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: set_epoch(epoch + 1))],
                         shuffle=False, verbose=0)
     assert streamed(trainer) == {name: history.history[name] for name in METRICS}
     np.testing.assert_array_equal(model.predict(splits.x_val[:50], verbose=0),

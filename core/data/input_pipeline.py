@@ -31,7 +31,7 @@ def _without_autotuning(dataset):
     return dataset.with_options(options)
 
 
-def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int | None, epochs_done: int = 0):
+def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int | None, index_batches=None):
     import tensorflow as tf
 
     tensors = tuple(tf.constant(array) for array in arrays)
@@ -39,12 +39,6 @@ def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int
     indices = tf.data.Dataset.range(len(arrays[0]))
     if seed is not None:
         indices = indices.shuffle(len(arrays[0]), seed=seed, reshuffle_each_iteration=True)
-        # Each pass over the shuffled indices draws the next epoch's order from the dataset's seed
-        # generator, which the batches below share: passing over the indices alone (60,000 integers)
-        # `epochs_done` times makes the next pass epoch `epochs_done + 1`'s order.
-        for _ in range(epochs_done):
-            for _ in indices.batch(len(arrays[0])):
-                pass
 
     def gather(batch):
         picked = [tf.gather(tensor, batch) for tensor in tensors]
@@ -52,18 +46,47 @@ def _gathered_batches(arrays: tuple[np.ndarray, ...], batch_size: int, seed: int
             picked[0] = tf.expand_dims(tf.cast(picked[0], tf.float32) / np.float32(255.0), -1)
         return tuple(picked) if len(picked) > 1 else picked[0]  # `predict` wants bare batches, not 1-tuples
 
-    batches = indices.batch(batch_size).map(gather)
+    batches = (indices.batch(batch_size) if index_batches is None else index_batches).map(gather)
     return _without_autotuning(batches.prefetch(PREFETCHED_BATCHES))
 
 
-def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, epochs_done: int = 0):
+def training_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
     """Batches of `batch_size` (the last one may be smaller), reshuffled every epoch.
 
     The order depends only on `seed`: the same seed gives the same batches, epoch by epoch.
-    `epochs_done`: the epochs a run continued from a checkpoint already trained; the first pass
-    is then epoch `epochs_done + 1`'s order, as the run that trained them would have drawn it.
     """
-    return _gathered_batches((x, y), batch_size, seed, epochs_done)
+    return _gathered_batches((x, y), batch_size, seed)
+
+
+def epoch_ordered_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int):
+    """Batches whose order at epoch k (1-based) is a function of `(seed, k)` alone; `set_epoch(k)` picks k.
+
+    `shuffle(reshuffle_each_iteration=True)` keeps its place in a seed generator that a new `fit`
+    starts over, so a run continued from a checkpoint after epoch k would read epoch 1's order
+    again. Here each pass reads the epoch from a variable when it starts (a stateless shuffle of
+    `(seed, epoch)`): call `set_epoch(k)` before epoch k's pass (a callback's `on_epoch_begin`),
+    and a continuation reads epoch k + 1 exactly as the run that went on did.
+
+    Returns:
+        `(dataset, set_epoch)`: one epoch's batches a pass (the last one may be smaller), and the
+        function that picks the epoch the next pass is.
+    """
+    import math
+
+    import tensorflow as tf
+
+    count = len(x)
+    epoch = tf.Variable(1, dtype=tf.int64, trainable=False, name="data_epoch")
+
+    def epoch_batches(_):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch.value()]))
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    index_batches = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(epoch_batches)
+    # a known length, as `training_batches` has: Keras warns of, and handles, one it must discover
+    index_batches = index_batches.apply(tf.data.experimental.assert_cardinality(math.ceil(count / batch_size)))
+    return _gathered_batches((x, y), batch_size, None, index_batches), lambda k: epoch.assign(k)
 
 
 def evaluation_batches(x: np.ndarray, y: np.ndarray, batch_size: int = EVALUATION_BATCH_SIZE):

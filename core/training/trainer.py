@@ -122,7 +122,7 @@ class Trainer:
     def _train_keras(self) -> Iterator:
         import keras
 
-        from core.data.input_pipeline import evaluation_batches, training_batches
+        from core.data.input_pipeline import epoch_ordered_batches, evaluation_batches
         from core.models.keras_models import build_keras_model
         from core.training.streaming_callback import StreamingCallback
 
@@ -153,7 +153,9 @@ class Trainer:
         if self.start is not None:
             self.start.apply_to(self.model)
             epochs_done = self.start.epochs_done
-        training_data = training_batches(splits.train_images, splits.y_train, self.batch_size, config.seed, epochs_done)
+        training_data, set_epoch = epoch_ordered_batches(splits.train_images, splits.y_train, self.batch_size, config.seed)
+        # first: each epoch's pass over the data starts after its callbacks' on_epoch_begin
+        callbacks.insert(0, keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: set_epoch(epoch + 1)))
         validation_data = None if splits.val_images is None else evaluation_batches(splits.val_images, splits.y_val)
         finished = object()
 
@@ -162,7 +164,7 @@ class Trainer:
                 self.history = self.model.fit(
                     training_data, initial_epoch=epochs_done, epochs=epochs_done + config.epochs,
                     validation_data=validation_data,
-                    callbacks=callbacks, verbose=0, shuffle=False,  # training_data reshuffles itself
+                    callbacks=callbacks, verbose=0, shuffle=False,  # training_data orders each epoch itself
                 )
                 events.put(finished)
             except BaseException as error:  # handed to the consuming thread

@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m core", description="MNIST training lab: train zoo models and list runs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     train = commands.add_parser("train", help="train a zoo model and save the run")
-    train.add_argument("--model", required=True, help=f"one of {', '.join(MODEL_NAMES)}")
+    train.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)} (required unless --fork)")
+    train.add_argument("--fork", metavar="RUN:EPOCH",
+                       help="a new run that continues from RUN's checkpoint at EPOCH with its settings, changed by the flags "
+                            "given (--epochs: epochs more); see `python -m core runs --checkpoints RUN`")
     for field in fields(TrainConfig):
         if field.name != "model":
             train.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None, metavar=field.type.upper(),
@@ -63,11 +66,38 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_config(args: argparse.Namespace) -> TrainConfig:
-    """The model's preset with every flag the user gave applied on top."""
+    """The model's preset (a fork: its parent's config) with every flag the user gave applied on top."""
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "model" and getattr(args, f.name) is not None}
+    if getattr(args, "fork", None) is not None:
+        from core.runs.store import load_run
+
+        from core.runs.checkpoints import list_checkpoints
+
+        parent, epoch = parse_fork(args.fork)
+        base = load_run(parent, args.runs_dir).config
+        kept = list_checkpoints(args.runs_dir, parent)
+        if epoch not in kept:  # refused here, before any worker starts
+            raise RunError(f"Run {parent!r} has no checkpoint at epoch {epoch} (kept: {', '.join(map(str, kept)) or 'none'}). "
+                           f"Pick a kept epoch: python -m core runs --checkpoints {parent}")
+        return from_dict({**base, **({"model": args.model} if args.model else {}), **given})
+    if args.model is None:
+        raise UsageError("the following arguments are required: --model (or --fork RUN:EPOCH)")
     if args.model not in SPECS:
         raise ConfigError(f"Unknown model {args.model!r}. Pass one of {list(MODEL_NAMES)}.")
-    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "model" and getattr(args, f.name) is not None}
     return from_dict({"model": args.model, **SPECS[args.model].preset, **given})
+
+
+def parse_fork(text: str) -> tuple[str, int]:
+    """`"RUN:EPOCH"` as `(run, epoch)`.
+
+    Raises:
+        UsageError: for anything else, with an example.
+    """
+    run, _, epoch = text.rpartition(":")
+    if not run or not epoch.isdigit() or int(epoch) < 1:
+        raise UsageError(f"--fork takes RUN:EPOCH, a run and one of its kept epochs (e.g. --fork mlp-20261206-0500-ab12:3). "
+                         f"Received: --fork {text[:100]!r}")
+    return run, int(epoch)
 
 
 def progress_bar(fraction: float, width: int = 30) -> str:
@@ -108,7 +138,8 @@ def train_command(args: argparse.Namespace) -> int:
 
     epochs, last_health = [], None
     try:
-        handle = executor.start(JobRequest(config, name, str(runs_dir), mnist_path))
+        fork_from = None if args.fork is None else parse_fork(args.fork)
+        handle = executor.start(JobRequest(config, name, str(runs_dir), mnist_path, fork_from=fork_from))
         signal.signal(signal.SIGINT, on_ctrl_c)
         for number, event in enumerate(handle.events()):
             if number == 0 and not args.json:  # the run folder exists now: it was made before the first event

@@ -226,3 +226,22 @@ def test_a_fork_reproduces_its_parent_where_keras_trains_several_batches_a_call(
             if isinstance(e, EpochEnd)]
     assert fork[0].epoch == 2
     assert fork[0].loss == pytest.approx(parent[1].loss, rel=1e-5) and fork[0].val_loss == pytest.approx(parent[1].val_loss, rel=1e-5)
+
+
+def test_cli_forks_a_run_from_a_kept_epoch_on_a_local_worker(parent_run):
+    runs_dir, parent_epochs = parent_run
+    command = [sys.executable, "-m", "core", "train", "--fork", "parent:1", "--epochs", "1", "--learning-rate", "0.05",
+               "--name", "cli-fork", "--runs-dir", str(runs_dir), "--json"]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["epoch"] for line in lines if line["event"] == "epoch"] == [2]
+    assert lines[-1]["event"] == "done" and lines[-1]["name"] == "cli-fork"
+    summary = load_run("cli-fork", runs_dir)
+    assert summary.parent == {"run": "parent", "epoch": 1} and summary.config["learning_rate"] == 0.05
+    assert summary.config["train_size"] == 600  # the parent's settings, but for the flags given
+    for bad, message in (("parent:9", "no checkpoint at epoch 9"), ("parent", "--fork takes RUN:EPOCH"),
+                         ("nope:1", "No run named 'nope'")):
+        refused = subprocess.run(command[:5] + [bad] + ["--runs-dir", str(runs_dir)], cwd=ROOT, capture_output=True,
+                                 text=True, timeout=120)
+        assert refused.returncode == 2 and message in refused.stderr and refused.stderr.count("\n") == 1, refused.stderr

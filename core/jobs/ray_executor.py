@@ -479,6 +479,8 @@ class RayExecutor(Executor):
         with self._lock:
             if self._closed:
                 raise JobError("The executor was shut down; the server is stopping.")
+        if request.fork_from is not None:  # the node would need the parent's checkpoint, which lies here
+            raise JobError("A fork trains on the local executor only, for now: pass --executor local.")
         events, commands = self._take_queues()
         options = {"num_cpus": self.cpus_per_job, "name": f"train:{request.run_name}"}
         if self.resources:

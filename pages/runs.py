@@ -80,6 +80,7 @@ st.dataframe(
             "model from epoch", help="The epoch whose model the run kept: its best (lowest val_loss) with "
                                      "'Keep the best epoch', else its last"),
         "checkpoints": st.column_config.NumberColumn("checkpoints", help="Epochs kept as checkpoints"),
+        "parent": st.column_config.TextColumn("forked from", help="The run and epoch a fork continued from"),
         "size_mb": st.column_config.NumberColumn("size (MB)", format="%.2f",
                                                  help="The run folder on disk, checkpoints included; deleting the run frees it"),
         "seconds": st.column_config.NumberColumn("duration (s)", format="%.1f"),

@@ -15,6 +15,7 @@ from core.runs.checkpoints import (
     kept_epochs, list_checkpoints, load_checkpoint_numpy_model, load_checkpoint_predictions, load_keras_state,
 )
 from core.runs.recorded_run import RecordedRun
+from core.runs.run_table import run_row
 from core.runs.store import RunError, delete_run, list_runs, load_predictions, load_run
 from core.training.events import EpochEnd
 
@@ -196,6 +197,7 @@ def test_a_fork_with_nothing_changed_reproduces_the_parents_next_epochs(parent_r
             assert getattr(fork, metric) == pytest.approx(getattr(parent, metric), rel=1e-5, abs=1e-6), (fork.epoch, metric)
     summary = load_run("same", runs_dir)
     assert summary.parent == {"run": "parent", "epoch": 1} and list_checkpoints(runs_dir, "same") == [2, 3]
+    assert run_row(summary)["parent"] == "parent @ epoch 1" and run_row(load_run("parent", runs_dir))["parent"] is None
 
 
 def test_a_fork_with_a_new_learning_rate_records_it_and_its_parent(parent_run, mnist):

@@ -16,11 +16,11 @@ HYPERPARAMETERS = (  # every TrainConfig knob worth comparing, in the Train form
 )
 COLUMNS = (
     "run", "model", "status", "epochs", *HYPERPARAMETERS, "best_val_accuracy", "test_accuracy", "model_epoch",
-    "checkpoints", "size_mb", "seconds", "started", "problems",
+    "checkpoints", "size_mb", "parent", "seconds", "started", "problems",
 )
 SHOWN_AT_FIRST = (  # the rest can be added from the page's column picker
     "run", "model", "status", "epochs", "optimizer", "learning_rate", "batch_size", "activation", "initializer",
-    "train_size", "best_val_accuracy", "test_accuracy", "model_epoch", "size_mb", "seconds", "started", "problems",
+    "train_size", "best_val_accuracy", "test_accuracy", "model_epoch", "size_mb", "parent", "seconds", "started", "problems",
 )
 
 
@@ -71,6 +71,7 @@ def run_row(run: RunSummary) -> dict:
         "model_epoch": run.model_epoch,  # the epoch whose model the run kept (its best, with keep_best_epoch)
         "checkpoints": len(epochs_in(run.path / CHECKPOINTS_DIR)),
         "size_mb": round(folder_bytes(run.path) / MEGABYTE, 2),  # on disk; deleting the run frees it
+        "parent": None if run.parent is None else f"{run.parent['run']} @ epoch {run.parent['epoch']}",  # a fork's lineage
         "seconds": round(sum(_number(e.get("seconds")) or 0.0 for e in run.epochs), 1),
         "started": _local_time(run.started),
         "problems": "; ".join(run.problems),

@@ -223,7 +223,10 @@ def test_disk_full_while_saving_the_model_fails_the_run_and_keeps_earlier_runs(s
     monkeypatch.undo()
 
     failed = tmp_path / "full"
-    assert sorted(p.name for p in failed.iterdir()) == sorted([CONFIG_FILE, STATUS_FILE, METRICS_FILE, "logs"])
+    # No half-written model: what stays is the record of the finished epoch (its metrics, batch points and checkpoint).
+    assert sorted(p.name for p in failed.iterdir()) == sorted([CONFIG_FILE, STATUS_FILE, METRICS_FILE, "batches.jsonl",
+                                                               "checkpoints", "logs"])
+    assert [p.name for p in (failed / "checkpoints").iterdir()] == ["epoch-0001"]
     status = json.loads((failed / STATUS_FILE).read_text())
     assert status["status"] == FAILED and "No space left on device" in status["reason"]
     runs = {summary.name: summary for summary in list_runs(tmp_path)}

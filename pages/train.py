@@ -401,8 +401,7 @@ with form_column:
         n_train, n_val = split_sizes(config)
         st.markdown(f"Trains on **{n_train:,} images**" + (f", validates on {n_val:,}" if n_val else "") +
                     f". **{about(estimate.seconds, capital=True)} per epoch**, "
-                    f"{format_seconds(run_seconds(config, estimate.seconds))} in all. "
-                    f"Checkpoints: {budget_note(config.checkpoint_budget_mb, estimated_checkpoint_mb(config, saved_runs(str(resolve_runs_dir()))), config.epochs)}.")
+                    f"{format_seconds(run_seconds(config, estimate.seconds))} in all.")
         follow_form_in_url(config)
     too_big = None if config is None else memory_refusal(config)
     if too_big:
@@ -420,7 +419,10 @@ with form_column:
                                help="Loads the write-up's settings, on all its training images (the caption above "
                                     "says what they reached and how long they take here).")
     if config is not None:  # below Start, so a projector or a phone shows Start without scrolling
-        st.caption(f"Estimate {estimate.detail}, with start-up and scoring the 10,000 test images. "
+        checkpoint_mb = estimated_checkpoint_mb(config, saved_runs(str(resolve_runs_dir())))
+        st.caption(f"Checkpoints (one per epoch, for the epoch scrubber): "
+                   f"{budget_note(config.checkpoint_budget_mb, checkpoint_mb, config.epochs)}. "
+                   f"Estimate {estimate.detail}, with start-up and scoring the 10,000 test images. "
                    f"Link to these settings: {markdown_code(settings_url(config), 600)}")
     start_problem = st.session_state.pop(START_PROBLEM_KEY, None)
     if start_problem:

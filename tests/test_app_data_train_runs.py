@@ -152,9 +152,9 @@ def test_choosing_a_model_fills_the_form_with_its_write_ups_preset(runs_dir):
     assert any("per epoch" in m.value for m in at.markdown), "no epoch-time estimate"
     assert any("Estimate from a baseline timing of `mlp`" in c.value for c in at.caption)
     # the checkpoint budget's meaning, before Start: 30 epochs of ~2.35 MB fit the default 50 MB only every 2nd
-    assert any("Checkpoints: keeps every 2nd epoch plus the first, best and last: ~" in m.value for m in at.markdown)
+    assert any("for the epoch scrubber): keeps every 2nd epoch plus the first, best and last: ~" in c.value for c in at.caption)
     at.number_input(key="train_checkpoint_budget_mb").set_value(0.0).run()
-    assert any("Checkpoints: no checkpoints (budget 0)" in m.value for m in at.markdown)
+    assert any("for the epoch scrubber): no checkpoints (budget 0)" in c.value for c in at.caption)
 
 
 def test_as_in_the_write_up_loads_its_settings_with_the_accuracy_and_time_to_expect(runs_dir):

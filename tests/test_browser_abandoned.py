@@ -189,7 +189,8 @@ def test_the_time_cap_is_the_reason_in_the_run_and_on_the_runs_page(capped_serve
     with chromium() as browser:
         before = {run.name for run in list_runs(capped_server.runs_dir)}
         dana = new_page(browser)
-        open_view(dana, capped_server, "train", QUERY)
+        # 30 epochs of 2,000 batches: far past the 30-s cap on any machine (3,000 images ran out first in a quiet CI run)
+        open_view(dana, capped_server, "train", LONG_EPOCHS_QUERY)
         start(dana)
         run_name = new_run(capped_server.runs_dir, before)
         reason = "stopped at the server's 0.5-minute limit"

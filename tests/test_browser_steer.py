@@ -116,9 +116,9 @@ def test_pause_stops_the_points_and_shows_paused(page):
     page.wait_for_function("() => /Paused/.test(document.querySelector(\"[data-testid='stProgress']\")?.innerText)",
                            timeout=60_000)
     time.sleep(1.5)  # the point of the batch in flight, and a poll, may still arrive
-    held = chart(page)[0]
+    held = wait_chart(page, "c => c[0] >= 0")[0]  # not while a redraw replaces the chart (-1)
     time.sleep(4.0)  # a running `fast` CNN adds ~4 points a second
-    assert chart(page)[0] == held, "points kept coming while paused"
+    assert wait_chart(page, "c => c[0] >= 0")[0] == held, "points kept coming while paused"
     assert "Paused" in progress_text(page)
     for size, name in ((DESK, "1400"), (PROJECTOR, "1280"), (PHONE, "390")):
         page.set_viewport_size(size)
@@ -131,7 +131,7 @@ def test_pause_stops_the_points_and_shows_paused(page):
 
 
 def test_step_trains_one_batch_while_paused(page):
-    before = chart(page)[0]
+    before = wait_chart(page, "c => c[0] >= 0")[0]
     button(page, "train_step", "Step").click()
     try:
         wait_chart(page, f"c => c[0] > {before}", timeout_ms=20_000)

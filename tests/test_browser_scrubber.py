@@ -73,6 +73,9 @@ def filter_pictures(page) -> list[str]:
 
 
 def shown_matrix(page) -> np.ndarray:
+    # Plotly may still be drawing the chart after the page went idle (its div there, `data` not yet): wait for it.
+    page.wait_for_function("""() => { const plot = document.querySelector("[data-testid='stPlotlyChart'] .js-plotly-plot");
+                                      return !!(plot && plot.data && plot.data[0] && plot.data[0].z); }""", timeout=60_000)
     z = page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first.evaluate("plot => plot.data[0].z")
     if isinstance(z, dict):  # plotly's typed-array form
         import base64

@@ -17,23 +17,11 @@ from core.config.train_config import preset_config
 from core.jobs.job_progress import format_seconds
 from core.runs.store import RUNS_DIR_ENV, list_runs, load_run
 from core.training.epoch_estimate import estimate_epoch, run_seconds
+from dashboard_workers import end_the_dashboards_workers  # noqa: F401  (ends the queue's workers with this module)
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
 SWEEP_WAIT_SECONDS = 300  # an upper bound for a tiny sweep on a busy 2-core machine, not a speed claim
-
-
-@pytest.fixture(scope="module", autouse=True)
-def end_the_dashboards_workers():
-    """The entry script warms the shared training queue's workers; end them with this module, not at exit.
-
-    Left to interpreter exit, a worker ended there is replaced by its watcher, and the replacement outlives the tests.
-    """
-    yield
-    from dashboard.shared_jobs import shared_jobs
-
-    shared_jobs().close()
-    shared_jobs.clear()
 
 
 @pytest.fixture

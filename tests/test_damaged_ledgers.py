@@ -22,27 +22,15 @@ from core.config.train_form import build_config, default_values  # noqa: E402
 from core.runs import run_notes, run_owners  # noqa: E402
 from core.runs.damaged_files import keep_aside, kept_copies  # noqa: E402
 from core.runs.recorded_run import RecordedRun  # noqa: E402
+from dashboard_workers import end_the_dashboards_workers  # noqa: F401  (ends the queue's workers with this module)
 
 APP = str(ROOT / "dashboard" / "app.py")
-APP_OPENED: list[bool] = []  # set once a test has run the dashboard (and so warmed its workers)
 DAMAGES = {  # what a disk fault or a hand edit leaves
     "not-json": b'{"mlp-1": "visitor-a", "mlp-2": ',
     "empty": b"",
     "binary": bytes(range(256)),
     "a-list": b'["mlp-1"]',
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def end_the_dashboards_workers():
-    """The entry script warms the shared training queue's workers; end them with this module, not at exit."""
-    yield
-    if not APP_OPENED:  # nothing started them; asking for the queue now would start workers that outlive the tests
-        return
-    from dashboard.shared_jobs import shared_jobs
-
-    shared_jobs().close()
-    shared_jobs.clear()
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))
@@ -100,7 +88,6 @@ def recorded_run(tmp_path_factory):
 
 def open_runs(runs_dir: Path, monkeypatch) -> AppTest:
     monkeypatch.setenv("MNIST_LAB_RUNS_DIR", str(runs_dir))
-    APP_OPENED.append(True)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("../pages/runs.py")

@@ -14,23 +14,11 @@ from core.jobs.sweep import SWEEPS_DB, Sweep, SweepsDamagedError, is_damage, ope
 from core.jobs.sweep_jobs import kept_damaged_sweeps, list_sweeps, storage_problem
 from core.runs.damaged_files import kept_copies
 from core.runs.store import RUNS_DIR_ENV
+from dashboard_workers import end_the_dashboards_workers  # noqa: F401  (ends the queue's workers with this module)
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "dashboard" / "app.py")
-APP_OPENED: list[bool] = []  # set once a test has run the dashboard (and so warmed its workers)
 INTERNALS = ("file is not a database", "sqlalche", "SQL:", "PRAGMA", "malformed", "DatabaseError")  # Optuna's/SQLAlchemy's text
-
-
-@pytest.fixture(scope="module", autouse=True)
-def end_the_dashboards_workers():
-    """The entry script warms the shared training queue's workers; end them with this module, not at exit."""
-    yield
-    if not APP_OPENED:  # nothing started them; asking for the queue now would start workers that outlive the tests
-        return
-    from dashboard.shared_jobs import shared_jobs
-
-    shared_jobs().close()
-    shared_jobs.clear()
 
 
 @pytest.fixture
@@ -127,7 +115,6 @@ def shown_text(at: AppTest) -> str:
 
 def test_the_sweep_page_names_the_damaged_file_and_the_fix(runs_dir, real_db):
     (runs_dir / SWEEPS_DB).write_bytes(torn(real_db))
-    APP_OPENED.append(True)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("../pages/sweep.py")

@@ -20,9 +20,9 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from core.config.live_learning_rate import parse_learning_rate  # noqa: E402
 from core.runs.store import RUNS_DIR_ENV, list_runs  # noqa: E402
+from dashboard_workers import end_the_dashboards_workers  # noqa: F401  (ends the queue's workers with this module)
 
 APP = str(ROOT / "dashboard" / "app.py")
-APP_OPENED: list[bool] = []  # set once a test has run the dashboard (and so warmed its workers)
 JOB_WAIT_SECONDS = 300  # an upper bound on a busy 2-core machine, not a speed claim
 RANGE = "Type a number from 1e-06 to 10, e.g. 0.001."
 
@@ -50,18 +50,6 @@ def test_an_invalid_entry_is_refused_naming_the_value_and_the_range(typed, messa
     assert str(refused.value) == message
 
 
-@pytest.fixture(scope="module", autouse=True)
-def end_the_dashboards_workers():
-    """The entry script warms the shared training queue's workers; end them with this module, not at exit."""
-    yield
-    if not APP_OPENED:  # nothing started them; asking for the queue now would start workers that outlive the tests
-        return
-    from dashboard.shared_jobs import shared_jobs
-
-    shared_jobs().close()
-    shared_jobs.clear()
-
-
 def shown(elements) -> list[str]:
     return [re.sub(r"\\(.)", r"\1", element.value) for element in elements]  # markdown_text's escapes undone
 
@@ -85,7 +73,6 @@ def test_the_live_field_says_what_it_refused_and_what_it_set(tmp_path, monkeypat
     runs_dir = tmp_path / "runs"
     runs_dir.mkdir()
     monkeypatch.setenv(RUNS_DIR_ENV, str(runs_dir))
-    APP_OPENED.append(True)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("../pages/train.py")

@@ -21,23 +21,12 @@ from core.jobs.training_jobs import TrainingJobs
 from core.runs.store import load_run
 from core.training.events import COMPLETED, STOPPED, EpochEnd, RunDone
 from core.training.memory_estimate import estimate_peak_memory
+from dashboard_workers import end_the_dashboards_workers  # noqa: F401  (ends the queue's workers with this module)
 
 WARM_UP_SECONDS = 300  # generous for a CPU shared with other work; never a performance check
 ISSUE_17_PEAK_MB = 4210  # the worker's resident size measured in issue 17 for this config
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 ABOVE_IDLE_MB = 400  # the tests' cap: this much above the worker's idle resident size
-APP_OPENED: list[bool] = []  # set once a test has run the dashboard (and so warmed its workers)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def end_the_dashboards_workers():
-    """The entry script warms the shared training queue's workers; end them with this module, not at exit."""
-    yield
-    if not APP_OPENED:  # nothing started them; asking for the queue now would start workers that outlive the tests
-        return
-    from dashboard.shared_jobs import shared_jobs
-
-    shared_jobs().close()
 
 
 def issue_17_config(**overrides):
@@ -68,7 +57,6 @@ def test_the_issues_runaway_is_refused_before_start_naming_the_estimate_the_cap_
 
 
 def test_the_train_page_shows_the_refusal_under_the_estimate_and_disables_start(default_cap, tmp_runs_dir):
-    APP_OPENED.append(True)
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()
     at.switch_page("../pages/train.py")

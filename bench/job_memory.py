@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from server_footprint import cpu_model  # noqa: E402
+from shared_machine import cpu_model  # noqa: E402
 
 CONFIGS = [  # (label, TrainConfig overrides on the model's preset); the first ones are quick
     ("mlp preset, 10k images", dict(model="mlp", epochs=2, train_size=10000)),

@@ -26,18 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from shared_machine import cpu_model  # noqa: E402
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
 if SHARED_MNIST.is_file():
     os.environ.setdefault("MNIST_PATH", str(SHARED_MNIST))
 
 PAGES = ("inspect", "errors")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def load_line() -> str:

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the browser tests' real-server and Ch
 sys.path.insert(0, str(ROOT / "bench"))
 
 from live_server import LiveServer, chromium, fresh_log, new_page, open_view, process_tree_rss, wait_idle  # noqa: E402
-from shared_machine import cpu_ticks, share_of_run  # noqa: E402
+from shared_machine import cpu_model, cpu_ticks, share_of_run  # noqa: E402
 
 PROGRESS = re.compile(r"^Epoch 1 of 1: (\d+)%")
 ENDING = re.compile(r"Test accuracy ([\d.]+)%")
@@ -81,13 +81,6 @@ class Peaks:
     def __exit__(self, *exc):
         self._done.set()
         self._thread.join(timeout=5)
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 def cpu_flags() -> str:

@@ -7,6 +7,7 @@ machine's CPU time was spent during a measurement (idle cores, time stolen by th
 from __future__ import annotations
 
 import os
+import platform
 import signal
 import time
 from collections.abc import Iterator
@@ -53,3 +54,14 @@ def share_of_run(before: dict[str, int], after: dict[str, int], kind: str) -> fl
     """The share of all CPU time between two `cpu_ticks()` readings that went to `kind`."""
     total = sum(after.values()) - sum(before.values())
     return (after[kind] - before[kind]) / total if total else 0.0
+
+
+def cpu_model() -> str:
+    """This machine's CPU model (from /proc/cpuinfo), to print beside a figure: the CPU changes between sessions."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"

@@ -38,13 +38,14 @@ def _is_history_navigation() -> bool:
     return bool(ctx is not None and ctx.is_history_navigation)
 
 
-def remember_sent() -> None:
-    """Note the server's query parameters as sent to the browser from the current page.
+def remember_sent(params: dict[str, str] | None = None) -> None:
+    """Note query parameters as sent to the browser from the current page: `params`, or the server's.
 
-    Call it right after changing `st.query_params` (the change is sent at once). Entering another
-    page starts the list again: a link from one page to another is always a new link.
+    Call it right before changing `st.query_params` (the change is sent at once, and a click can stop
+    the run just after it). Entering another page starts the list again: a link from one page to
+    another is always a new link.
     """
-    page, held = _current_page(), st.query_params.to_dict()
+    page, held = _current_page(), (st.query_params.to_dict() if params is None else dict(params))
     remembered_page, sent = st.session_state.get(SENT_KEY, (None, []))
     if remembered_page != page:
         sent = []
@@ -69,5 +70,5 @@ def is_stale_echo() -> bool:
 
 def sync_address_bar() -> None:
     """Send the browser the server's query parameters, at the end of a full run, and remember them."""
-    st.query_params.from_dict(st.query_params.to_dict())  # one message: React's copy ends equal to the server's
     remember_sent()
+    st.query_params.from_dict(st.query_params.to_dict())  # one message: React's copy ends equal to the server's

@@ -190,12 +190,13 @@ def follow_form_in_url(config) -> None:
     """Keep the address bar equal to the form (`?model=…&learning_rate=…`, and `job=` when one is followed),
     so a reload or a shared link restores it. Written as already applied: it never re-applies itself."""
     wanted = query_for(config)
-    current = {key: value for key, value in st.query_params.to_dict().items() if key in FORM_FIELDS}
-    if current != wanted:
-        for key in current:
-            del st.query_params[key]
-        st.query_params.update(wanted)
-        remember_sent()
+    held = st.query_params.to_dict()
+    if {key: value for key, value in held.items() if key in FORM_FIELDS} != wanted:
+        # One message, remembered before it goes: a click that interrupts this run can neither leave the
+        # browser a half-changed query string nor echo back one this session does not know it sent.
+        new = {key: value for key, value in held.items() if key not in FORM_FIELDS} | wanted
+        remember_sent(new)
+        st.query_params.from_dict(new)
     st.session_state["train_link_applied"] = config_query(st.query_params.to_dict())
 
 
@@ -422,8 +423,7 @@ with form_column:
         checkpoint_mb = estimated_checkpoint_mb(config, saved_runs(str(resolve_runs_dir())))
         st.caption(f"Checkpoints (one per epoch, for the epoch scrubber): "
                    f"{budget_note(config.checkpoint_budget_mb, checkpoint_mb, config.epochs)}. "
-                   f"Estimate {estimate.detail}, with start-up and scoring the 10,000 test images. "
-                   f"Link to these settings: {markdown_code(settings_url(config), 600)}")
+                   f"Estimate {estimate.detail}, with start-up and scoring the 10,000 test images.")
     start_problem = st.session_state.pop(START_PROBLEM_KEY, None)
     if start_problem:
         st.error(start_problem)
@@ -438,6 +438,8 @@ with form_column:
             for index, name in enumerate(names):
                 with columns[index % 2]:
                     field_widget(name, inactive)
+    if config is not None:  # below the settings: its length changes with them, and nothing under it moves
+        st.caption(f"Link to these settings: {markdown_code(settings_url(config), 600)}")
 
 with job_column:
     if state is None:

@@ -233,11 +233,14 @@ def open_view(page, server: LiveServer, view: str = "", query: str = ""):
 
 
 def wait_idle(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
-    """Wait until the script run of this session has finished (no "Running..." status widget)."""
+    """Wait until the script run of this session has finished (no "Running..." status widget) and its
+    elements are drawn (a widget whose code is still loading shows a skeleton in its place, and the
+    page moves when it arrives)."""
     page.wait_for_function(
         """() => {
             const app = document.querySelector("[data-testid='stApp']");
-            return app && app.getAttribute("data-test-script-state") !== "running";
+            return app && app.getAttribute("data-test-script-state") !== "running"
+                && !document.querySelector("[data-testid='stMain'] [data-testid='stSkeleton']");
         }""",
         timeout=timeout_ms,
     )

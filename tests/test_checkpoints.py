@@ -11,7 +11,7 @@ import pytest
 from core.config.train_config import ConfigError, preset_config
 from core.data.splits import to_model_input
 from core.runs.checkpoints import (
-    CHECKPOINTS_DIR, KERAS_STATE_FILE, MEGABYTE, budget_note, checkpoint_interval, checkpoint_path, folder_bytes,
+    CHECKPOINTS_DIR, KERAS_STATE_FILE, MEGABYTE, EpochSnapshot, budget_note, checkpoint_interval, checkpoint_path, folder_bytes,
     kept_epochs, list_checkpoints, load_checkpoint_numpy_model, load_checkpoint_predictions, load_keras_state,
 )
 from core.runs.recorded_run import RecordedRun
@@ -104,6 +104,11 @@ def test_interval_and_kept_epochs():
     assert budget_note(50, 1, 10) == "keeps every epoch's checkpoint: ~10 MB (1 MB each)"
     assert budget_note(10, 1, 30).startswith("keeps every 5th epoch plus the first, best and last: ~")
     assert budget_note(0, 1, 30).startswith("no checkpoints")
+    # cnn_deep: one checkpoint is over the default budget, and first, best and last are kept anyway: said, with the size
+    assert budget_note(50, 52.6, 25) == ("keeps the first, best and last epochs only: ~158 MB (53 MB each), over the "
+                                         "50 MB budget (one checkpoint alone is larger; a budget of 0 keeps none)")
+    assert budget_note(50, 20, 25).endswith("~60 MB (20 MB each), over the 50 MB budget (these are always kept; "
+                                            "a budget of 0 keeps none)")
 
 
 def test_budget_is_kept_and_first_best_last_survive(mnist, tmp_path):
@@ -152,6 +157,48 @@ def test_a_half_written_checkpoint_is_never_listed(checkpointed):
         assert list_checkpoints(runs_dir, "mlp-ckpt") == [1, 2, 3, 4]
     finally:
         (folder / ".epoch-0005.tmp-abc123").rmdir()
+
+
+def test_the_runs_ending_takes_its_predictions_from_the_checkpoint_of_its_model(mnist, tmp_path):
+    """The ending scores the model the last (or best) checkpoint already predicted: no second pass over the test set."""
+    config = preset_config("mlp", epochs=2, train_size=300, validation_size=100, batch_size=50, keep_best_epoch=False)
+    run = RecordedRun(config, runs_dir=tmp_path, name="reused", mnist=mnist)
+    predicted = []
+    predict = run.checkpoints.predict
+
+    def predict_and_count(model):
+        predicted.append(model)
+        return predict(model)
+
+    run.checkpoints.predict = predict_and_count
+    run._predict_test_set = lambda model: pytest.fail("the ending predicted the test set again")
+    done = list(run)[-1]
+    assert len(predicted) == 2  # one pass per epoch, none at the end
+    y_true, probabilities = load_predictions("reused", tmp_path)
+    _, last_checkpoint = load_checkpoint_predictions(tmp_path, "reused", 2)
+    np.testing.assert_array_equal(probabilities, last_checkpoint)
+    fresh = RecordedRun._predict_test_set(run, run.trainer.model)  # the saved model, predicted anew as the ending did
+    np.testing.assert_array_equal(fresh.astype(np.float16), probabilities)
+    assert done.test_accuracy == float(np.mean(fresh.argmax(1) == y_true))
+
+
+def test_a_snapshot_holds_only_its_own_weights():
+    weights = (np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(3, np.float32))
+    snapshot = EpochSnapshot(3, weights, np.zeros((1, 10), np.float32))
+    assert snapshot.holds([w.copy() for w in weights])
+    changed = [w.copy() for w in weights]
+    changed[1][2] = np.nextafter(np.float32(1), np.float32(2))  # one ulp off
+    assert not snapshot.holds(changed) and not snapshot.holds(list(weights[:1]))
+
+
+def test_a_checkpoint_that_cannot_be_written_fails_the_run_naming_the_problem(mnist, tmp_path):
+    """Checkpoints are written while the next epoch trains: a write that fails still fails the run, with the fix."""
+    config = preset_config("mlp", epochs=2, train_size=200, validation_size=100, batch_size=50)
+    run = RecordedRun(config, runs_dir=tmp_path, name="blocked", mnist=mnist)
+    (tmp_path / "blocked" / CHECKPOINTS_DIR).write_text("a file where the checkpoints folder goes")
+    with pytest.raises(RunError, match=r"could not be written .*Free disk space or make the runs directory writable"):
+        list(run)
+    assert load_run("blocked", tmp_path).status == "failed"
 
 
 def test_budget_is_validated_like_every_field():

@@ -71,6 +71,7 @@ class RecordedRun:
             self.checkpoints = CheckpointWriter(self.writer.path, config.checkpoint_budget_mb, epochs_done + config.epochs,
                                                 splits.y_test, translate=translate_checked, predict=self._predict_test_set)
         self._best = (math.inf, None, None)  # (val_loss, epoch, the Keras weights after it)
+        self._best_snapshot = None  # the best epoch's checkpoint in memory (weights and test probabilities)
 
     @property
     def name(self) -> str:
@@ -92,11 +93,14 @@ class RecordedRun:
                 elif isinstance(event, (Progress, LearningRateChanged)):
                     self.writer.append_point(event)
                 yield event
+            if self.checkpoints is not None:
+                self.checkpoints.flush()  # the last epoch's checkpoint is on disk before the run says it ended
             test_loss = test_accuracy = None
             if end.epochs_completed and end.status != DIVERGED:
                 test_loss, test_accuracy = self._save_model_and_predictions(end)
             self.writer.finish(end, test_loss, test_accuracy)
         except OSError as error:  # disk full, runs directory removed or made read-only mid-run
+            self._flush_checkpoints_quietly()
             problem = error.strerror or str(error)
             self.writer.fail(f"the run could not be written ({problem})")
             raise RunError(
@@ -104,6 +108,7 @@ class RecordedRun:
                 "directory writable, then train again; the epochs already written are kept."
             ) from error
         except BaseException as error:
+            self._flush_checkpoints_quietly()
             self.writer.fail(f"{type(error).__name__}: {error}")
             raise
         yield RunDone(end.status, end.reason, end.epochs_completed, test_accuracy, test_loss,
@@ -115,7 +120,19 @@ class RecordedRun:
             self.checkpoints.write(epoch, model, val_loss)
         self.writer.log_histograms(epoch, model)  # TensorBoard's Histograms and Distributions
         if self.keeps_best and val_loss is not None and math.isfinite(val_loss) and val_loss < self._best[0]:
-            self._best = (val_loss, epoch, [np.array(array) for array in model.get_weights()])
+            taken = None if self.checkpoints is None else self.checkpoints.last
+            if taken is not None and taken.epoch == epoch:  # its checkpoint copied the weights already
+                self._best, self._best_snapshot = (val_loss, epoch, list(taken.weights)), taken
+            else:
+                self._best = (val_loss, epoch, [np.array(array) for array in model.get_weights()])
+
+    def _flush_checkpoints_quietly(self) -> None:
+        """Let the checkpoint in flight land (a finished epoch's is kept) while the run fails for another reason."""
+        if self.checkpoints is not None:
+            try:
+                self.checkpoints.flush()
+            except Exception:  # the run's own error is the one to report
+                pass
 
     def _predict_test_set(self, model) -> np.ndarray:
         return model.predict(prediction_batches(self.trainer.splits.test_images), verbose=0)
@@ -127,13 +144,26 @@ class RecordedRun:
         if best_weights is not None and best_epoch != last_epoch:
             model.set_weights(best_weights)  # the run's model is its best epoch's
         self.writer.model_epoch = best_epoch if best_weights is not None else last_epoch
-        probabilities = self._predict_test_set(model)
+        probabilities = self._probabilities_taken_for(model)
+        if probabilities is None:
+            probabilities = self._predict_test_set(model)
         picked = probabilities[np.arange(len(splits.y_test)), splits.y_test]
         test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
         test_accuracy = float(np.mean(np.argmax(probabilities, axis=1) == splits.y_test))
         self.writer.save_model(model)
         self.writer.save_predictions(splits.y_test, probabilities)
         return test_loss, test_accuracy
+
+    def _probabilities_taken_for(self, model) -> np.ndarray | None:
+        """The test-set probabilities a checkpoint already took of exactly this model's weights (the last or the
+        best epoch's, the usual ending), so the run's ending does not predict the test set again; else None."""
+        if self.checkpoints is None:
+            return None
+        weights = model.get_weights()
+        for snapshot in (self.checkpoints.last, self._best_snapshot):
+            if snapshot is not None and snapshot.holds(weights):
+                return snapshot.probabilities
+        return None
 
 
 def fork_start(runs_dir, config: TrainConfig, parent: str, epoch: int) -> TrainingStart:

@@ -44,3 +44,18 @@ def test_each_epoch_writes_every_weight_as_a_histogram(tmp_runs_dir, mnist):
             assert buckets[-1, 1] == pytest.approx(kernel.max(), rel=1e-5)
             inside = ((kernel >= buckets[0, 0]) & (kernel < buckets[0, 1])).sum()
             assert buckets[0, 2] == pytest.approx(inside, abs=1)  # the first bucket counts what NumPy counts there
+
+
+def test_numpy_buckets_equal_tensorboards_own():
+    """The buckets counted in NumPy are exactly those `tf.summary.histogram` computes, edge cases included."""
+    import tensorflow as tf
+    from tensorboard.plugins.histogram.summary_v2 import _buckets
+
+    from core.runs.run_writer import weight_histogram
+
+    rng = np.random.default_rng(0)
+    cases = [rng.normal(size=(400, 256)).astype(np.float32), rng.normal(size=7).astype(np.float32),
+             np.full(5, 0.25, np.float32), np.array([0.0, 1.0], np.float32), np.array([], np.float32)]
+    for data in cases:
+        expected = _buckets(tf.constant(data), tf.constant(30)).numpy()
+        np.testing.assert_array_equal(weight_histogram(data), expected, err_msg=str(data.shape))

@@ -3,7 +3,8 @@
 Its parts, from the top down; each imports only the parts below it (each package's docstring
 names what it may import, and `tests/test_architecture.py` holds the code to that):
 
-    cli.py      `python -m core`: train, list runs
+    cli.py      `python -m core`: train, list runs, export a run's script
+    export/     a run as one standalone training script (plain Keras or NumPy)
     jobs/       running trainings for a server: queue, executors, progress
     runs/       saved runs, their writer, the shipped model, the models a view can pick
     training/   the streaming trainer and the events it yields

@@ -1,4 +1,4 @@
-"""The command line: `python -m core train --model NAME [...]`, `sweep [...]`, `runs` and `download-mnist`."""
+"""The command line: `python -m core train --model NAME [...]`, `sweep [...]`, `runs`, `export` and `download-mnist`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 
 from core.config.train_config import ConfigError, TrainConfig, from_dict
 from core.data.mnist import DOWNLOAD_TIMEOUT_SECONDS, KERAS_CACHE_PATH, DatasetError
+from core.export.run_export import ExportError, run_script, script_file_name, write_script
+from core.export.script_header import TENSORFLOW_REQUIREMENT
 from core.jobs.executor import JobError, WorkerLost
 from core.jobs.executors import EXECUTORS
 from core.jobs.memory_cap import MemoryCapError, check_memory_cap
@@ -35,7 +37,7 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="python -m core", description="MNIST training lab: train zoo models and list runs.")
+    parser = OneLineParser(prog="python -m core", description="MNIST training lab: train zoo models, list runs, export a run as a script.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     train = commands.add_parser("train", help="train a zoo model and save the run")
     train.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)} (required unless --fork)")
@@ -57,6 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--runs-dir", help="where runs are saved")
     runs.add_argument("--json", action="store_true", help="one JSON object per run")
     runs.add_argument("--checkpoints", metavar="RUN", help="list RUN's kept checkpoints instead, one line each")
+    export = commands.add_parser("export", help="write a run's standalone training script (plain Keras, no import of this lab)")
+    export.add_argument("--run", required=True, metavar="NAME", help="the run to export (see `python -m core runs`)")
+    export.add_argument("--out", default=None, metavar="FILE", help="the file to write (default: train_NAME.py here); - prints it")
+    export.add_argument("--force", action="store_true", help="replace FILE if it exists (refused otherwise)")
+    export.add_argument("--runs-dir", help="where runs are saved")
     add_sweep_parser(commands)
     download = commands.add_parser("download-mnist", help="download MNIST once into Keras's cache, with a timeout (the one step that needs the internet)")
     download.add_argument("--to", default=None, help=f"where to save it (default: Keras's cache, {KERAS_CACHE_PATH}, which the loader searches)")
@@ -272,6 +279,18 @@ def checkpoints_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_command(args: argparse.Namespace) -> int:
+    """Write run `args.run`'s standalone training script to `args.out` (or print it), never over a file unasked."""
+    text = run_script(args.run, args.runs_dir)
+    if args.out == "-":
+        print(text, end="")
+        return 0
+    path = write_script(text, args.out or script_file_name(args.run), overwrite=args.force)
+    print(f"wrote {path}: it trains the run's model with plain Keras. Run it with `python {path}` where "
+          f"`pip install {TENSORFLOW_REQUIREMENT}` was done (MNIST from $MNIST_PATH, else Keras downloads it).")
+    return 0
+
+
 def download_command(args: argparse.Namespace) -> int:
     """The only place MNIST is downloaded: on the user's request, with a timeout."""
     from core.data.mnist import download_mnist
@@ -290,11 +309,13 @@ def main(argv: list[str] | None = None) -> int:
             return sweep_command(args)
         if args.command == "download-mnist":
             return download_command(args)
+        if args.command == "export":
+            return export_command(args)
         started = time.perf_counter()
         status = train_command(args) if args.command == "train" else runs_command(args)
         if args.command == "train" and not args.json:
             print(f"total {time.perf_counter() - started:.1f}s", file=sys.stderr)
         return status
-    except (UsageError, ConfigError, DatasetError, RunError, JobError, WorkerLost, MemoryCapError) as error:
+    except (UsageError, ConfigError, DatasetError, RunError, JobError, WorkerLost, MemoryCapError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

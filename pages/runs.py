@@ -1,4 +1,4 @@
-"""Runs: every saved training run; overlay their curves, download or delete them."""
+"""Runs: every saved training run; overlay their curves, download them (model, metrics, a training script) or delete them."""
 
 import html
 from pathlib import Path
@@ -15,6 +15,7 @@ from core.runs.store import (
     resolve_runs_dir, run_file, shown_runs_dir,
 )
 from core.config.shown_text import markdown_code, markdown_text
+from core.export.run_export import ExportError, run_config, run_facts, script_file_name, training_script
 from core.runs import run_notes, run_owners
 from core.runs.run_notes import MAX_NOTE, MAX_TITLE, RunNote, all_notes, forget_note, set_note
 from core.runs.run_owners import forget_owner, owner_of
@@ -139,7 +140,7 @@ if run.epochs or points:  # the replay: batch-level points and learning-rate mar
                             key=f"runs_replay_{shown}")
 
 has_model = run.has_model and not (run.path / MODEL_FILE).is_symlink()
-downloads = st.columns(3)
+downloads = st.columns(4)
 downloads[0].download_button(
     "Download model (.keras)", model_bytes(run.name, runs_dir), file_name=f"{run.name}.keras",
     mime="application/zip", key="runs_download_model", disabled=not has_model, icon=":material/inventory_2:",
@@ -148,6 +149,17 @@ downloads[0].download_button(
 downloads[1].download_button(
     "Download metrics (.csv)", metrics_csv(run), file_name=f"{run.name}-metrics.csv", mime="text/csv",
     key="runs_download_metrics", icon=":material/description:", disabled=not run.epochs,
+)
+try:  # text only, no TensorFlow: a few milliseconds
+    script, script_problem = training_script(run_config(run), run_facts(run)), None
+except ExportError as error:
+    script, script_problem = "", str(error)
+downloads[2].download_button(
+    "Download script (.py)", script, file_name=script_file_name(run.name), mime="text/x-python",
+    key="runs_download_script", icon=":material/code:", disabled=script_problem is not None,
+    help=markdown_text(script_problem, 600) if script_problem else (
+        "One Python file that trains this run's model again with plain Keras (TensorFlow alone, no part of "
+        "this lab): the same layers, seed, split, batches and optimizer."),
 )
 owned = may_manage(owner_of(runs_dir, run.name))
 current = notes.get(run.name, RunNote())
@@ -163,7 +175,7 @@ with st.expander("Title and note", icon=":material/edit_note:"):
                                  help=None if owned else "Only the visitor who trained this run, or a signed-in teacher, can name it."):
             set_note(runs_dir, run.name, title, note)
             st.rerun()
-with downloads[2]:
+with downloads[3]:
     if st.session_state.get(CONFIRM_KEY) != run.name or not owned:
         if st.button("Delete run…", key="runs_delete", icon=":material/delete:", disabled=run.status == RUNNING or not owned,
                      help=("Only the visitor who trained this run, or a signed-in teacher, can delete it." if not owned

@@ -345,6 +345,7 @@ def test_runs_lists_saved_runs_with_their_scores_and_curves(runs_dir, recorded_r
     downloads = {button.proto.label: button.proto for button in at.get("download_button")}
     assert not downloads["Download model (.keras)"].disabled
     assert downloads["Download metrics (.csv)"].url.endswith(".csv")
+    assert not downloads["Download script (.py)"].disabled and downloads["Download script (.py)"].url.endswith(".py")
 
 
 def test_runs_overlays_several_runs(runs_dir, recorded_run):
@@ -382,7 +383,9 @@ def test_damaged_runs_show_their_problems(runs_dir, recorded_run):
     problems = " ".join(texts(at.error)).replace("\\", "")  # the page escapes markdown characters
     assert "config.json is corrupt" in problems and "model.keras is missing" in problems
     assert "line 3 is corrupt" in problems
-    assert {b.proto.label: b.proto.disabled for b in at.get("download_button")}["Download model (.keras)"]
+    downloads = {b.proto.label: b.proto for b in at.get("download_button")}
+    assert downloads["Download model (.keras)"].disabled
+    assert downloads["Download script (.py)"].disabled and "has no readable config.json" in downloads["Download script (.py)"].help.replace("\\", "")
     assert at.dataframe[0].value.to_dict("records")[0]["epochs"] == 2
 
 

@@ -1,0 +1,152 @@
+"""Exported scripts run where nothing but the pinned TensorFlow is installed, and train what the run trained.
+
+The clean virtual environment is made once, under `.venv-export-check/` (git-ignored), by
+`python -m venv` and `pip install <requirements.txt's tensorflow-cpu pin>`, and reused while the
+pin it was made with is requirements.txt's. Making it is the slow part (pip unpacks ~1 GB; its cache
+or the local package index saves the download), so it starts first and the lab's `fast` run trains
+meanwhile. If it cannot be made, the tests fail with pip's own words: never a silent skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.cli import main as cli_main
+from core.config.train_config import preset_config
+from core.export.run_export import training_script
+from core.models.model_size import model_size
+from core.runs.recorded_run import RecordedRun
+from core.runs.store import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+CLEAN_VENV = ROOT / ".venv-export-check"
+INSTALLED_FILE = "installed.txt"  # the requirement the venv holds; written once pip has finished
+INSTALL_TIMEOUT_SECONDS = 1200  # an upper bound for pip on a busy machine without a cache, not a speed claim
+SCRIPT_TIMEOUT_SECONDS = 600
+LAB_PACKAGES = ("streamlit", "plotly", "pandas", "optuna", "ray")  # in the lab's venv, never in the clean one
+
+
+def tensorflow_pin() -> str:
+    """requirements.txt's `tensorflow-cpu==X.Y.Z`."""
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement.startswith("tensorflow-cpu=="):
+            return requirement
+    raise AssertionError("requirements.txt pins no tensorflow-cpu")
+
+
+class CleanVenv:
+    """`.venv-export-check/`, made in the background when missing or made for another pin."""
+
+    def __init__(self):
+        self.pin = tensorflow_pin()
+        self.python = CLEAN_VENV / "bin" / "python"
+        self.process = None
+        self.started = time.monotonic()
+        installed = CLEAN_VENV / INSTALLED_FILE
+        if self.python.exists() and installed.is_file() and installed.read_text().strip() == self.pin:
+            return
+        self.building = ROOT / ".venv-export-check.building"
+        shutil.rmtree(self.building, ignore_errors=True)
+        command = (f"{sys.executable} -m venv {self.building} && "
+                   f"{self.building}/bin/python -m pip install --quiet --disable-pip-version-check {self.pin}")
+        self.process = subprocess.Popen(["bash", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait(self) -> Path:
+        """The clean venv's python, once it is ready; fails the test with pip's output if it could not be made."""
+        if self.process is not None:
+            try:
+                output, _ = self.process.communicate(timeout=INSTALL_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                pytest.fail(f"`pip install {self.pin}` into a clean venv took over {INSTALL_TIMEOUT_SECONDS} s")
+            if self.process.returncode != 0:
+                pytest.fail(f"a clean venv holding only {self.pin} could not be made:\n{output[-3000:]}")
+            (self.building / INSTALLED_FILE).write_text(self.pin + "\n")
+            shutil.rmtree(CLEAN_VENV, ignore_errors=True)
+            self.building.rename(CLEAN_VENV)  # a venv finds its packages beside its python: a rename keeps it whole
+            print(f"made {CLEAN_VENV.name} with {self.pin} in {time.monotonic() - self.started:.0f} s")
+            self.process = None
+        return self.python
+
+
+@pytest.fixture(scope="module")
+def clean_venv():
+    return CleanVenv()
+
+
+@pytest.fixture(scope="module")
+def fast_run(clean_venv, tmp_path_factory, mnist):
+    """The lab's `fast` preset, one epoch on all 60,000 images, recorded as a run (while the venv is made)."""
+    runs_dir = tmp_path_factory.mktemp("export-fast") / "runs"
+    *_, done = list(RecordedRun(preset_config("fast"), runs_dir=runs_dir, name="fast-full", mnist=mnist))
+    assert done.status == "completed"
+    return runs_dir, done
+
+
+def run_clean(python: Path, script: Path, folder: Path, *args: str) -> subprocess.Popen:
+    """Start `script` with the clean venv's python, from a folder where no part of the lab can be imported."""
+    home = folder / "home"
+    home.mkdir(exist_ok=True)
+    env = {"PATH": os.environ["PATH"], "HOME": str(home), "MNIST_PATH": os.environ["MNIST_PATH"]}
+    return subprocess.Popen([str(python), str(script), *args], cwd=folder, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def finished(process: subprocess.Popen) -> str:
+    stdout, stderr = process.communicate(timeout=SCRIPT_TIMEOUT_SECONDS)
+    assert process.returncode == 0, f"the script failed:\n{stdout[-2000:]}\n{stderr[-3000:]}"
+    return stdout
+
+
+def printed(stdout: str, name: str) -> float:
+    match = re.search(rf"^(?:.* - )?{name}: ([0-9.]+)$", stdout, re.MULTILINE)
+    assert match, f"no `{name}:` line in:\n{stdout[-2000:]}"
+    return float(match.group(1))
+
+
+def test_the_clean_venv_holds_the_pinned_tensorflow_and_nothing_of_the_lab(clean_venv, tmp_path):
+    python = clean_venv.wait()
+    listing = subprocess.run([str(python), "-m", "pip", "list", "--format=json", "--disable-pip-version-check"],
+                             cwd=tmp_path, capture_output=True, text=True, check=True)
+    installed = {package["name"].lower(): package["version"] for package in json.loads(listing.stdout)}
+    name, version = clean_venv.pin.split("==")
+    assert installed.get(name) == version
+    assert not set(LAB_PACKAGES) & set(installed) and "tensorflow" not in installed
+
+
+def test_the_exported_fast_run_trains_to_98_percent_with_tensorflow_alone(clean_venv, fast_run, tmp_path):
+    runs_dir, done = fast_run
+    python = clean_venv.wait()
+    script = tmp_path / "train_fast-full.py"
+    assert cli_main(["export", "--run", "fast-full", "--out", str(script), "--runs-dir", str(runs_dir)]) == 0
+    stdout = finished(run_clean(python, script, tmp_path))
+    assert re.search(r"^469/469 - \d+s - .*accuracy: 0\.\d{4} - loss: \d\.\d{4}", stdout, re.MULTILINE), stdout[-2000:]
+    assert printed(stdout, "parameters") == load_model("fast-full", runs_dir).count_params()
+    test_accuracy = printed(stdout, "test_accuracy")
+    print(f"fast, 1 epoch on 60,000 images: the exported script {test_accuracy:.4f}, the lab's run {done.test_accuracy:.4f}")
+    assert test_accuracy >= 0.98
+
+
+@pytest.mark.parametrize("model", ["lenet5", "mlp"])
+def test_the_exported_lenet5_and_mlp_scripts_run_with_tensorflow_alone(model, clean_venv, tmp_path):
+    python = clean_venv.wait()
+    config = preset_config(model)
+    script = tmp_path / f"train_{model}.py"
+    script.write_text(training_script(config))
+    stdout = finished(run_clean(python, script, tmp_path, "--epochs", "1", "--limit", "2000"))
+    steps = -(-2000 // config.batch_size)
+    assert re.search(rf"^{steps}/{steps} - \d+s - .*val_loss: \d\.\d{{4}}$", stdout, re.MULTILINE), stdout[-2000:]
+    assert printed(stdout, "parameters") == model_size(config).parameters
+    test_accuracy = printed(stdout, "test_accuracy")
+    print(f"{model}, 1 epoch on 2,000 images: test accuracy {test_accuracy:.4f}")
+    assert test_accuracy > 0.5  # learned: chance is 0.1

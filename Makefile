@@ -35,4 +35,4 @@ test: $(BIN)/.installed $(BIN)/.installed-ray browser
 	$(BIN)/python -m pytest -q
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) .venv-export-check  # the second: TensorFlow alone, where tests run exported scripts

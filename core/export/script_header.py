@@ -87,17 +87,21 @@ def header(config: TrainConfig, run: RunFacts | None, how_it_trains: str, needs_
              "Python 3.10+ and NumPy, and TensorFlow 2.21 only to download MNIST when MNIST_PATH is not set")
     lines += _paragraph(f"Exported by `python -m core export` of the MNIST training lab. It does not import the lab: "
                         f"it needs {needs}.")
-    lines += [
-        "",
-        f"    pip install {TENSORFLOW_REQUIREMENT}                      # or tensorflow==2.21.0",
-        "    MNIST_PATH=/path/to/mnist.npz python THIS_SCRIPT.py   # an .npz of x_train, y_train, x_test, y_test",
-        "    python THIS_SCRIPT.py                                 # without MNIST_PATH, Keras downloads MNIST once",
-        "    python THIS_SCRIPT.py --epochs 1 --limit 2000         # a quick check on 2,000 images of each split",
-        "",
+    usage = [
+        (f"pip install {TENSORFLOW_REQUIREMENT}", "or tensorflow==2.21.0") if needs_tensorflow else
+        ("pip install numpy", f"and {TENSORFLOW_REQUIREMENT} for Keras to download MNIST"),
+        ("MNIST_PATH=/path/to/mnist.npz python THIS_SCRIPT.py", "an .npz of x_train, y_train, x_test, y_test"),
+        ("python THIS_SCRIPT.py", "without MNIST_PATH, Keras downloads MNIST once"),
+        ("python THIS_SCRIPT.py --epochs 1 --limit 2000", "a quick check on 2,000 images of each split"),
     ]
+    width = max(len(command) for command, _ in usage)
+    lines += [""] + [f"    {command:<{width}}  # {comment}" for command, comment in usage] + [""]
     lines += _paragraph(f"Model: {spec.architecture}. From {spec.source}; {spec.reported}.")
     lines += ["", "The run's settings (the lab's TrainConfig):"] + settings_lines(config)
-    if run is not None and run.status:
+    if run is not None and run.status == "running":
+        lines += [""] + _paragraph(f"The run was still training when this script was exported "
+                                   f"({run.epochs_completed} epoch(s) done).")
+    elif run is not None and run.status:
         ending = f"The run ended {run.status}"
         if run.reason:
             ending += f" ({docstring_safe(run.reason)})"

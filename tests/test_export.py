@@ -244,3 +244,16 @@ def test_the_header_says_what_the_script_does_not_reproduce(runs_dir):
                                    "learning_rate": 0.01, "previous": 0.1}) + "\n")
     text = " ".join(run_script("mlp-small", runs_dir).split())
     assert "the learning rate was changed while the run trained (0.1 → 0.01 in epoch 1); this script keeps 0.1" in text
+
+
+def test_a_script_refuses_bad_flags_and_a_missing_mnist_with_the_fix(tmp_path, monkeypatch, capsys):
+    script = load_script(write_script(preset_config("numpy_logreg"), tmp_path))
+    monkeypatch.setattr(sys, "argv", ["train.py", "--limit", "1"])
+    with pytest.raises(SystemExit) as exit_:
+        script.main()
+    assert exit_.value.code == 2 and "pass --epochs 1 or more and --limit 0 (all) or 2 or more" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["train.py"])
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "nowhere.npz"))
+    with pytest.raises(SystemExit) as exit_:
+        script.main()
+    assert "nowhere.npz' is not a file. Point it at an mnist.npz" in str(exit_.value.code)

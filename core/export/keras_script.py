@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from core.config.train_config import TrainConfig
-from core.export.data_code import LIMIT, data_constants, has_subset, load_mnist_code, split_code, TRAIN_IMAGES
+from core.export.data_code import LIMIT, TRAIN_IMAGES, data_constants, has_subset, load_mnist_code, split_code
 from core.export.layer_code import build_model_code, module_constants
 from core.export.script_header import RunFacts, header
 

@@ -153,7 +153,7 @@ def test_the_script_trains_as_the_lab_trains(model, epochs, mnist, tmp_path, mon
     lab = [event for event in Trainer(config, first_images(mnist, 500, config.validation)) if isinstance(event, EpochEnd)]
     stdout = train_script_in_process(write_script(config, tmp_path), monkeypatch, capsys, "--limit", "500")
     printed = printed_epochs(stdout)
-    assert len(printed) == len(lab) == epochs, stdout
+    assert len(printed) == len(lab) >= 1, stdout  # numpy_logreg's preset stops once train accuracy passes 0.8
     for ours, theirs in zip(printed, lab):
         for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert ours[metric] == pytest.approx(getattr(theirs, metric), abs=1.5e-4), (metric, stdout)

@@ -23,7 +23,7 @@ import pytest
 from core.cli import main as cli_main
 from core.config.train_config import preset_config
 from core.config.zoo import MODEL_NAMES
-from core.data.splits import Splits
+from core.data.splits import Splits, make_splits
 from core.export.layer_code import MNIST_MEAN, MNIST_STD
 from core.export.run_export import run_script, training_script
 from core.export.script_header import TENSORFLOW_REQUIREMENT
@@ -46,6 +46,7 @@ VARIANTS = [
     preset_config("numpy_logreg", validation="none", keep_best_epoch=False, target_accuracy=0.0, train_size=1000),
 ]
 CONFIGS = [preset_config(name) for name in MODEL_NAMES] + VARIANTS
+SMALL_RUN_CONFIG = preset_config("numpy_logreg", epochs=1, train_size=300, validation_size=500, checkpoint_budget_mb=0.0)
 IDS = list(MODEL_NAMES) + [f"{config.model}-variant{number}" for number, config in enumerate(VARIANTS, 1)]
 
 
@@ -82,7 +83,9 @@ def test_every_models_script_compiles_and_imports_nothing_of_the_lab(config, tmp
         assert ("layers.Dropout" in text) == bool(config.dropout)
 
 
-KERAS_CONFIGS = [(config, name) for config, name in zip(CONFIGS, IDS) if config.model != "numpy_logreg"]
+# Every Keras preset, and the variants that change what is drawn (cnn's differ from its preset only in cost).
+KERAS_CONFIGS = [(config, name) for config, name in zip(CONFIGS, IDS)
+                 if config.model != "numpy_logreg" and name not in ("cnn-variant4", "fast-variant2")]
 
 
 @pytest.mark.parametrize("config", [config for config, _ in KERAS_CONFIGS], ids=[name for _, name in KERAS_CONFIGS])
@@ -112,15 +115,11 @@ def test_the_scripts_constants_are_the_labs():
     assert TENSORFLOW_REQUIREMENT in pins
 
 
-def first_images(mnist, limit: int, validation: str) -> Splits:
+def first_images(mnist, config, limit: int) -> Splits:
     """What a script's `--limit N` trains on: the first N images of each of the run's splits."""
-    if validation == "holdout":
-        train, y_train = mnist.x_train[5000:5000 + limit], mnist.y_train[5000:5000 + limit]
-        val, y_val = mnist.x_train[:limit], mnist.y_train[:limit]
-    else:
-        train, y_train = mnist.x_train[:limit], mnist.y_train[:limit]
-        val, y_val = mnist.x_test[:limit], mnist.y_test[:limit]
-    return Splits(train, y_train, val, y_val, mnist.x_test[:limit], mnist.y_test[:limit])
+    splits = make_splits(mnist, config)
+    return Splits(splits.train_images[:limit], splits.y_train[:limit], splits.val_images[:limit], splits.y_val[:limit],
+                  splits.test_images[:limit], splits.y_test[:limit])
 
 
 def printed_epochs(stdout: str) -> list[dict[str, float]]:
@@ -139,18 +138,18 @@ def train_script_in_process(path: Path, monkeypatch, capsys, *args: str) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("model, epochs", [("lenet5", 2), ("numpy_logreg", 3)])
+@pytest.mark.parametrize("model, epochs", [("mlp", 2), ("numpy_logreg", 3)])
 def test_the_script_trains_as_the_lab_trains(model, epochs, mnist, tmp_path, monkeypatch, capsys):
     """The same images, order, initial weights and updates: the lab's epochs, to the printed digits.
 
-    LeNet-5 trains by SGD, which the lab runs as Keras does (its Adam is a fused kernel that rounds
-    differently); `numpy_logreg` is the write-up's own NumPy loop.
+    The MLP trains by SGD, which the lab runs as Keras does (its Adam is a fused kernel that rounds
+    differently), on a seeded subset of a holdout split; `numpy_logreg` is the write-up's NumPy loop.
     """
     from core.training.events import EpochEnd
     from core.training.trainer import Trainer
 
-    config = preset_config(model, epochs=epochs)
-    lab = [event for event in Trainer(config, first_images(mnist, 500, config.validation)) if isinstance(event, EpochEnd)]
+    config = preset_config(model, epochs=epochs, train_size=3000)
+    lab = [event for event in Trainer(config, first_images(mnist, config, 500)) if isinstance(event, EpochEnd)]
     stdout = train_script_in_process(write_script(config, tmp_path), monkeypatch, capsys, "--limit", "500")
     printed = printed_epochs(stdout)
     assert len(printed) == len(lab) >= 1, stdout  # numpy_logreg's preset stops once train accuracy passes 0.8
@@ -165,12 +164,11 @@ def test_the_script_trains_as_the_lab_trains(model, epochs, mnist, tmp_path, mon
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory, mnist):
-    """A real 1-epoch MLP run on 300 images, recorded once; tests copy it."""
+    """A real 1-epoch run of write-up 001's NumPy model on 300 images (the quickest to record); tests copy it."""
     runs_dir = tmp_path_factory.mktemp("export") / "runs"
-    config = preset_config("mlp", epochs=1, train_size=300, validation_size=500)
-    *_, done = list(RecordedRun(config, runs_dir=runs_dir, name="mlp-small", mnist=mnist))
-    assert done.status == "completed"
-    return runs_dir / "mlp-small"
+    *_, done = list(RecordedRun(SMALL_RUN_CONFIG, runs_dir=runs_dir, name="small", mnist=mnist))
+    assert done.status in ("completed", "target_reached")
+    return runs_dir / "small"
 
 
 @pytest.fixture
@@ -185,26 +183,26 @@ def export(runs_dir: Path, *args: str) -> int:
 
 
 def test_export_writes_the_runs_script_and_never_overwrites_unasked(runs_dir, tmp_path, capsys):
-    out = tmp_path / "train_mlp.py"
-    assert export(runs_dir, "--run", "mlp-small", "--out", str(out)) == 0
+    out = tmp_path / "train_small.py"
+    assert export(runs_dir, "--run", "small", "--out", str(out)) == 0
     text = out.read_text()
-    run = load_run("mlp-small", runs_dir)
-    assert text == run_script("mlp-small", runs_dir)
-    assert "as run mlp-small of the MNIST training lab did" in text
+    run = load_run("small", runs_dir)
+    assert text == run_script("small", runs_dir)
+    assert "as run small of the MNIST training lab did" in text
     assert f"at test accuracy {run.test_accuracy:.4f}" in " ".join(text.split()) and "TRAIN_SIZE = 300" in text
     assert f"wrote {out}" in capsys.readouterr().out
 
     out.write_text("# my edits\n")
-    assert export(runs_dir, "--run", "mlp-small", "--out", str(out)) == 2
+    assert export(runs_dir, "--run", "small", "--out", str(out)) == 2
     assert "already exists. Pass --force to replace it, or another --out." in capsys.readouterr().err
     assert out.read_text() == "# my edits\n"
-    assert export(runs_dir, "--run", "mlp-small", "--out", str(out), "--force") == 0
+    assert export(runs_dir, "--run", "small", "--out", str(out), "--force") == 0
     assert out.read_text() == text
 
 
 def test_export_prints_the_script_with_out_dash(runs_dir, capsys):
-    assert export(runs_dir, "--run", "mlp-small", "--out", "-") == 0
-    assert capsys.readouterr().out == run_script("mlp-small", runs_dir)
+    assert export(runs_dir, "--run", "small", "--out", "-") == 0
+    assert capsys.readouterr().out == run_script("small", runs_dir)
 
 
 def test_export_of_an_unknown_run_says_which_and_what_to_do(runs_dir, tmp_path, capsys):
@@ -215,35 +213,35 @@ def test_export_of_an_unknown_run_says_which_and_what_to_do(runs_dir, tmp_path, 
 
 
 def test_a_run_without_a_readable_config_gets_no_script(runs_dir, tmp_path, capsys):
-    (runs_dir / "mlp-small" / "config.json").write_text("{torn")
-    assert export(runs_dir, "--run", "mlp-small", "--out", str(tmp_path / "x.py")) == 2
+    (runs_dir / "small" / "config.json").write_text("{torn")
+    assert export(runs_dir, "--run", "small", "--out", str(tmp_path / "x.py")) == 2
     assert "has no readable config.json" in capsys.readouterr().err
-    (runs_dir / "mlp-small" / "config.json").write_text(json.dumps({"model": "mlp", "epochs": -3}))
-    assert export(runs_dir, "--run", "mlp-small", "--out", str(tmp_path / "x.py")) == 2
+    (runs_dir / "small" / "config.json").write_text(json.dumps({"model": "mlp", "epochs": -3}))
+    assert export(runs_dir, "--run", "small", "--out", str(tmp_path / "x.py")) == 2
     assert "is not a valid config" in capsys.readouterr().err and not (tmp_path / "x.py").exists()
 
 
 def test_text_from_the_run_folder_cannot_break_out_of_the_scripts_docstring(runs_dir, tmp_path):
     """A status reason is any text (an exception's message); in the header it stays one harmless line."""
-    status_path = runs_dir / "mlp-small" / STATUS_FILE
+    status_path = runs_dir / "small" / STATUS_FILE
     status = json.loads(status_path.read_text())
     hostile = '"""\nimport os\nos.system("touch PWNED")  # \\" \x00 \'\'\''
     status_path.write_text(json.dumps({**status, "reason": hostile, "parent": {"run": 'p"""\nx=1', "epoch": 2}}))
     out = tmp_path / "script.py"
-    assert export(runs_dir, "--run", "mlp-small", "--out", str(out)) == 0
+    assert export(runs_dir, "--run", "small", "--out", str(out)) == 0
     tree = ast.parse(out.read_text())
     docstring = " ".join(ast.get_docstring(tree).split())
     assert "import os os.system('touch PWNED')" in docstring and "continued from run p''' x=1 at epoch 2" in docstring
-    clean = ast.parse(training_script(preset_config("mlp", epochs=1, train_size=300, validation_size=500)))
+    clean = ast.parse(training_script(SMALL_RUN_CONFIG))
     assert [type(node).__name__ for node in tree.body] == [type(node).__name__ for node in clean.body]
 
 
 def test_the_header_says_what_the_script_does_not_reproduce(runs_dir):
-    with open(runs_dir / "mlp-small" / CONTROLS_FILE, "a") as controls:  # as a Set of the learning rate records it
+    with open(runs_dir / "small" / CONTROLS_FILE, "a") as controls:  # as a Set of the learning rate records it
         controls.write(json.dumps({"event": "learning_rate", "epoch": 1, "fraction": 0.5, "step": 5,
                                    "learning_rate": 0.01, "previous": 0.1}) + "\n")
-    text = " ".join(run_script("mlp-small", runs_dir).split())
-    assert "the learning rate was changed while the run trained (0.1 → 0.01 in epoch 1); this script keeps 0.1" in text
+    text = " ".join(run_script("small", runs_dir).split())
+    assert "the learning rate was changed while the run trained (0.1 → 0.01 in epoch 1); this script keeps 0.1." in text
 
 
 def test_a_script_refuses_bad_flags_and_a_missing_mnist_with_the_fix(tmp_path, monkeypatch, capsys):

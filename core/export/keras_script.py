@@ -255,6 +255,7 @@ def main_code(config: TrainConfig) -> str:
     model.fit(
         train_batches,
         epochs=args.epochs,
+        shuffle=False,  # training_batches orders each epoch itself
 {validation}        callbacks=[
 {callbacks}        ],
         verbose=1 if sys.stdout.isatty() else 2,  # a progress bar in a terminal, a line an epoch in a log

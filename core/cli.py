@@ -44,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--fork", metavar="RUN:EPOCH",
                        help="a new run that continues from RUN's checkpoint at EPOCH with its settings, changed by the flags "
                             "given (--epochs: epochs more); see `python -m core runs --checkpoints RUN`")
+    train.add_argument("--resume", metavar="RUN",
+                       help="go on with RUN itself from its last kept checkpoint, for --epochs N more epochs, its settings "
+                            "unchanged (an interrupted, stopped or finished run)")
     for field in fields(TrainConfig):
         if field.name != "model":
             train.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None, metavar=field.type.upper(),
@@ -73,25 +76,45 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_config(args: argparse.Namespace) -> TrainConfig:
-    """The model's preset (a fork: its parent's config) with every flag the user gave applied on top."""
+    """The model's preset (a fork: its parent's config; a resume: the run's own) with every flag the user gave applied on top."""
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "model" and getattr(args, f.name) is not None}
+    if getattr(args, "resume", None) is not None:
+        return resume_config(args, given)
     if getattr(args, "fork", None) is not None:
+        from core.runs.continuations import check_fork
         from core.runs.store import load_run
 
-        from core.runs.checkpoints import list_checkpoints
-
         parent, epoch = parse_fork(args.fork)
-        base = load_run(parent, args.runs_dir).config
-        kept = list_checkpoints(args.runs_dir, parent)
-        if epoch not in kept:  # refused here, before any worker starts
-            raise RunError(f"Run {parent!r} has no checkpoint at epoch {epoch} (kept: {', '.join(map(str, kept)) or 'none'}). "
-                           f"Pick a kept epoch: python -m core runs --checkpoints {parent}")
-        return from_dict({**base, **({"model": args.model} if args.model else {}), **given})
+        config = from_dict({**load_run(parent, args.runs_dir).config, **({"model": args.model} if args.model else {}), **given})
+        check_fork(args.runs_dir, config, parent, epoch)  # refused here, before any worker starts
+        return config
     if args.model is None:
         raise UsageError("the following arguments are required: --model (or --fork RUN:EPOCH)")
     if args.model not in SPECS:
         raise ConfigError(f"Unknown model {args.model!r}. Pass one of {list(MODEL_NAMES)}.")
     return from_dict({"model": args.model, **SPECS[args.model].preset, **given})
+
+
+def resume_config(args: argparse.Namespace, given: dict) -> TrainConfig:
+    """The config of `--resume RUN --epochs N`: RUN's own, for N more epochs.
+
+    Raises:
+        UsageError: for a flag a resume does not take (settings: a resume goes on as the run was).
+        RunError: RUN is unknown, still training or has no checkpoint (before any worker starts).
+    """
+    from core.runs.continuations import resume_epoch
+    from core.runs.store import load_run
+
+    others = sorted(name for name in given if name != "epochs") + [flag for flag in ("model", "fork", "name")
+                                                                   if getattr(args, flag) is not None]
+    if others:
+        shown = ", ".join("--" + name.replace("_", "-") for name in others)
+        raise UsageError(f"--resume goes on with the run's own settings, so it takes no {shown}; pass only --epochs N "
+                         f"(to change settings, fork it instead: --fork {args.resume}:EPOCH)")
+    if "epochs" not in given:
+        raise UsageError(f"--resume needs --epochs N, the epochs to train more (e.g. --resume {args.resume[:80]} --epochs 2)")
+    resume_epoch(args.runs_dir, args.resume)  # refused here, before any worker starts
+    return from_dict({**load_run(args.resume, args.runs_dir).config, "epochs": given["epochs"]})
 
 
 def parse_fork(text: str) -> tuple[str, int]:
@@ -120,10 +143,17 @@ def train_command(args: argparse.Namespace) -> int:
     config = make_config(args)
     check_memory_cap(config)  # over this machine's cap per training: refused before any worker starts
     runs_dir = resolve_runs_dir(args.runs_dir)
-    name = new_run_name(config.model) if args.name is None else args.name
+    name = args.resume or (new_run_name(config.model) if args.name is None else args.name)
     path = run_path(runs_dir, name)  # a bad name is refused here, before any worker starts
     mnist_path = None if args.mnist_path is None else str(Path(args.mnist_path).resolve())
     load_mnist(mnist_path)  # a missing or damaged file is reported here too (NumPy only, no TensorFlow)
+    fork_from = None if args.fork is None else parse_fork(args.fork)
+    if args.resume is not None:
+        from core.runs.continuations import resume_epoch
+
+        last_epoch = resume_epoch(runs_dir, name) + config.epochs  # a fork's and a resume's epochs are numbered on
+    else:
+        last_epoch = (0 if fork_from is None else fork_from[1]) + config.epochs
     # Workers started while Ctrl-C is ignored keep ignoring it (an ignored signal survives `spawn`'s
     # exec), so the terminal's SIGINT, sent to the whole process group, reaches only this process.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -145,13 +175,13 @@ def train_command(args: argparse.Namespace) -> int:
 
     epochs, last_health = [], None
     try:
-        fork_from = None if args.fork is None else parse_fork(args.fork)
-        handle = executor.start(JobRequest(config, name, str(runs_dir), mnist_path, fork_from=fork_from))
+        handle = executor.start(JobRequest(config, name, str(runs_dir), mnist_path, fork_from=fork_from,
+                                           resume=args.resume is not None))
         signal.signal(signal.SIGINT, on_ctrl_c)
         for number, event in enumerate(handle.events()):
             if number == 0 and not args.json:  # the run folder exists now: it was made before the first event
                 print(f"training {config.model} into {path} (Ctrl-C stops after the current batch)", file=sys.stderr)
-            print_event(event, config, args.json)
+            print_event(event, last_epoch, args.json)
             if getattr(event, "event", None) == "epoch":
                 epochs.append(event)
                 health = training_health(epochs)
@@ -192,8 +222,9 @@ def stop_at_once(executor, runs_dir: Path, name: str, line_start: str = "") -> i
     return INTERRUPTED_STATUS
 
 
-def print_event(event, config: TrainConfig, as_json: bool) -> None:
-    """One event as the CLI shows it: a JSON line, or a progress bar and epoch lines.
+def print_event(event, last_epoch: int, as_json: bool) -> None:
+    """One event as the CLI shows it: a JSON line, or a progress bar and epoch lines (`epoch 4/5`: a fork's or a
+    resume's epochs are numbered on, and `last_epoch` is the one it ends at).
 
     As JSON: `{"event": "batch", ...}` for each batch-level point (four a second and one at each
     25th of an epoch: 20 or more in an epoch of 21 batches or more; none in a one-batch epoch),
@@ -203,13 +234,13 @@ def print_event(event, config: TrainConfig, as_json: bool) -> None:
     if as_json:
         print(json.dumps(event.to_dict()), flush=True)
     elif event.event == "batch":
-        print(f"\repoch {event.epoch}/{config.epochs} {progress_bar(event.fraction)} loss {event.loss:.4f}",
+        print(f"\repoch {event.epoch}/{last_epoch} {progress_bar(event.fraction)} loss {event.loss:.4f}",
               end="", file=sys.stderr, flush=True)
     elif event.event == "learning_rate":
         print(f"\r\033[Klearning rate {event.previous:g} -> {event.learning_rate:g} in epoch {event.epoch}", flush=True)
     elif event.event == "epoch":
         validation = "" if event.val_loss is None else f"  val_loss {event.val_loss:.4f}  val_accuracy {event.val_accuracy:.4f}"
-        print(f"\r\033[Kepoch {event.epoch}/{config.epochs}  loss {event.loss:.4f}  accuracy {event.accuracy:.4f}"
+        print(f"\r\033[Kepoch {event.epoch}/{last_epoch}  loss {event.loss:.4f}  accuracy {event.accuracy:.4f}"
               f"{validation}  {event.seconds:.1f}s", flush=True)
     else:
         score = "" if event.test_accuracy is None else f"  test_accuracy {event.test_accuracy:.4f}"

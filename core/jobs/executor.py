@@ -47,7 +47,8 @@ class JobRequest:
     runs_dir: str  # the dashboard's own runs directory, absolute
     mnist_path: str | None = None  # None = the loader's search order, on the machine that trains
     supervisor_pid: int | None = None  # the submitting process, when the worker runs on this machine
-    fork_from: tuple[str, int] | None = None  # (run, epoch): continue from that run's checkpoint (local workers only)
+    fork_from: tuple[str, int] | None = None  # (run, epoch): a new run that continues from that run's checkpoint
+    resume: bool = False  # go on with run `run_name` itself from its last kept checkpoint, `config.epochs` more
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,8 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None, start
         The run may end sooner (early stopping, target accuracy).
     """
     total = state.config.epochs
+    before = state.first_epoch - 1  # a fork's or a resume's epochs are numbered on from its checkpoint
+    last = before + total
     if state.status == QUEUED:
         position = state.queue_position or 1
         text = f"Waiting in the queue: position {position}"
@@ -101,7 +103,7 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None, start
         return ProgressReport(1.0 if state.epochs else 0.0, state.reason or state.status)
     done = len(state.epochs)
     if not done and state.progress is None:
-        return ProgressReport(0.0, f"Epoch 1 of {total}: starting (building the model)")
+        return ProgressReport(0.0, f"Epoch {before + 1} of {last}: starting (building the model)")
     if done >= total:
         return ProgressReport(1.0, f"All {total} epochs done: scoring the test set and saving the model")
     if state.epochs:
@@ -109,7 +111,7 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None, start
         epoch_seconds = sum(e.seconds for e in timed) / len(timed)
     progress = state.progress
     per_epoch = epoch_seconds
-    if progress is not None and progress.epoch == done + 1 and progress.fraction > 0:
+    if progress is not None and progress.epoch == before + done + 1 and progress.fraction > 0:
         in_epoch = progress.fraction
         this_epoch = epoch_pace(state.points, progress)  # its training part; validation follows
         if this_epoch is not None and not state.epochs:
@@ -120,9 +122,9 @@ def describe_progress(state: JobState, epoch_seconds: float | None = None, start
         in_epoch, epoch_left = 0.0, epoch_seconds
     fraction = min(1.0, (done + in_epoch) / total)
     if state.paused:
-        return ProgressReport(fraction, f"Paused in epoch {done + 1} of {total} at {in_epoch:.0%}: "
+        return ProgressReport(fraction, f"Paused in epoch {before + done + 1} of {last} at {in_epoch:.0%}: "
                                         "Resume goes on, Step trains one batch (or one group of batches)")
-    text = f"Epoch {done + 1} of {total}: {in_epoch:.0%}"
+    text = f"Epoch {before + done + 1} of {last}: {in_epoch:.0%}"
     if epoch_left is None or per_epoch is None:
         return ProgressReport(fraction, text)
     total_left = epoch_left + (total - done - 1) * per_epoch

@@ -481,6 +481,8 @@ class RayExecutor(Executor):
                 raise JobError("The executor was shut down; the server is stopping.")
         if request.fork_from is not None:  # the node would need the parent's checkpoint, which lies here
             raise JobError("A fork trains on the local executor only, for now: pass --executor local.")
+        if request.resume:  # the node would need the run's folder and checkpoints, which lie here
+            raise JobError("A resume trains on the local executor only, for now: pass --executor local.")
         events, commands = self._take_queues()
         options = {"num_cpus": self.cpus_per_job, "name": f"train:{request.run_name}"}
         if self.resources:

@@ -32,8 +32,9 @@ from core.jobs.local_executor import DEFAULT_WORKERS as DEFAULT_MAX_CONCURRENT  
 from core.jobs.local_executor import WORKERS_ENV as MAX_CONCURRENT_ENV  # noqa: F401
 from core.jobs.local_executor import default_workers as default_max_concurrent
 from core.jobs.sharing import SharingLimitError, SharingRules
+from core.runs.continuations import check_fork, resume_epoch
 from core.runs.run_owners import record_owner
-from core.runs.store import new_run_name, resolve_runs_dir
+from core.runs.store import RunError, new_run_name, resolve_runs_dir
 from core.training.batch_points import add_point
 from core.training.events import (
     FAILED, INTERRUPTED, QUEUED, RUNNING, STOPPED, EpochEnd, LearningRateChanged, Progress, RunDone,
@@ -75,6 +76,14 @@ class JobState:
     paused_since: float | None = None  # time.time() of the Pause (a Step while paused does not renew it)
     learning_rate: float | None = None  # the rate set mid-run, if any (None = the config's)
     owner: str | None = None  # the visitor who started it (None: the local user, the CLI, a sweep)
+    fork_from: tuple[str, int] | None = None  # a fork: the run and the epoch of its checkpoint it continues from
+    resumes: str | None = None  # a resume: the run it goes on with (its `run_name` too)
+    first_epoch: int = 1  # the number of its first epoch (a fork's and a resume's are numbered on)
+
+    @property
+    def last_epoch(self) -> int:
+        """The number its last epoch will have if every epoch runs."""
+        return self.first_epoch - 1 + self.config.epochs
 
     @property
     def finished(self) -> bool:
@@ -163,18 +172,39 @@ class TrainingJobs:
         if executor is not None:
             executor.close()
 
-    def submit(self, config: TrainConfig, name: str | None = None, owner: str | None = None) -> str:
+    def submit(self, config: TrainConfig, name: str | None = None, owner: str | None = None,
+               fork_from: tuple[str, int] | None = None, resume: bool = False) -> str:
         """Queue a training of `config` for visitor `owner`; returns its job id at once.
+
+        Args:
+            config: the training's settings (a fork's or a resume's `epochs`: the epochs more).
+            name: the run's name (None = a fresh one); with `resume`, the run to go on with.
+            owner: the visitor who starts it (a fork becomes theirs; a resumed run keeps its owner).
+            fork_from: `(run, epoch)`: a new run that continues from that run's kept checkpoint.
+            resume: go on with run `name` itself from its last kept checkpoint. Who may resume whose
+                run is the page's to check (`SharingRules.may_manage`); anyone may fork anyone's.
 
         Raises:
             QueueFullError: when `MAX_QUEUED` jobs already wait.
             SharingLimitError: when the rules refuse it (too many epochs, or `owner` already has
                 `jobs_per_visitor` trainings queued or running), or its estimated memory is over this
                 server's cap per training (`core.jobs.memory_cap.MemoryCapError`).
+            RunError: a fork's parent or checkpoint, or a resume's run or checkpoint, is missing, or the
+                run to resume is training or queued to (the message names the run and the fix).
+            ConfigError: a fork changes its parent's architecture.
         """
         job_id = secrets.token_urlsafe(12)
         self.rules.check_epochs(config.epochs)
         check_memory_cap(config)
+        first_epoch = 1
+        if resume:
+            if name is None or fork_from is not None:
+                raise ValueError("A resume names its run (`name`) and is no fork. Received: "
+                                 f"name={name!r}, fork_from={fork_from!r}")
+            first_epoch = resume_epoch(self.runs_dir, name) + 1
+        elif fork_from is not None:
+            check_fork(self.runs_dir, config, *fork_from)
+            first_epoch = fork_from[1] + 1
         live = self._live_now() if self._live_visitors is not None and len(self._waiting) >= MAX_QUEUED else None
         with self._lock:
             limit = self.rules.jobs_per_visitor
@@ -185,6 +215,9 @@ class TrainingJobs:
                         f"You already have {len(own)} training{'s' if len(own) != 1 else ''} queued or running on this "
                         f"shared server, its limit per visitor. Stop {'it' if len(own) == 1 else 'one'} on the Train "
                         "page, or wait for it to finish, then start this one.")
+            if resume and any(state.resumes == name and not state.finished for state in self._states.values()):
+                raise RunError(f"Run {name!r} is already queued to resume, or resuming. Wait for it to end, then "
+                               "resume it again.")
             if len(self._waiting) >= MAX_QUEUED and live is not None:
                 self._make_room(set(live))
             if len(self._waiting) >= MAX_QUEUED:
@@ -193,7 +226,8 @@ class TrainingJobs:
                 self._last_seen[owner] = time.monotonic()
                 if self._live_visitors is not None:
                     self._last_live[owner] = time.monotonic()  # pressing Start, on a live page
-            self._states[job_id] = JobState(job_id, config, owner=owner)
+            self._states[job_id] = JobState(job_id, config, owner=owner, fork_from=fork_from,
+                                            resumes=name if resume else None, first_epoch=first_epoch)
             self._waiting.append(job_id)
             self._renumber_queue()
             self._start_watcher()
@@ -468,9 +502,11 @@ class TrainingJobs:
             self._forget_old_jobs()
 
     def _train(self, job_id: str, name: str | None) -> None:
-        config, owner = self._states[job_id].config, self._states[job_id].owner
-        request = JobRequest(config, name or new_run_name(config.model), str(resolve_runs_dir(self.runs_dir)), self.mnist_path)
-        if owner is not None and self.rules.hosted:  # locally, the one user owns every run anyway
+        state = self._states[job_id]
+        config, owner = state.config, state.owner
+        request = JobRequest(config, name or new_run_name(config.model), str(resolve_runs_dir(self.runs_dir)), self.mnist_path,
+                             fork_from=state.fork_from, resume=state.resumes is not None)
+        if owner is not None and self.rules.hosted and not request.resume:  # locally, the one user owns every run anyway
             record_owner(request.runs_dir, request.run_name, owner)
         handle = self.warm_up().start(request)
         timer = None

@@ -156,7 +156,7 @@ def worker_main(inbox, outbox, mnist_path: str | None, memory_limit_mb: float, w
             run = RecordedRun(request.config, runs_dir=request.runs_dir, name=request.run_name,
                               mnist=mnist_for(request.mnist_path), control=control,
                               supervisor_pid=request.supervisor_pid, compiled_models=compiled_models,
-                              fork_from=request.fork_from)
+                              fork_from=request.fork_from, resume=request.resume)
             for event in run:
                 outbox.put(("event", request.run_name, event))
         except EXPECTED_ERRORS as error:  # their messages name the problem and the fix

@@ -2,7 +2,9 @@
 
 - `store.py`: run folders under the runs directory: list, read, check, load, delete;
 - `run_writer.py` and `atomic_files.py`: write a run folder as training goes, never half a file;
-- `recorded_run.py`: a training that records itself into a run folder (trainer + writer);
+- `recorded_run.py`: a training that records itself into a run folder (trainer + writer), new, forked or resumed;
+- `checkpoints.py`: a checkpoint per epoch within a disk budget; `continuations.py`: fork and resume's checks,
+  and what a resume cuts back;
 - `run_table.py`: the Runs page's table of runs;
 - `run_owners.py`: which visitor started each run (a hosted server's `owners.json`);
 - `run_notes.py`: each run's title and note (`notes.json`); `json_ledger.py`: the one read-and-update of such a file;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 
 import numpy as np
 
@@ -16,13 +17,13 @@ from core.training.events import DIVERGED, EpochEnd, LearningRateChanged, Progre
 from core.data.input_pipeline import prediction_batches
 from core.models.numpy_forward import translate_checked
 from core.runs.checkpoints import CheckpointWriter, load_keras_state
+from core.runs.continuations import best_of, check_fork, cut_back_to, resume_epoch
 from core.runs.run_writer import RunWriter
 from core.runs.store import RunError, load_run
 from core.data.splits import make_splits
 from core.training.trainer import Trainer
 from core.training.training_start import TrainingStart
 
-ARCHITECTURE = ("model", "hidden_units")  # what a fork must keep: the weights' shapes follow from them
 
 
 class RecordedRun:
@@ -40,6 +41,10 @@ class RecordedRun:
             (its weights, optimizer state and data order), training `config.epochs` more; its epochs are
             numbered on from the parent's, and `status.json` records `parent`. The architecture
             (`model`, `hidden_units`) must be the parent's; anything else may change.
+        resume: go on with run `name` itself, from its last kept checkpoint, for `config.epochs` more epochs
+            (`config` is the run's own, but for `epochs`): what it recorded after that checkpoint is dropped
+            (`core.runs.continuations.cut_back_to`), the epochs trained now are appended, and the run ends with
+            all its epochs counted (`RunDone.epochs_completed`), its best chosen among all of them.
 
     Raises:
         DatasetError, ConfigError, RunError: at construction, before any folder is created
@@ -54,23 +59,37 @@ class RecordedRun:
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None,
                  name: str | None = None, mnist: Mnist | None = None, control: TrainingControl | None = None,
                  supervisor_pid: int | None = None, compiled_models: CompiledModels | None = None,
-                 fork_from: tuple[str, int] | None = None):
+                 fork_from: tuple[str, int] | None = None, resume: bool = False):
         self.config = config
+        if resume and (name is None or fork_from is not None):
+            raise ConfigError("A resume names the run it goes on with (`name`), and is no fork (`fork_from`=None).")
         splits = make_splits(mnist or load_mnist(), config)
         self.keeps_best = config.keep_best_epoch and config.validation != "none"
-        start = None if fork_from is None else fork_start(runs_dir, config, *fork_from)
+        self.resumed_from = resume_epoch(runs_dir, name) if resume else None
+        start = None
+        if fork_from is not None:
+            start = fork_start(runs_dir, config, *fork_from)
+        elif resume:
+            start = replace(fork_start(runs_dir, config, name, self.resumed_from), carries_learning_rate=True)
         self.trainer = Trainer(config, splits, control=control, compiled_models=compiled_models,
                                on_epoch_model=self._on_epoch_model if self.keeps_best or config.checkpoint_budget_mb else None,
                                start=start)
-        self.writer = RunWriter(config, runs_dir, name, supervisor_pid)
+        self._earlier_epochs: list[dict] = []  # a resumed run's epochs before this training
+        if resume:
+            cut_back_to(runs_dir, name, self.resumed_from)  # what a kill left after the checkpoint: dropped
+            self._earlier_epochs = [e for e in load_run(name, runs_dir).epochs if e["epoch"] <= self.resumed_from]
+        self.writer = RunWriter(config, runs_dir, name, supervisor_pid, resumed_from=self.resumed_from)
         if fork_from is not None:
             self.writer.record_parent(*fork_from)
         self.checkpoints = None
         epochs_done = 0 if start is None else start.epochs_done
+        earlier_best_loss, earlier_best_epoch = best_of(self._earlier_epochs)
         if config.checkpoint_budget_mb:
             self.checkpoints = CheckpointWriter(self.writer.path, config.checkpoint_budget_mb, epochs_done + config.epochs,
                                                 splits.y_test, translate=translate_checked, predict=self._predict_test_set)
-        self._best = (math.inf, None, None)  # (val_loss, epoch, the Keras weights after it)
+            self.checkpoints.best_val_loss, self.checkpoints.best_epoch = earlier_best_loss, earlier_best_epoch
+        # (val_loss, epoch, the Keras weights after it); an earlier epoch's weights are in its checkpoint (None here)
+        self._best = (earlier_best_loss, earlier_best_epoch, None)
         self._best_snapshot = None  # the best epoch's checkpoint in memory (weights and test probabilities)
 
     @property
@@ -96,6 +115,9 @@ class RecordedRun:
             if self.checkpoints is not None:
                 self.checkpoints.flush()  # the last epoch's checkpoint is on disk before the run says it ended
             test_loss = test_accuracy = None
+            if self.resumed_from is not None:  # the run's epochs are all of them, its best among all
+                every = self._earlier_epochs + [epoch.to_dict() for epoch in self.trainer.epochs]
+                end = replace(end, epochs_completed=len(every), best_epoch=best_of(every)[1])
             if end.epochs_completed and end.status != DIVERGED:
                 test_loss, test_accuracy = self._save_model_and_predictions(end)
             self.writer.finish(end, test_loss, test_accuracy)
@@ -134,13 +156,23 @@ class RecordedRun:
             except Exception:  # the run's own error is the one to report
                 pass
 
+    def _earlier_weights(self, epoch: int) -> list[np.ndarray] | None:
+        """The Keras weights after an epoch trained before this resume, from its checkpoint; None if not kept."""
+        try:
+            weights, _ = load_keras_state(self.writer.path.parent, self.name, epoch)
+        except RunError:
+            return None
+        return weights
+
     def _predict_test_set(self, model) -> np.ndarray:
         return model.predict(prediction_batches(self.trainer.splits.test_images), verbose=0)
 
     def _save_model_and_predictions(self, end: TrainingEnd) -> tuple[float, float]:
         model, splits = self.trainer.model, self.trainer.splits
         _, best_epoch, best_weights = self._best
-        last_epoch = self.trainer.epochs[-1].epoch
+        last_epoch = self.trainer.epochs[-1].epoch if self.trainer.epochs else self.resumed_from
+        if self.keeps_best and best_weights is None and best_epoch is not None and best_epoch != last_epoch:
+            best_weights = self._earlier_weights(best_epoch)  # a resumed run's best came before this training
         if best_weights is not None and best_epoch != last_epoch:
             model.set_weights(best_weights)  # the run's model is its best epoch's
         self.writer.model_epoch = best_epoch if best_weights is not None else last_epoch
@@ -173,12 +205,6 @@ def fork_start(runs_dir, config: TrainConfig, parent: str, epoch: int) -> Traini
         RunError: if the parent or its checkpoint at `epoch` is missing or damaged.
         ConfigError: if `config` changes the parent's architecture.
     """
-    parent_config = load_run(parent, runs_dir).config
-    for name in ARCHITECTURE:
-        if parent_config.get(name) != getattr(config, name):
-            raise ConfigError(
-                f"A fork keeps its parent's architecture: run {parent!r} has `{name}`={parent_config.get(name)!r}, "
-                f"this config {getattr(config, name)!r}. Pass {name}={parent_config.get(name)!r}, or train a new run."
-            )
+    check_fork(runs_dir, config, parent, epoch)
     weights, optimizer = load_keras_state(runs_dir, parent, epoch)
     return TrainingStart(epoch, weights, tuple(optimizer))

@@ -42,6 +42,9 @@ def weight_histogram(values: np.ndarray, buckets: int = HISTOGRAM_BUCKETS) -> np
     return np.stack([edges[:-1], edges[1:], np.bincount(indices, minlength=buckets).astype(np.float64)], axis=1)
 
 
+RESUME_KEEPS = ("started", "parent")  # what a resumed run's status keeps of its earlier one
+
+
 class RunWriter:
     """Creates a new run folder and records the run into it.
 
@@ -51,13 +54,17 @@ class RunWriter:
         name: the run's folder name; a fresh one when None.
         supervisor_pid: the process this one trains for (a worker's server or CLI); the run
             reads back as interrupted once either process is gone.
+        resumed_from: the epoch an existing run `name` goes on from (a resume): its folder is kept, its
+            `config.json` too, and `status.json` says it runs again (its start, its parent and its earlier
+            resumes kept, `resumed` gaining `{"from_epoch", "epochs", "at"}`). None = a new folder.
 
     Raises:
-        RunError: if the name is invalid or taken, or the runs directory cannot be written.
+        RunError: if the name is invalid or taken (or, resuming, no such run exists), or the runs
+            directory cannot be written.
     """
 
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None, name: str | None = None,
-                 supervisor_pid: int | None = None):
+                 supervisor_pid: int | None = None, resumed_from: int | None = None):
         self.config = config
         root = resolve_runs_dir(runs_dir)
         self.name = new_run_name(config.model) if name is None else name  # "" is a bad name, not "pick one"
@@ -65,9 +72,11 @@ class RunWriter:
         if root.exists() and not root.is_dir():
             raise RunError(f"The runs directory {root} is a file, not a folder. "
                            f"Move it away, or choose another with --runs-dir or ${RUNS_DIR_ENV}.")
+        earlier = {} if resumed_from is None else self._earlier_status(name)
         try:
             root.mkdir(parents=True, exist_ok=True)
-            self.path.mkdir()
+            if resumed_from is None:
+                self.path.mkdir()
         except FileExistsError:
             raise RunError(f"A run named {self.name!r} already exists. Pick another name.") from None
         except OSError as error:
@@ -80,14 +89,30 @@ class RunWriter:
         }
         if supervisor_pid is not None and supervisor_pid != os.getpid():
             self._status.update(supervisor_pid=supervisor_pid, supervisor_started=process_start_time(supervisor_pid))
+        if resumed_from is not None:
+            self.started = earlier.get("started", self.started)
+            resumes = earlier.get("resumed") if isinstance(earlier.get("resumed"), list) else []
+            self._status.update({key: earlier[key] for key in RESUME_KEEPS if key in earlier})
+            self._status["resumed"] = [*resumes, {"from_epoch": resumed_from, "epochs": config.epochs, "at": time.time()}]
         try:
-            write_json_atomic(self.path / CONFIG_FILE, config.to_dict())
+            if resumed_from is None:
+                write_json_atomic(self.path / CONFIG_FILE, config.to_dict())
             write_json_atomic(self.path / STATUS_FILE, self._status)
         except OSError as error:
             raise RunError(f"Cannot write to run folder {self.path} ({error.strerror}).") from None
         self._summary_writers = None
         self.model_epoch: int | None = None  # the epoch whose model the run keeps (its best, with `keep_best_epoch`)
         self._writers_lock = threading.Lock()  # histograms come from the training thread, scalars from the reader's
+
+    def _earlier_status(self, name: str) -> dict:
+        """The `status.json` of the existing run a resume continues (what it keeps of it)."""
+        if not self.path.is_dir():
+            raise RunError(f"No run named {name!r} in the runs directory. It may have been deleted; pick another run.")
+        try:
+            earlier = json.loads((self.path / STATUS_FILE).read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            earlier = {}
+        return earlier if isinstance(earlier, dict) else {}
 
     def record_parent(self, run: str, epoch: int) -> None:
         """Say in `status.json` that this run continues run `run` from its checkpoint at `epoch` (a fork)."""

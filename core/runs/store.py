@@ -37,7 +37,8 @@ CONFIG_FILE, STATUS_FILE, METRICS_FILE = "config.json", "status.json", "metrics.
 MODEL_FILE, PREDICTIONS_FILE, LOGS_DIR = "model.keras", "predictions.npz", "logs"
 NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE = "model.numpy.npz", "no_numpy_model.txt"  # the model for NumPy, or why none
 BATCHES_FILE, CONTROLS_FILE = "batches.jsonl", "controls.jsonl"
-ATOMIC_FILES = (CONFIG_FILE, STATUS_FILE, MODEL_FILE, NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE, PREDICTIONS_FILE)  # written whole, via a temporary file
+ATOMIC_FILES = (CONFIG_FILE, STATUS_FILE, MODEL_FILE, NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE, PREDICTIONS_FILE,  # written whole, via a temporary file
+                METRICS_FILE, BATCHES_FILE, CONTROLS_FILE)  # (the appended ones when a resume cuts them back)
 CORRUPT_NUMPY_MODEL_FIX = "Delete that file to load the model with TensorFlow instead, or delete the run and retrain."
 
 

@@ -17,16 +17,19 @@ class TrainingStart:
         epochs_done: the epochs already trained (the next epoch is `epochs_done + 1`).
         weights: the Keras model's `get_weights()` after them.
         optimizer: the optimizer's variables in order, as `(name, value)` (`iteration` first, then the slots).
+        carries_learning_rate: whether the optimizer's learning rate is carried too: a resumed run goes on at
+            the rate it had (one changed mid-run included); a fork's own config sets its rate.
     """
 
     epochs_done: int
     weights: list[np.ndarray]
     optimizer: tuple[tuple[str, np.ndarray], ...] = ()
+    carries_learning_rate: bool = False
 
     def apply_to(self, model) -> None:
         """Give `model` these weights and, where a variable of the same name and shape exists, the optimizer's state.
 
-        The learning rate is not carried (the new config's applies); an optimizer whose variables
+        The learning rate is carried only with `carries_learning_rate` (else the new config's applies); an optimizer whose variables
         differ (another kind) keeps only the step counter, which schedules read.
 
         Raises:
@@ -41,7 +44,7 @@ class TrainingStart:
             variable.name == name and tuple(variable.shape) == tuple(value.shape)
             for variable, (name, value) in zip(variables, self.optimizer))
         for variable, (name, value) in zip(variables, self.optimizer) if same_kind else ():
-            if name not in NOT_CARRIED:
+            if self.carries_learning_rate or name not in NOT_CARRIED:
                 variable.assign(value)
         if not same_kind:
             saved = dict(self.optimizer)

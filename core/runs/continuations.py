@@ -1,0 +1,208 @@
+"""Fork and resume: the checks a continuation from a checkpoint needs, and what a resume cuts back.
+
+A fork is a new run that continues from any kept checkpoint of any run, with other settings but the
+same architecture (`check_fork`). A resume goes on with a run itself, as it was, for more epochs.
+
+A run killed mid-epoch (SIGKILL, a server restart) keeps every epoch whose `metrics.jsonl` line was
+written, but its checkpoint of that epoch may be missing (the line is written by the thread that
+reads the trainer's events, the checkpoint by the thread that trains, so either may come first).
+A resume goes on from the last kept checkpoint `k`: the run folder is first cut back to epochs
+`1..k` (`metrics.jsonl`, `batches.jsonl`, `controls.jsonl`, each rewritten atomically), so no epoch
+is counted twice and the half epoch a kill left among the batch points is dropped; the epochs
+trained next are appended after them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path, PurePosixPath
+
+from core.config.train_config import ConfigError
+from core.runs.atomic_files import write_bytes_atomic
+from core.runs.checkpoints import CHECKPOINTS_DIR, KERAS_STATE_FILE, checkpoint_path, epoch_folder_name, list_checkpoints
+from core.runs.store import (
+    BATCHES_FILE, CONFIG_FILE, CONTROLS_FILE, METRICS_FILE, STATUS_FILE, RunError, load_run, run_path,
+)
+from core.training.events import RUNNING
+
+ARCHITECTURE = ("model", "hidden_units")  # what a fork must keep: the weights' shapes follow from them
+RESUME_FIX = "Train a new run instead (or fork one of the run's kept checkpoints: python -m core train --fork RUN:EPOCH)."
+
+
+def check_fork(runs_dir: str | os.PathLike | None, config, parent: str, epoch: int) -> None:
+    """Check that a new run with `config` may continue from run `parent`'s checkpoint at `epoch`.
+
+    Args:
+        runs_dir: the runs directory (None = the default).
+        config: the fork's `TrainConfig`.
+        parent: the run it continues from.
+        epoch: the parent's kept checkpoint it starts from.
+
+    Raises:
+        RunError: the parent is unknown or kept no checkpoint at `epoch` (the message lists the kept ones).
+        ConfigError: `config` changes the parent's architecture (`model`, `hidden_units`).
+    """
+    parent_config = load_run(parent, runs_dir).config
+    for name in ARCHITECTURE:
+        if parent_config.get(name) != getattr(config, name):
+            raise ConfigError(
+                f"A fork keeps its parent's architecture: run {parent!r} has `{name}`={parent_config.get(name)!r}, "
+                f"this config {getattr(config, name)!r}. Pass {name}={parent_config.get(name)!r}, or train a new run."
+            )
+    kept = list_checkpoints(runs_dir, parent)
+    if epoch not in kept:
+        raise RunError(f"Run {parent!r} has no checkpoint at epoch {epoch} (kept: {', '.join(map(str, kept)) or 'none'}). "
+                       f"Pick a kept epoch: python -m core runs --checkpoints {parent}")
+
+
+def resume_epoch(runs_dir: str | os.PathLike | None, name: str) -> int:
+    """The epoch run `name` would resume from: its last kept checkpoint.
+
+    Args:
+        runs_dir: the runs directory (None = the default).
+        name: the run to resume.
+
+    Returns:
+        The epoch of the run's last kept checkpoint (1-based).
+
+    Raises:
+        RunError: the name is invalid, no such run exists, it is still training, or it kept no
+            checkpoint (trained before checkpoints, with `checkpoint_budget_mb=0`, or by `numpy_logreg`);
+            the message names the run and the fix.
+    """
+    run = load_run(name, runs_dir)  # RunError for an unknown run names it and the fix
+    if run.status == RUNNING:  # read_run says running only while its process is alive
+        raise RunError(f"Run {name!r} is still training. Stop it first (Stop on the Train page, or Ctrl-C), "
+                       "then resume it.")
+    if run.config.get("model") == "numpy_logreg":
+        raise RunError(f"Run {name!r} is a `numpy_logreg` run, which cannot continue from a checkpoint. {RESUME_FIX}")
+    kept = list_checkpoints(runs_dir, name)
+    if not kept:
+        raise RunError(f"Run {name!r} has no checkpoint to resume from (trained before checkpoints, or with "
+                       f"checkpoint_budget_mb=0, or it finished no epoch). {RESUME_FIX}")
+    return kept[-1]
+
+
+def _kept_lines(path, epoch: int) -> tuple[bytes, bool]:
+    """The lines of a JSON-lines file whose record's `epoch` is at most `epoch` (torn or unreadable lines
+    dropped), and whether anything was dropped."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return b"", False
+    kept, dropped = [], False
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+            number = record.get("epoch") if isinstance(record, dict) else None
+            keep = isinstance(number, (int, float)) and not isinstance(number, bool) and math.isfinite(number) \
+                and number <= epoch
+        except ValueError:
+            keep = False
+        if keep:
+            kept.append(line + "\n")
+        elif line.strip():
+            dropped = True
+    return "".join(kept).encode(), dropped
+
+
+def cut_back_to(runs_dir: str | os.PathLike | None, name: str, epoch: int) -> int:
+    """Drop what run `name` recorded after `epoch` (epoch records, batch points, learning-rate changes).
+
+    Each file is rewritten atomically and only when something is dropped: a crash midway leaves each
+    file either as it was or cut back, and a resume started again cuts back the rest.
+
+    Args:
+        runs_dir: the runs directory.
+        name: the run.
+        epoch: the last epoch to keep (the checkpoint the run resumes from).
+
+    Returns:
+        How many `metrics.jsonl` epoch records were dropped (0, or 1 where a kill came between an
+        epoch's line and its checkpoint).
+
+    Raises:
+        RunError: if the name is invalid; OSError if a file cannot be written.
+    """
+    folder = run_path(runs_dir, name)
+    dropped_epochs = 0
+    for file in (METRICS_FILE, BATCHES_FILE, CONTROLS_FILE):
+        path = folder / file
+        if path.is_symlink():
+            raise RunError(f"Run {name!r}: {file} is a symbolic link, which is never followed. Delete the run and retrain.")
+        kept, dropped = _kept_lines(path, epoch)
+        if dropped:
+            if file == METRICS_FILE:
+                before = sum(1 for line in path.read_text().splitlines() if line.strip())
+                dropped_epochs = before - kept.count(b"\n")
+            write_bytes_atomic(path, kept)
+    return dropped_epochs
+
+
+def best_of(epochs: list[dict]) -> tuple[float, int | None]:
+    """`(val_loss, epoch)` of the recorded epoch with the lowest finite `val_loss` (the first of equals),
+    `(inf, None)` without validation."""
+    best = (math.inf, None)
+    for record in epochs:
+        value = record.get("val_loss")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value < best[0]:
+            best = (float(value), record.get("epoch"))
+    return best
+
+
+def continuation_files(runs_dir: str | os.PathLike | None, name: str, epoch: int | None = None) -> dict[str, bytes]:
+    """The files of run `name` that a continuation on another machine needs, by their `/`-separated path in its folder.
+
+    A fork (`epoch` given) needs the parent's `config.json` and the `keras_state.npz` of its checkpoint at
+    `epoch`; a resume (`epoch` None) needs the whole run as recorded (config, status, epoch records, points,
+    every kept checkpoint), not its final model or TensorBoard logs, which the continuation writes anew.
+    The status shipped says how the run reads here (`interrupted` for a run whose process died), so the
+    other machine never mistakes a process of its own for the run's owner.
+
+    Raises:
+        RunError: the run or the checkpoint is missing.
+    """
+    run = load_run(name, runs_dir)
+    folder = run_path(runs_dir, name)
+    files = {CONFIG_FILE: (folder / CONFIG_FILE).read_bytes()}
+    if epoch is not None:
+        state = checkpoint_path(runs_dir, name, epoch) / KERAS_STATE_FILE
+        if not state.is_file() or state.is_symlink():
+            raise RunError(f"Run {name!r} has no checkpoint at epoch {epoch}. Pick a kept epoch: "
+                           f"python -m core runs --checkpoints {name}")
+        files[f"{CHECKPOINTS_DIR}/{epoch_folder_name(epoch)}/{KERAS_STATE_FILE}"] = state.read_bytes()
+        return files
+    try:
+        status = json.loads((folder / STATUS_FILE).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        status = {}
+    status = status if isinstance(status, dict) else {}
+    files[STATUS_FILE] = json.dumps({**status, "status": run.status, "pid": None, "supervisor_pid": None}).encode()
+    for file in (METRICS_FILE, BATCHES_FILE, CONTROLS_FILE):
+        path = folder / file
+        if path.is_file() and not path.is_symlink():
+            files[file] = path.read_bytes()
+    for kept in list_checkpoints(runs_dir, name):
+        checkpoint = checkpoint_path(runs_dir, name, kept)
+        for entry in sorted(checkpoint.iterdir()):
+            if entry.is_file() and not entry.is_symlink():
+                files[f"{CHECKPOINTS_DIR}/{epoch_folder_name(kept)}/{entry.name}"] = entry.read_bytes()
+    return files
+
+
+def place_files(folder: str | os.PathLike, files: dict[str, bytes]) -> None:
+    """Write `continuation_files`' files under `folder` (a scratch copy of the run on the machine that trains).
+
+    Raises:
+        RunError: for a path that would leave `folder`.
+    """
+    folder = Path(folder)
+    for name, data in files.items():
+        relative = PurePosixPath(name)
+        if relative.is_absolute() or any(part in ("", ".", "..") for part in relative.parts) or "\\" in name:
+            raise RunError(f"Refused to write {name!r} into a run folder: not a plain path inside it.")
+        target = folder.joinpath(*relative.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)

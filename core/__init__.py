@@ -5,6 +5,7 @@ names what it may import, and `tests/test_architecture.py` holds the code to tha
 
     cli.py      `python -m core`: train, list runs, export a run's script
     export/     a run as one standalone training script (plain Keras or NumPy)
+    classroom/  a class on one server: its session, display names, a challenge, the board's cards
     jobs/       running trainings for a server: queue, executors, progress
     runs/       saved runs, their writer, the shipped model, the models a view can pick
     training/   the streaming trainer and the events it yields

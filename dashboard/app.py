@@ -21,6 +21,7 @@ VIEWS = [  # (page file, its name in the sidebar, its icon, the title it opens w
     ("inspect.py", "Inspect", ":material/biotech:", "Inspect a model"),
     ("errors.py", "Errors", ":material/error:", "Errors"),
     ("draw.py", "Draw", ":material/draw:", "Draw a digit"),
+    ("board.py", "Board", ":material/leaderboard:", "Class board"),
 ]
 navigation = st.navigation([st.Page(PAGES / file, title=name, icon=icon, default=file == "data.py")
                             for file, name, icon, _ in VIEWS])

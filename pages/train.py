@@ -29,6 +29,7 @@ from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import JobState, QueueFullError
 from core.config.zoo import MODEL_NAMES, SPECS, menu_label
 from dashboard.address_bar import is_stale_echo, remember_sent
+from dashboard.classroom import challenge_note
 from dashboard.shared_jobs import shared_jobs, visitor_is_here
 from dashboard.visitor import may_manage, sharing_rules, visitor_id
 
@@ -430,6 +431,7 @@ with form_column:
     caps = sharing_rules().describe_caps()
     if caps:
         st.caption(caps)
+    challenge_note(config)  # the class's challenge (if the teacher set one) and whether these settings fit it
 
     for group, tab in zip(GROUPS, st.tabs(list(GROUPS))):
         with tab:

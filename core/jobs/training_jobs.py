@@ -107,10 +107,14 @@ class TrainingJobs:
             (a web server knows its open connections), or None when it cannot tell. Given, a
             queued job whose visitor has had no connected page for `CLOSED_TAB_GRACE_SECONDS`
             leaves the queue, and a full queue first drops the jobs of visitors with none.
+        on_run_started: called as `on_run_started(owner, run_name, submitted)` when a visitor's job
+            gets its run folder's name, before it trains (a class session lists its runs so); an
+            error in it is logged, never the job's.
     """
 
     def __init__(self, max_concurrent: int | None = None, runs_dir=None, mnist_path=None, executor: Executor | None = None,
-                 rules: SharingRules | None = None, live_visitors: Callable[[], Collection[str] | None] | None = None):
+                 rules: SharingRules | None = None, live_visitors: Callable[[], Collection[str] | None] | None = None,
+                 on_run_started: Callable[[str, str, float], object] | None = None):
         self.max_concurrent = max_concurrent or (executor.slots if executor is not None else default_max_concurrent())
         self.runs_dir = runs_dir
         self.mnist_path = None if mnist_path is None else str(mnist_path)
@@ -128,6 +132,7 @@ class TrainingJobs:
         self._prune_seen_above = SEEN_PRUNED_ABOVE
         self._stop_reasons: dict[str, str] = {}  # job id → why the server stopped it (its run's status says so)
         self._live_visitors = live_visitors
+        self._on_run_started = on_run_started
         self._last_live: dict[str, float] = {}  # owner of an unfinished job → time.monotonic() they last had a live page
         self._live_known = False  # whether `live_visitors` answered at the last check
         self._left_queue: dict[str, str] = {}  # job id → why it was taken out of the queue (a full queue's room)
@@ -508,6 +513,11 @@ class TrainingJobs:
                              fork_from=state.fork_from, resume=state.resumes is not None)
         if owner is not None and self.rules.hosted and not request.resume:  # locally, the one user owns every run anyway
             record_owner(request.runs_dir, request.run_name, owner)
+        if owner is not None and self._on_run_started is not None:
+            try:
+                self._on_run_started(owner, request.run_name, self._states[job_id].submitted)
+            except Exception:  # the class's ledger is the board's, never a reason to fail the training
+                logger.exception("A started run could not be listed for the class.")
         handle = self.warm_up().start(request)
         timer = None
         if self.rules.max_job_seconds is not None:

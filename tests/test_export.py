@@ -240,7 +240,12 @@ def test_the_header_says_what_the_script_does_not_reproduce(runs_dir):
     with open(runs_dir / "small" / CONTROLS_FILE, "a") as controls:  # as a Set of the learning rate records it
         controls.write(json.dumps({"event": "learning_rate", "epoch": 1, "fraction": 0.5, "step": 5,
                                    "learning_rate": 0.01, "previous": 0.1}) + "\n")
+    status_path = runs_dir / "small" / STATUS_FILE  # as `python -m core train --resume small --epochs 2` records it
+    status = json.loads(status_path.read_text())
+    status_path.write_text(json.dumps({**status, "resumed": [{"from_epoch": 1, "epochs": 2, "at": 0.0}]}))
     text = " ".join(run_script("small", runs_dir).split())
+    assert ("resumed from its checkpoints 1 time(s) (the last after epoch 1, for 2 epoch(s) more: 1 in all); "
+            "this script trains in one go: pass --epochs 1 for as many") in text
     assert "the learning rate was changed while the run trained (0.1 → 0.01 in epoch 1); this script keeps 0.1." in text
 
 

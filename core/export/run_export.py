@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from core.export.keras_script import keras_script
 from core.export.numpy_script import numpy_script
 from core.export.script_header import RunFacts
 from core.runs.run_differences import learning_rate_story
-from core.runs.store import CONTROLS_FILE, RunSummary, load_run, read_points
+from core.runs.store import CONTROLS_FILE, STATUS_FILE, RunSummary, load_run, read_points
 
 
 class ExportError(ValueError):
@@ -38,9 +39,27 @@ def run_facts(run: RunSummary) -> RunFacts:
     story = learning_rate_story(config.get("learning_rate"), read_points(run.path / CONTROLS_FILE))
     changed = "→" in story
     parent = f"{run.parent['run']} at epoch {run.parent['epoch']}" if run.parent else ""
+    notes = []
+    resumes = resumed(run)
+    if resumes:
+        notes.append(f"the run was resumed from its checkpoints {len(resumes)} time(s) (the last after epoch "
+                     f"{resumes[-1]['from_epoch']}, for {resumes[-1]['epochs']} epoch(s) more: {len(run.epochs)} in all); "
+                     f"this script trains in one go: pass --epochs {len(run.epochs)} for as many")
     return RunFacts(name=run.name, status=run.status, reason=run.reason, epochs_completed=len(run.epochs),
                     test_accuracy=run.test_accuracy, model_epoch=run.model_epoch, parent=parent,
-                    learning_rate_story=story if changed else "")
+                    learning_rate_story=story if changed else "", notes=notes)
+
+
+def resumed(run: RunSummary) -> list[dict]:
+    """The resumes `status.json` records (`{"from_epoch", "epochs", ...}` each, see `core.runs.run_writer`); [] if none or unreadable."""
+    try:
+        records = json.loads((run.path / STATUS_FILE).read_text()).get("resumed")
+    except (OSError, ValueError, AttributeError):
+        return []
+    if not isinstance(records, list):
+        return []
+    return [record for record in records if isinstance(record, dict)
+            and all(isinstance(record.get(key), int) and not isinstance(record.get(key), bool) for key in ("from_epoch", "epochs"))]
 
 
 def run_config(run: RunSummary) -> TrainConfig:

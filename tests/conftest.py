@@ -47,8 +47,15 @@ def pytest_collection_modifyitems(config, items):
         import ray_checks
 
         ray_checks.start()
+    # Likewise the clean venv where exported scripts run (tests/export_venv.py): pip unpacking TensorFlow.
+    if any(item.path.name == "test_export_clean_venv.py" for item in items):
+        import export_venv
+
+        export_venv.start()
 
 
 def pytest_sessionfinish(session, exitstatus):
     if "ray_checks" in sys.modules:
         sys.modules["ray_checks"].stop()
+    if "export_venv" in sys.modules:
+        sys.modules["export_venv"].stop()

@@ -1,10 +1,9 @@
 """Exported scripts run where nothing but the pinned TensorFlow is installed, and train what the run trained.
 
-The clean virtual environment is made once, under `.venv-export-check/` (git-ignored), by
-`python -m venv` and `pip install <requirements.txt's tensorflow-cpu pin>`, and reused while the
-pin it was made with is requirements.txt's. Making it is the slow part (pip unpacks ~1 GB; its cache
-or the local package index saves the download), so it starts first and the lab's `fast` run trains
-meanwhile. If it cannot be made, the tests fail with pip's own words: never a silent skip.
+The clean virtual environment (`tests/export_venv.py`: `.venv-export-check/`, made once by
+`python -m venv` and `pip install <requirements.txt's tensorflow-cpu pin>`, then reused) is started
+at collection, so pip unpacks TensorFlow while the tests before these run. If it cannot be made,
+the tests fail with pip's own words: never a silent skip.
 """
 
 from __future__ import annotations
@@ -12,12 +11,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
-import sys
-import time
 from pathlib import Path
 
+import export_venv
 import pytest
 
 from core.cli import main as cli_main
@@ -27,56 +24,26 @@ from core.models.model_size import model_size
 from core.runs.recorded_run import RecordedRun
 from core.runs.store import load_model
 
-ROOT = Path(__file__).resolve().parents[1]
-CLEAN_VENV = ROOT / ".venv-export-check"
-INSTALLED_FILE = "installed.txt"  # the requirement the venv holds; written once pip has finished
-INSTALL_TIMEOUT_SECONDS = 1200  # an upper bound for pip on a busy machine without a cache, not a speed claim
 SCRIPT_TIMEOUT_SECONDS = 600
 LAB_PACKAGES = ("streamlit", "plotly", "pandas", "optuna", "ray")  # in the lab's venv, never in the clean one
 
 
-def tensorflow_pin() -> str:
-    """requirements.txt's `tensorflow-cpu==X.Y.Z`."""
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        requirement = line.split("#")[0].strip()
-        if requirement.startswith("tensorflow-cpu=="):
-            return requirement
-    raise AssertionError("requirements.txt pins no tensorflow-cpu")
-
-
 class CleanVenv:
-    """`.venv-export-check/`, made in the background when missing or made for another pin."""
+    """The session's build of the clean venv (started at collection by conftest.py, or here)."""
 
     def __init__(self):
-        self.pin = tensorflow_pin()
-        self.python = CLEAN_VENV / "bin" / "python"
-        self.process = None
-        self.started = time.monotonic()
-        installed = CLEAN_VENV / INSTALLED_FILE
-        if self.python.exists() and installed.is_file() and installed.read_text().strip() == self.pin:
-            return
-        self.building = ROOT / ".venv-export-check.building"
-        shutil.rmtree(self.building, ignore_errors=True)
-        command = (f"{sys.executable} -m venv {self.building} && "
-                   f"{self.building}/bin/python -m pip install --quiet --disable-pip-version-check {self.pin}")
-        self.process = subprocess.Popen(["bash", "-c", command], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.build = export_venv.start()
+        self.pin = self.build.pin
 
     def wait(self) -> Path:
-        """The clean venv's python, once it is ready; fails the test with pip's output if it could not be made."""
-        if self.process is not None:
-            try:
-                output, _ = self.process.communicate(timeout=INSTALL_TIMEOUT_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                pytest.fail(f"`pip install {self.pin}` into a clean venv took over {INSTALL_TIMEOUT_SECONDS} s")
-            if self.process.returncode != 0:
-                pytest.fail(f"a clean venv holding only {self.pin} could not be made:\n{output[-3000:]}")
-            (self.building / INSTALLED_FILE).write_text(self.pin + "\n")
-            shutil.rmtree(CLEAN_VENV, ignore_errors=True)
-            self.building.rename(CLEAN_VENV)  # a venv finds its packages beside its python: a rename keeps it whole
-            print(f"made {CLEAN_VENV.name} with {self.pin} in {time.monotonic() - self.started:.0f} s")
-            self.process = None
-        return self.python
+        """Its python; fails the test with pip's words if it could not be made (never a skip)."""
+        try:
+            python = self.build.wait()
+        except export_venv.CleanVenvError as error:
+            pytest.fail(str(error))
+        if self.build.seconds is not None:
+            print(f"made {export_venv.CLEAN_VENV.name} with {self.pin} in {self.build.seconds:.0f} s")
+        return python
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +53,7 @@ def clean_venv():
 
 @pytest.fixture(scope="module")
 def fast_run(clean_venv, tmp_path_factory, mnist):
-    """The lab's `fast` preset, one epoch on all 60,000 images, recorded as a run (while the venv is made)."""
+    """The lab's `fast` preset, one epoch on all 60,000 images, recorded as a run (while the venv may still be made)."""
     runs_dir = tmp_path_factory.mktemp("export-fast") / "runs"
     *_, done = list(RecordedRun(preset_config("fast"), runs_dir=runs_dir, name="fast-full", mnist=mnist))
     assert done.status == "completed"

@@ -39,7 +39,7 @@ from core.classroom.class_runs import class_runs  # noqa: E402
 from core.classroom.leaderboard import standings  # noqa: E402
 from core.config.train_config import preset_config  # noqa: E402
 from core.runs.store import process_start_time  # noqa: E402
-from live_server import LiveServer, chromium, fresh_log, new_page, open_view  # noqa: E402
+from live_server import SCREENSHOTS_DIR, LiveServer, chromium, fresh_log, new_page, open_view  # noqa: E402
 from shared_machine import cpu_model  # noqa: E402
 
 WATCH = """
@@ -125,6 +125,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
     lines = [f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.1f}"]
     with tempfile.TemporaryDirectory() as temp:
         runs_dir = Path(temp) / "runs"
@@ -148,6 +149,7 @@ def main() -> None:
                 page.wait_for_timeout(args.seconds * 1000)
                 frames, boards, long_tasks = page.evaluate("[window.__frames, window.__boards, window.__longTasks]")
                 cards_now = page.evaluate("document.querySelectorAll('.class-card').length")
+                page.screenshot(path=str(SCREENSHOTS_DIR / "class_board_40_cards_1280x720.png"))  # the window, as a projector shows it
         finally:
             stop.set()
             server.stop()

@@ -138,6 +138,8 @@ def live_status() -> None:
     st.markdown(f"{status} **Challenge:** {state.challenge.describe()}" if state.challenge else f"{status} No challenge set.")
 
 
+# On the projector the cards matter: less of Streamlit's empty band above the title.
+st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>")
 live_status()
 state = class_ledger().state()
 if runs_the_class():

@@ -24,17 +24,17 @@ STATE_COLOURS = {QUEUED: "#8a8a8a", RUNNING: "#2e7d32"}  # the endings: dark gre
 KEY_SETTINGS = ("optimizer", "learning_rate", "batch_size", "epochs", "hidden_units", "train_size")
 
 BOARD_STYLE = """<style>
-.class-board { display: grid; grid-template-columns: repeat(auto-fill, minmax(205px, 1fr)); gap: 8px; }
-.class-card { border: 1px solid #d0d0d0; border-radius: 8px; padding: 6px 8px; font-size: 13px; line-height: 1.25;
+.class-board { display: grid; grid-template-columns: repeat(auto-fill, minmax(165px, 1fr)); gap: 6px; }
+.class-card { border: 1px solid #d0d0d0; border-radius: 6px; padding: 4px 6px; font-size: 12px; line-height: 1.2;
   background: #fff; overflow: hidden; }
-.class-card .who { font-weight: 600; font-size: 15px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.class-card .what { color: #555; font-size: 12px; overflow: hidden; display: -webkit-box; -webkit-line-clamp: 2;
+.class-card .who { font-weight: 600; font-size: 14px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.class-card .what { color: #555; font-size: 11px; overflow: hidden; display: -webkit-box; -webkit-line-clamp: 2;
   -webkit-box-orient: vertical; }
 .class-card .row { display: flex; justify-content: space-between; align-items: center; gap: 6px; }
 .class-card .state { font-size: 12px; color: #fff; border-radius: 4px; padding: 0 5px; }
-.class-card .acc { font-weight: 600; font-size: 15px; }
+.class-card .acc { font-weight: 600; font-size: 14px; }
 .class-card .rank { font-weight: 700; color: #b8860b; }
-.class-card img.spark { display: block; width: 100%; height: 34px; }
+.class-card img.spark { display: block; width: 100%; height: 28px; margin: 2px 0; }
 </style>"""
 
 
@@ -99,7 +99,7 @@ def _settings(config: dict) -> str:
             parts.append(f"{value} ep")
         else:
             parts.append(str(value))
-    return " · ".join(p for p in parts if p)
+    return " · ".join(p.replace(" ", "\u00a0") for p in parts if p)  # a line breaks between settings, not inside one
 
 
 def card_html(run: ClassRun, name: str, rank: int | None) -> str:

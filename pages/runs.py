@@ -15,10 +15,10 @@ from core.runs.store import (
     resolve_runs_dir, run_file, shown_runs_dir,
 )
 from core.config.shown_text import markdown_code, markdown_text
-from core.export.run_export import ExportError, run_config, run_facts, script_file_name, training_script
 from core.runs import run_notes, run_owners
 from core.runs.run_notes import MAX_NOTE, MAX_TITLE, RunNote, all_notes, forget_note, set_note
 from core.runs.run_owners import forget_owner, owner_of
+from dashboard.script_download import script_download_button
 from dashboard.visitor import may_manage
 
 PAGES = Path(__file__).resolve().parent
@@ -150,17 +150,7 @@ downloads[1].download_button(
     "Download metrics (.csv)", metrics_csv(run), file_name=f"{run.name}-metrics.csv", mime="text/csv",
     key="runs_download_metrics", icon=":material/description:", disabled=not run.epochs,
 )
-try:  # text only, no TensorFlow: a few milliseconds
-    script, script_problem = training_script(run_config(run), run_facts(run)), None
-except ExportError as error:
-    script, script_problem = "", str(error)
-downloads[2].download_button(
-    "Download script (.py)", script, file_name=script_file_name(run.name), mime="text/x-python",
-    key="runs_download_script", icon=":material/code:", disabled=script_problem is not None,
-    help=markdown_text(script_problem, 600) if script_problem else (
-        "One Python file that trains this run's model again with plain Keras (TensorFlow alone, no part of "
-        "this lab): the same layers, seed, split, batches and optimizer."),
-)
+script_download_button(run, key="runs_download_script", where=downloads[2])
 owned = may_manage(owner_of(runs_dir, run.name))
 current = notes.get(run.name, RunNote())
 if current.title or current.note:

@@ -11,8 +11,9 @@ import pytest
 from core.config.train_config import ConfigError, preset_config
 from core.data.splits import to_model_input
 from core.runs.checkpoints import (
-    CHECKPOINTS_DIR, KERAS_STATE_FILE, MEGABYTE, EpochSnapshot, budget_note, checkpoint_interval, checkpoint_path, folder_bytes,
+    CHECKPOINTS_DIR, KERAS_STATE_FILE, MEGABYTE, budget_note, checkpoint_interval, checkpoint_path, folder_bytes,
     kept_epochs, list_checkpoints, load_checkpoint_numpy_model, load_checkpoint_predictions, load_keras_state,
+    same_weights,
 )
 from core.runs.recorded_run import RecordedRun
 from core.runs.run_table import run_row
@@ -159,36 +160,45 @@ def test_a_half_written_checkpoint_is_never_listed(checkpointed):
         (folder / ".epoch-0005.tmp-abc123").rmdir()
 
 
-def test_the_runs_ending_takes_its_predictions_from_the_checkpoint_of_its_model(mnist, tmp_path):
-    """The ending scores the model the last (or best) checkpoint already predicted: no second pass over the test set."""
-    config = preset_config("mlp", epochs=2, train_size=300, validation_size=100, batch_size=50, keep_best_epoch=False)
-    run = RecordedRun(config, runs_dir=tmp_path, name="reused", mnist=mnist)
-    predicted = []
+def test_test_predictions_are_made_at_the_end_for_the_kept_epochs_only(mnist, tmp_path):
+    """No pass over the test set while training; at the end one per kept epoch, the ending's own reused for its
+    model's epoch, none for an epoch the budget dropped."""
+    config = preset_config("mlp", epochs=5, train_size=300, validation_size=100, batch_size=50, keep_best_epoch=False,
+                           learning_rate=0.5, optimizer="sgd")
+    probe = RecordedRun(config.replace(epochs=1), runs_dir=tmp_path, name="probe", mnist=mnist)
+    list(probe)
+    one = folder_bytes(checkpoint_path(tmp_path, "probe", 1))
+    run = RecordedRun(config.replace(checkpoint_budget_mb=3.5 * one / MEGABYTE), runs_dir=tmp_path, name="kept",
+                      mnist=mnist)
+    epochs_seen, predicted = [], []  # at each pass over the test set: the epochs streamed so far
     predict = run.checkpoints.predict
 
-    def predict_and_count(model):
-        predicted.append(model)
+    def predict_and_note(model):
+        predicted.append(len(epochs_seen))
         return predict(model)
 
-    run.checkpoints.predict = predict_and_count
-    run._predict_test_set = lambda model: pytest.fail("the ending predicted the test set again")
-    done = list(run)[-1]
-    assert len(predicted) == 2  # one pass per epoch, none at the end
-    y_true, probabilities = load_predictions("reused", tmp_path)
-    _, last_checkpoint = load_checkpoint_predictions(tmp_path, "reused", 2)
-    np.testing.assert_array_equal(probabilities, last_checkpoint)
-    fresh = RecordedRun._predict_test_set(run, run.trainer.model)  # the saved model, predicted anew as the ending did
-    np.testing.assert_array_equal(fresh.astype(np.float16), probabilities)
-    assert done.test_accuracy == float(np.mean(fresh.argmax(1) == y_true))
+    run.checkpoints.predict = predict_and_note
+    for event in run:
+        if isinstance(event, EpochEnd):
+            epochs_seen.append(event.epoch)
+    kept = list_checkpoints(tmp_path, "kept")
+    assert epochs_seen == [1, 2, 3, 4, 5] and 5 in kept and len(kept) < 5  # the budget dropped some
+    assert predicted == [5] * (len(kept) - 1)  # after the last epoch; the last one's are the ending's
+    y_true, ending = load_predictions("kept", tmp_path)
+    np.testing.assert_array_equal(load_checkpoint_predictions(tmp_path, "kept", 5)[1], ending)
+    x_test = to_model_input(mnist.x_test)
+    for epoch in kept:  # each kept epoch's are its own model's: predicted from its checkpoint's weights
+        model = load_checkpoint_numpy_model(tmp_path, "kept", epoch)
+        np.testing.assert_allclose(load_checkpoint_predictions(tmp_path, "kept", epoch)[1], model.predict(x_test), atol=2e-3)
+    assert folder_bytes(tmp_path / "kept" / CHECKPOINTS_DIR) <= 3.5 * one  # the predictions counted in the budget
 
 
-def test_a_snapshot_holds_only_its_own_weights():
-    weights = (np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(3, np.float32))
-    snapshot = EpochSnapshot(3, weights, np.zeros((1, 10), np.float32))
-    assert snapshot.holds([w.copy() for w in weights])
+def test_same_weights_means_exactly_equal():
+    weights = [np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(3, np.float32)]
+    assert same_weights(weights, [w.copy() for w in weights])
     changed = [w.copy() for w in weights]
     changed[1][2] = np.nextafter(np.float32(1), np.float32(2))  # one ulp off
-    assert not snapshot.holds(changed) and not snapshot.holds(list(weights[:1]))
+    assert not same_weights(weights, changed) and not same_weights(weights, weights[:1])
 
 
 def test_a_checkpoint_that_cannot_be_written_fails_the_run_naming_the_problem(mnist, tmp_path):

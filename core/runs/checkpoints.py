@@ -4,7 +4,8 @@ A run folder's `checkpoints/` holds one folder per kept epoch (1-based, as `Epoc
 
     checkpoints/epoch-0003/
         model.numpy.npz      the epoch's model for NumPy (or no_numpy_model.txt: why none), as the run's own
-        predictions.npz      the test set's labels and probabilities (float16), as the run's own
+        predictions.npz      the test set's labels and probabilities (float16), as the run's own; added when
+                             the run ends
         keras_state.npz      what fork and resume need: `weight.000…` (the Keras model's `get_weights()`) and
                              `optimizer.000.<name>…` (its optimizer's variables in order, the step counter first)
 
@@ -13,10 +14,11 @@ crash mid-write leaves no half checkpoint (`list_checkpoints` never lists a temp
 `remove_stale_checkpoint_folders` clears them). Past the run's `checkpoint_budget_mb`, a run keeps
 every k-th epoch plus the first, the best (lowest `val_loss`) and the last (`kept_epochs`).
 
-What a checkpoint costs (`bench/checkpoint_overhead.py`): the training thread predicts the test set and copies
-the weights and optimizer state as the epoch left them; the files are written, fsynced and pruned on a thread
-of their own while the next epoch trains, and the run's ending reuses the predictions of the epoch whose model
-it keeps instead of predicting the test set again.
+What a checkpoint costs (`bench/checkpoint_overhead.py`): the training thread copies the weights, the
+optimizer state and the NumPy translation as the epoch left them; the files are written, fsynced and pruned
+on a thread of their own while the next epoch trains. The test set's predictions, the costly part, are added
+when the run ends, to the epochs it kept only (`CheckpointWriter.add_test_predictions`): a checkpoint of a
+run still training, or of one killed mid-way, has none yet (Errors shows ended runs only).
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from core.models.numpy_model import NumpyModel
+from core.runs.atomic_files import atomic_path
 from core.runs.store import (
     NO_NUMPY_MODEL_FILE, NUMPY_MODEL_FILE, PREDICTIONS_FILE, RunError, load_numpy_model_file, read_predictions_file,
     run_file,
@@ -275,34 +277,31 @@ def write_checkpoint_folder(final: Path, files: dict[str, bytes]) -> None:
         shutil.rmtree(temporary, ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class EpochSnapshot:
-    """One epoch's model as a checkpoint took it, kept in memory: its Keras weights and its test-set probabilities.
+def same_weights(these: list[np.ndarray], those: list[np.ndarray]) -> bool:
+    """Whether two Keras `get_weights()` lists are exactly equal: the same model."""
+    return len(these) == len(those) and all(np.array_equal(a, b) for a, b in zip(these, those))
 
-    Attributes:
-        epoch: the epoch, 1-based.
-        weights: the Keras model's `get_weights()` after it (copies).
-        probabilities: float32 `(n, 10)` on the test images, as `predict` gave them (before float16 storage).
-    """
 
-    epoch: int
-    weights: tuple[np.ndarray, ...]
-    probabilities: np.ndarray
-
-    def holds(self, weights: list[np.ndarray]) -> bool:
-        """Whether `weights` (a model's `get_weights()`) are exactly this epoch's."""
-        return len(weights) == len(self.weights) and all(
-            np.array_equal(mine, theirs) for mine, theirs in zip(self.weights, weights))
+# A checkpoint's predictions.npz at most (float16 probabilities, uint8 labels, the zip's headers): counted in the
+# budget from the epoch's end on, since the file is added when the run ends.
+PREDICTIONS_BYTES_PER_IMAGE = 10 * 2 + 1
+PREDICTIONS_HEADER_BYTES = 1_000
 
 
 class CheckpointWriter:
-    """Writes a run's checkpoint after each epoch and prunes them to the run's disk budget.
+    """Writes a run's checkpoint after each epoch, prunes them to the run's disk budget, and gives the kept
+    ones their test-set predictions when the run ends.
 
-    `write` is called from the thread that trains: it takes what the checkpoint holds from the model
-    as the epoch left it (the test set's predictions, the NumPy translation, copies of the weights and
-    optimizer state) before the next epoch changes it, then writes the files, renames the folder and
-    prunes to the budget on a thread of its own while the next epoch trains. At most one checkpoint is
-    in flight; `flush` waits for it (and raises what it raised, e.g. an `OSError` for a full disk).
+    `write` is called from the thread that trains: it copies what the checkpoint holds from the model as the
+    epoch left it (the NumPy translation, the weights and the optimizer state) before the next epoch changes
+    it, then writes the files, renames the folder and prunes to the budget on a thread of its own while the
+    next epoch trains. At most one checkpoint is in flight; `flush` waits for it (and raises what it raised,
+    e.g. an `OSError` for a full disk).
+
+    The test set's predictions (what Errors shows at epoch k) are the one costly part: the 10,000 test
+    images through the model, 5-10% of a `fast` epoch here. They are made by `add_test_predictions` at the
+    run's end, only for the epochs the budget kept (Errors shows a run once it has ended), each from the
+    checkpoint's own weights; the epoch whose model the run keeps takes the ending's predictions.
 
     Args:
         run_folder: the run's folder.
@@ -326,7 +325,7 @@ class CheckpointWriter:
         self.best_val_loss = math.inf
         self.largest_bytes = 0
         self.interval = 1
-        self.last: EpochSnapshot | None = None  # the latest epoch taken: a run ending on it needs no new prediction
+        self.predictions_bytes = PREDICTIONS_HEADER_BYTES + PREDICTIONS_BYTES_PER_IMAGE * len(y_test)
         self._in_flight: threading.Thread | None = None
         self._failure: BaseException | None = None
 
@@ -340,7 +339,7 @@ class CheckpointWriter:
             The checkpoint's folder (whole once `flush` returns).
         """
         self.flush()
-        files = self._take(epoch, model)
+        files = self._take(model)
         final = self.folder / epoch_folder_name(epoch)
         self._in_flight = threading.Thread(target=self._write_and_prune, args=(final, files, val_loss),
                                            name=f"checkpoint-{epoch}", daemon=True)
@@ -356,22 +355,58 @@ class CheckpointWriter:
             failure, self._failure = self._failure, None
             raise failure
 
-    def _take(self, epoch: int, model) -> dict:
-        """What epoch `epoch`'s checkpoint holds, taken from `model` now: `{file name: what to write}`."""
+    def add_test_predictions(self, model, probabilities: np.ndarray) -> list[int]:
+        """Give each kept checkpoint that has none its test-set predictions; at the run's end.
+
+        Args:
+            model: the run's final Keras model; its weights are as they were when this returns.
+            probabilities: `model`'s own test-set probabilities (the run's ending made them): a checkpoint
+                holding exactly `model`'s weights takes these instead of predicting again.
+
+        Returns:
+            The epochs given predictions.
+
+        Raises:
+            OSError: a write failed.
+        """
+        self.flush()
+        missing = [epoch for epoch in self.written
+                   if not (self.folder / epoch_folder_name(epoch) / PREDICTIONS_FILE).is_file()]
+        if not missing:
+            return []
+        final = [np.array(array) for array in model.get_weights()]
+        given = []
+        try:
+            for epoch in missing:
+                folder = self.folder / epoch_folder_name(epoch)
+                try:
+                    weights, _ = read_keras_state(folder / KERAS_STATE_FILE, f"{folder}")
+                except RunError:  # a damaged checkpoint: Errors says it has no predictions; the run's own are kept
+                    continue
+                if same_weights(weights, final):
+                    taken = probabilities
+                else:
+                    model.set_weights(weights)
+                    taken = self.predict(model)
+                with atomic_path(folder / PREDICTIONS_FILE, suffix=".npz") as temporary:
+                    np.savez_compressed(temporary, y_true=self.y_test, probabilities=np.asarray(taken).astype(np.float16))
+                given.append(epoch)
+        finally:
+            model.set_weights(final)
+        return given
+
+    def _take(self, model) -> dict:
+        """What a checkpoint holds, copied from `model` now: `{file name: what to write}`."""
         files = {}
         try:
             files[NUMPY_MODEL_FILE] = self.translate(model)
         except Exception as error:  # UnsupportedModel, or a translation bug: the checkpoint says why
             files[NO_NUMPY_MODEL_FILE] = f"{error}\n"
-        probabilities = np.asarray(self.predict(model), dtype=np.float32)
-        weights = tuple(np.array(array) for array in model.get_weights())
-        arrays = {f"weight.{index:03d}": array for index, array in enumerate(weights)}
+        arrays = {f"weight.{index:03d}": np.array(array) for index, array in enumerate(model.get_weights())}
         optimizer = getattr(model, "optimizer", None)
         for index, variable in enumerate(optimizer.variables if optimizer is not None else []):
             arrays[f"optimizer.{index:03d}.{variable.name}"] = np.array(variable.numpy())
-        files[PREDICTIONS_FILE] = probabilities.astype(np.float16)
         files[KERAS_STATE_FILE] = arrays
-        self.last = EpochSnapshot(epoch, weights, probabilities)
         return files
 
     def _write_and_prune(self, final: Path, files: dict, val_loss: float | None) -> None:
@@ -386,7 +421,7 @@ class CheckpointWriter:
                 os.replace(temporary, final)
             finally:
                 shutil.rmtree(temporary, ignore_errors=True)
-            self.largest_bytes = max(self.largest_bytes, folder_bytes(final))
+            self.largest_bytes = max(self.largest_bytes, folder_bytes(final) + self.predictions_bytes)
             epoch = epoch_of_folder(final.name)
             if val_loss is not None and math.isfinite(val_loss) and val_loss < self.best_val_loss:
                 self.best_val_loss, self.best_epoch = val_loss, epoch
@@ -401,13 +436,17 @@ class CheckpointWriter:
                 content.save(folder / name)
             elif name == NO_NUMPY_MODEL_FILE:
                 (folder / name).write_text(content)
-            elif name == PREDICTIONS_FILE:
-                np.savez_compressed(folder / name, y_true=self.y_test, probabilities=content)
             else:
                 np.savez(folder / name, **content)
         for file in folder.iterdir():
             with open(file, "rb+") as written:
                 os.fsync(written.fileno())
+
+    def _bytes_when_predicted(self) -> int:
+        """The kept checkpoints' bytes once each has its predictions file (counted before it is written)."""
+        return folder_bytes(self.folder) + sum(
+            self.predictions_bytes for epoch in self.written
+            if not (self.folder / epoch_folder_name(epoch) / PREDICTIONS_FILE).is_file())
 
     def _prune(self) -> None:
         self.interval = checkpoint_interval(self.budget_bytes, self.largest_bytes, self.epochs)
@@ -417,7 +456,7 @@ class CheckpointWriter:
                 shutil.rmtree(self.folder / epoch_folder_name(epoch), ignore_errors=True)
             self.written = sorted(kept)
             # Sizes vary a little (compression): widen k until the kept ones fit, first, best and last always kept.
-            if self.interval == 0 or folder_bytes(self.folder) <= self.budget_bytes:
+            if self.interval == 0 or self._bytes_when_predicted() <= self.budget_bytes:
                 return
             self.interval = 0 if self.interval >= self.epochs else self.interval + 1
             kept = kept_epochs(self.written, self.best_epoch, self.interval)

@@ -90,7 +90,6 @@ class RecordedRun:
             self.checkpoints.best_val_loss, self.checkpoints.best_epoch = earlier_best_loss, earlier_best_epoch
         # (val_loss, epoch, the Keras weights after it); an earlier epoch's weights are in its checkpoint (None here)
         self._best = (earlier_best_loss, earlier_best_epoch, None)
-        self._best_snapshot = None  # the best epoch's checkpoint in memory (weights and test probabilities)
 
     @property
     def name(self) -> str:
@@ -142,11 +141,7 @@ class RecordedRun:
             self.checkpoints.write(epoch, model, val_loss)
         self.writer.log_histograms(epoch, model)  # TensorBoard's Histograms and Distributions
         if self.keeps_best and val_loss is not None and math.isfinite(val_loss) and val_loss < self._best[0]:
-            taken = None if self.checkpoints is None else self.checkpoints.last
-            if taken is not None and taken.epoch == epoch:  # its checkpoint copied the weights already
-                self._best, self._best_snapshot = (val_loss, epoch, list(taken.weights)), taken
-            else:
-                self._best = (val_loss, epoch, [np.array(array) for array in model.get_weights()])
+            self._best = (val_loss, epoch, [np.array(array) for array in model.get_weights()])
 
     def _flush_checkpoints_quietly(self) -> None:
         """Let the checkpoint in flight land (a finished epoch's is kept) while the run fails for another reason."""
@@ -176,26 +171,15 @@ class RecordedRun:
         if best_weights is not None and best_epoch != last_epoch:
             model.set_weights(best_weights)  # the run's model is its best epoch's
         self.writer.model_epoch = best_epoch if best_weights is not None else last_epoch
-        probabilities = self._probabilities_taken_for(model)
-        if probabilities is None:
-            probabilities = self._predict_test_set(model)
+        probabilities = self._predict_test_set(model)
         picked = probabilities[np.arange(len(splits.y_test)), splits.y_test]
         test_loss = float(-np.mean(np.log(np.clip(picked, 1e-7, 1.0))))
         test_accuracy = float(np.mean(np.argmax(probabilities, axis=1) == splits.y_test))
         self.writer.save_model(model)
         self.writer.save_predictions(splits.y_test, probabilities)
+        if self.checkpoints is not None:  # the kept epochs' predictions, for Errors (this model's are the ones above)
+            self.checkpoints.add_test_predictions(model, probabilities)
         return test_loss, test_accuracy
-
-    def _probabilities_taken_for(self, model) -> np.ndarray | None:
-        """The test-set probabilities a checkpoint already took of exactly this model's weights (the last or the
-        best epoch's, the usual ending), so the run's ending does not predict the test set again; else None."""
-        if self.checkpoints is None:
-            return None
-        weights = model.get_weights()
-        for snapshot in (self.checkpoints.last, self._best_snapshot):
-            if snapshot is not None and snapshot.holds(weights):
-                return snapshot.probabilities
-        return None
 
 
 def fork_start(runs_dir, config: TrainConfig, parent: str, epoch: int) -> TrainingStart:

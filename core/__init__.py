@@ -9,6 +9,7 @@ names what it may import, and `tests/test_architecture.py` holds the code to tha
     jobs/       running trainings for a server: queue, executors, progress
     runs/       saved runs, their writer, the shipped model, the models a view can pick
     training/   the streaming trainer and the events it yields
+    explain/    attribution: why a model gave its answer (NumPy backward pass)
     figures/    every chart and image grid the pages show
     drawing/    canvas preprocessing and live prediction
     models/     Keras builders, NumPy models, the NumPy forward pass

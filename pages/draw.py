@@ -13,6 +13,7 @@ from core.figures.prediction_charts import models_heatmap, probability_bars
 from core.drawing.preprocess import canvas_to_input, has_ink
 from core.runs.store import RunError
 from core.config.shown_text import markdown_text
+from dashboard.attribution_view import show_drawing_attribution
 from dashboard.epoch_scrubber import epoch_scrubber
 from dashboard.model_cache import checkpoint_predictor, predictor_for
 
@@ -112,6 +113,7 @@ with result_column:
         if source.tensorflow_note and epoch is None:
             st.caption(markdown_text(source.tensorflow_note, 600))
         show_model_input()
+        show_drawing_attribution(source, epoch, image)  # below the answer: why, and what would make it another digit
         st.stop()
 
     rows, failed = [], []

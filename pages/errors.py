@@ -11,6 +11,7 @@ from core.figures.prediction_charts import DIGITS, accuracy_bars, clicked_cell
 from core.runs.store import RunError, list_runs
 from core.config.shown_text import markdown_code, markdown_text
 from dashboard.dataset import mnist_or_stop
+from dashboard.attribution_view import show_gallery_attribution
 from dashboard.epoch_scrubber import epoch_scrubber
 from dashboard.model_cache import checkpoint_test_predictions, load_test_predictions
 from dashboard.linked_run import select_linked_run, select_newest_own_run
@@ -105,11 +106,9 @@ else:
     x_test = mnist.x_test
     indices = cell_examples(y_true, probabilities, true_label, predicted_label, limit=limit)
     st.caption(f"The {len(indices)} the model was most sure of, most sure first: test index, true → predicted, probability.")
-    st.image(
-        [x_test[i] for i in indices],
-        caption=[f"#{i} · {true_label}→{predicted_label} · {probabilities[i, predicted_label]:.1%}" for i in indices],
-        width=GALLERY_PIXELS,
-    )
+    captions = [f"#{i} · {true_label}→{predicted_label} · {probabilities[i, predicted_label]:.1%}" for i in indices]
+    if not show_gallery_attribution(source, epoch, x_test, list(indices), true_label, predicted_label, captions, GALLERY_PIXELS):
+        st.image([x_test[i] for i in indices], caption=captions, width=GALLERY_PIXELS)
 
 st.subheader("Accuracy per digit")
 st.plotly_chart(accuracy_bars(per_class_accuracy(y_true, y_pred)), key="errors_per_class", config={"displayModeBar": False})

@@ -23,8 +23,8 @@ from dashboard.model_cache import checkpoint_predictor, predictor_for
 PREDICTION = "prediction"  # the target picker's first choice: whatever the model predicts
 GALLERY_ATTRIBUTED = 32  # gallery images given a map: integrated gradients for 32 digits take ~1 s on two cores
 GALLERY_ZOOM = 4  # 112 x 112 pixels, about the plain gallery's 100
-NO_GRADIENT = ("No attribution for this model: it has no NumPy model file (it is loaded with TensorFlow), "
-               "and the web server computes attributions only in NumPy.")
+NO_GRADIENT = ("No attribution for this model: the web server computes attributions from a model's NumPy file, "
+               "and this one has none.")
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -95,6 +95,8 @@ def test_the_errors_gallery_shows_why_each_digit_was_misread(watched_server, bro
         open_view(page, server, "errors")
         heading = wait_text(page, re.compile(r"^True \d, predicted \d: "), GALLERY_TIMEOUT_MS).inner_text()
         true_label, predicted_label = re.match(r"^True (\d), predicted (\d)", heading).groups()
+        wait_idle(page, GALLERY_TIMEOUT_MS)  # the heading is drawn before the gallery under it
+        page.locator(GALLERY_IMAGES).first.wait_for(state="visible", timeout=GALLERY_TIMEOUT_MS)
         plain = page.locator(GALLERY_IMAGES).count()
         assert plain > 0
         page.locator(".st-key-errors_attribution label").first.click()

@@ -283,7 +283,7 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
         st.warning(health.message, icon=":material/healing:")
     # The curves come right under the progress bar, before the controls and tiles: on a 1280x720
     # projector they are in view without scrolling (tests/test_browser_train.py measures it).
-    if len(state.points) >= 2 or state.epochs:  # a curve needs two points: no empty charts while the job starts
+    if state.points or state.epochs:  # from the first point (drawn as a dot): no empty charts while the job starts
         loss_column, accuracy_column = st.columns(2)
         smoothing = st.session_state.get(SMOOTHING_KEY, DEFAULT_SMOOTHING)
         loss_figure, accuracy_figure = job_figures(state, smoothing)
@@ -293,7 +293,7 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
         steering(state)
     if state.epochs or state.points:
         show_latest_metrics(state)
-    if len(state.points) >= 2 or state.epochs:
+    if state.points or state.epochs:
         st.slider("Smoothing", 0.0, 0.99, DEFAULT_SMOOTHING, step=0.01, key=SMOOTHING_KEY,
                   help="As TensorBoard's: an exponential moving average of the batch-level points "
                        "(0 = raw). The raw points stay, faint, underneath.")

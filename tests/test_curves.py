@@ -85,6 +85,15 @@ def test_batch_points_lie_at_fractional_epochs_under_the_epoch_points():
     assert traces(training_curves(EPOCHS[:1], "loss", [p.to_dict() for p in POINTS])) == drawn  # batches.jsonl records
 
 
+def test_a_lone_first_point_is_drawn_as_a_dot_and_later_ones_as_a_line():
+    """The live chart shows from a training's first point: one point as a marker (a line of one point draws nothing)."""
+    for smoothing in (0.0, 0.6):
+        first = training_curves([], "loss", POINTS[:1], smoothing=smoothing)
+        assert [trace.mode for trace in first.data] == ["markers"] * len(first.data) and len(first.data) == 1 + bool(smoothing)
+        assert first.data[0].x == (0.05,) and first.data[0].y == pytest.approx((POINTS[0].loss,))
+        assert {trace.mode for trace in training_curves([], "loss", POINTS[:2], smoothing=smoothing).data} == {"lines"}
+
+
 def test_smoothing_adds_a_smoothed_line_over_faint_raw_points():
     figure = training_curves([], "accuracy", POINTS, smoothing=0.9)
     raw, smoothed = figure.data

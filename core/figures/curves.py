@@ -163,7 +163,8 @@ def training_curves(epochs: Sequence[Any], metric: str = "loss", points: Sequenc
             with it, the raw points are drawn faint under the smoothed line.
 
     Returns:
-        A plotly figure: traces "train (batches)" and "train (batches, smoothed)" (with points),
+        A plotly figure: traces "train (batches)" and "train (batches, smoothed)" (with points; the first
+        point alone drawn as a dot, so a training shows its curve from its first point),
         "train (epoch mean)" and "validation" (with epochs); axes only before any data.
         Accuracy stays within 0–100%; loss is on a log axis when it spans a decade.
 
@@ -178,11 +179,12 @@ def training_curves(epochs: Sequence[Any], metric: str = "loss", points: Sequenc
               and isinstance(record.get(metric), (int, float)) and not isinstance(record.get(metric), bool)]
     if placed:
         x, y = [p[0] for p in placed], [p[1] for p in placed]
-        figure.add_scatter(x=x, y=y, name="train (batches)", mode="lines", opacity=0.3 if smoothing else 1.0,
-                           line=dict(color=train_colour, width=1))
+        mode = "lines" if len(placed) > 1 else "markers"  # a lone first point is a dot: a line needs two
+        figure.add_scatter(x=x, y=y, name="train (batches)", mode=mode, opacity=0.3 if smoothing else 1.0,
+                           line=dict(color=train_colour, width=1), marker=dict(color=train_colour, size=6))
         if smoothing:
-            figure.add_scatter(x=x, y=smooth(y, smoothing), name="train (batches, smoothed)", mode="lines",
-                               line=dict(color=train_colour, width=2))
+            figure.add_scatter(x=x, y=smooth(y, smoothing), name="train (batches, smoothed)", mode=mode,
+                               line=dict(color=train_colour, width=2), marker=dict(color=train_colour, size=6))
     for key, name, dash, colour in ((metric, "train (epoch mean)", "dot", train_colour),
                                     (f"val_{metric}", "validation", "solid", validation_colour)):
         x, y = series(epochs, key)

@@ -131,3 +131,25 @@ def test_epoch_ordered_batches_draw_epoch_k_alike_however_the_stream_starts(digi
     other_seed, set_other = epoch_ordered_batches(x, y, 64, seed=4)
     set_other(3)
     assert [index_of[image.tobytes()] for image in epochs_of(other_seed, 1)[0][0]] != orders[2]
+
+
+def test_a_warm_workers_kept_pipeline_reads_every_seed_and_epoch_as_a_new_one(digits):
+    """A worker keeps one pipeline for runs on the same arrays and sets each run's seed: the same batches in the
+    same order as `epoch_ordered_batches` builds anew, whatever seed came before; other arrays get their own."""
+    from core.training.compiled_models import CompiledModels
+
+    x, y = digits
+    kept = CompiledModels()
+    first, _ = kept.training_batches(x, y, 64, seed=3)
+    for seed in (5, 3):
+        dataset, set_epoch = kept.training_batches(x, y, 64, seed=seed)
+        assert dataset is first  # built once
+        fresh, set_fresh = epoch_ordered_batches(x, y, 64, seed=seed)
+        for epoch in (1, 2):
+            set_epoch(epoch)
+            set_fresh(epoch)
+            ours, theirs = epochs_of(dataset, 1)[0], epochs_of(fresh, 1)[0]
+            np.testing.assert_array_equal(ours[0], theirs[0])
+            np.testing.assert_array_equal(ours[1], theirs[1])
+    assert kept.training_batches(x[:500], y[:500], 64, seed=3)[0] is not first  # other arrays: a pipeline of their own
+    assert kept.training_batches(x, y, 32, seed=3)[0] is not first  # another batch size too

@@ -71,22 +71,42 @@ def epoch_ordered_batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: i
         `(dataset, set_epoch)`: one epoch's batches a pass (the last one may be smaller), and the
         function that picks the epoch the next pass is.
     """
+    dataset, set_order = seeded_epoch_batches(x, y, batch_size)
+    set_order(seed, 1)
+    return dataset, lambda k: set_order(seed, k)
+
+
+def seeded_epoch_batches(x: np.ndarray, y: np.ndarray, batch_size: int):
+    """`epoch_ordered_batches` with the seed a variable too: one pipeline for runs of any seed on the same arrays.
+
+    Building a pipeline copies the arrays into TensorFlow and traces its functions (~0.2-0.5 s here,
+    more under load); a warm worker keeps one (`core.training.compiled_models.CompiledModels`) and
+    sets the next run's seed, for the same batches in the same order as a new one would give.
+
+    Returns:
+        `(dataset, set_order)`: `set_order(seed, k)` makes the next pass epoch k of `seed`'s order.
+    """
     import math
 
     import tensorflow as tf
 
     count = len(x)
+    seed_value = tf.Variable(0, dtype=tf.int64, trainable=False, name="data_seed")
     epoch = tf.Variable(1, dtype=tf.int64, trainable=False, name="data_epoch")
 
     def epoch_batches(_):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(count, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch.value()]))
+            tf.range(count, dtype=tf.int64), seed=tf.stack([seed_value.value(), epoch.value()]))
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    def set_order(seed: int, k: int) -> None:
+        seed_value.assign(seed)
+        epoch.assign(k)
 
     index_batches = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).flat_map(epoch_batches)
     # a known length, as `training_batches` has: Keras warns of, and handles, one it must discover
     index_batches = index_batches.apply(tf.data.experimental.assert_cardinality(math.ceil(count / batch_size)))
-    return _gathered_batches((x, y), batch_size, None, index_batches), lambda k: epoch.assign(k)
+    return _gathered_batches((x, y), batch_size, None, index_batches), set_order
 
 
 def evaluation_batches(x: np.ndarray, y: np.ndarray, batch_size: int = EVALUATION_BATCH_SIZE):

@@ -47,6 +47,25 @@ class CompiledModels:
         self.capacity = capacity
         self._models: OrderedDict[tuple, object] = OrderedDict()
         self.hits = self.misses = 0
+        self._pipeline: tuple | None = None  # (key, x, y, dataset, set_order): the last run's training batches
+
+    def training_batches(self, x, y, batch_size: int, seed: int):
+        """`core.data.input_pipeline.epoch_ordered_batches(x, y, batch_size, seed)`: the same batches in the same
+        order, from the pipeline the previous run on the same arrays built (its seed set anew), else a new one.
+
+        The arrays are recognised by their memory (address, shape, strides, type) and held while kept, so
+        that memory is never another array's; nothing writes into them (a run's arrays are MNIST's, or
+        copies taken for it).
+        """
+        from core.data.input_pipeline import seeded_epoch_batches
+
+        key = (_memory_of(x), _memory_of(y), batch_size)
+        if self._pipeline is None or self._pipeline[0] != key:
+            self._pipeline = None  # the old pipeline's copy of its images goes before the new one's is made
+            self._pipeline = (key, x, y, *seeded_epoch_batches(x, y, batch_size))
+        _, _, _, dataset, set_order = self._pipeline
+        set_order(seed, 1)
+        return dataset, lambda k: set_order(seed, k)
 
     def model_for(self, config: TrainConfig, steps_per_epoch: int):
         """A compiled model for `config`, in the state a fresh `build_keras_model` would give."""
@@ -69,6 +88,11 @@ class CompiledModels:
         reset_optimizer(kept.optimizer, config.learning_rate)
         kept.stop_training = False
         return kept
+
+
+def _memory_of(array) -> tuple:
+    interface = array.__array_interface__
+    return interface["data"][0], interface["shape"], interface["strides"], interface["typestr"]
 
 
 WARM_UP_IMAGES = 256  # enough for a batch or two of each step; a warm-up takes ~1 s

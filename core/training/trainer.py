@@ -153,7 +153,11 @@ class Trainer:
         if self.start is not None:
             self.start.apply_to(self.model)
             epochs_done = self.start.epochs_done
-        training_data, set_epoch = epoch_ordered_batches(splits.train_images, splits.y_train, self.batch_size, config.seed)
+        if self.compiled_models is not None:  # a warm worker: the previous run's pipeline when the arrays are the same
+            training_data, set_epoch = self.compiled_models.training_batches(
+                splits.train_images, splits.y_train, self.batch_size, config.seed)
+        else:
+            training_data, set_epoch = epoch_ordered_batches(splits.train_images, splits.y_train, self.batch_size, config.seed)
         # first: each epoch's pass over the data starts after its callbacks' on_epoch_begin
         callbacks.insert(0, keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: set_epoch(epoch + 1)))
         validation_data = None if splits.val_images is None else evaluation_batches(splits.val_images, splits.y_val)

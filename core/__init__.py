@@ -11,6 +11,8 @@ names what it may import, and `tests/test_architecture.py` holds the code to tha
     training/   the streaming trainer and the events it yields
     explain/    attribution: why a model gave its answer (NumPy backward pass)
     figures/    every chart and image grid the pages show
+    embedding/  a run's map: penultimate activations of test digits in 2-D, a drawing placed on it
+    novelty/    "that is not a digit": distances in a model's feature space, and the threshold
     drawing/    canvas preprocessing and live prediction
     models/     Keras builders, NumPy models, the NumPy forward pass
     data/       MNIST, splits, tf.data pipelines

@@ -1,4 +1,4 @@
-"""The command line: `python -m core train --model NAME [...]`, `sweep [...]`, `runs`, `export` and `download-mnist`."""
+"""The command line: `python -m core train --model NAME [...]`, `sweep [...]`, `runs`, `export`, `embedding` and `download-mnist`."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--force", action="store_true", help="replace FILE if it exists (refused otherwise)")
     export.add_argument("--runs-dir", help="where runs are saved")
     add_sweep_parser(commands)
+    add_embedding_parser(commands)
     download = commands.add_parser("download-mnist", help="download MNIST once into Keras's cache, with a timeout (the one step that needs the internet)")
     download.add_argument("--to", default=None, help=f"where to save it (default: Keras's cache, {KERAS_CACHE_PATH}, which the loader searches)")
     download.add_argument("--timeout", type=float, default=DOWNLOAD_TIMEOUT_SECONDS, metavar="SECONDS",
@@ -322,6 +323,58 @@ def export_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_embedding_parser(commands) -> None:
+    embedding = commands.add_parser("embedding", help="compute a run's embedding map and 'not a digit' statistics "
+                                                      "(runs do it when they end; this is for older runs)")
+    which = embedding.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run", metavar="NAME", help="the run (see `python -m core runs`)")
+    which.add_argument("--pretrained", action="store_true", help="the shipped model (writes pretrained/mnist_fast.*.npz)")
+    embedding.add_argument("--runs-dir", help="where runs are saved (default: $MNIST_LAB_RUNS_DIR or runs/)")
+    embedding.add_argument("--mnist-path", help="an mnist.npz to use (default: $MNIST_PATH, else data/mnist.npz, else Keras's cache)")
+    embedding.add_argument("--method", choices=("tsne", "umap"), default="tsne",
+                           help="the map's nonlinear view: tsne (default, openTSNE) or umap (needs umap-learn, not installed)")
+    embedding.add_argument("--digits", type=int, default=None, metavar="N",
+                           help="test digits on the map, 100 to 10000 (default: $MNIST_LAB_EMBEDDING_DIGITS, else 5000)")
+
+
+def embedding_command(args: argparse.Namespace) -> int:
+    """Write a run's (or the shipped model's) `embedding.npz` and `novelty.npz`; one line with the seconds."""
+    from core.data.mnist import load_mnist
+    from core.models.numpy_model_layers import UnsupportedModel
+    from core.runs.feature_files import (
+        MAP_DIGITS, MIN_MAP_DIGITS, embedding_digits, feature_file, feature_prefix, source_features_and_logits,
+        write_feature_files,
+    )
+    from core.runs.model_sources import model_sources
+
+    try:
+        digits = args.digits if args.digits is not None else (embedding_digits() or MAP_DIGITS)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    if not MIN_MAP_DIGITS <= digits <= 10_000:
+        raise UsageError(f"--digits must be from {MIN_MAP_DIGITS} to 10000. Received: --digits {digits}")
+    sources = model_sources(args.runs_dir)
+    if args.pretrained:
+        source = next((source for source in sources if source.is_pretrained), None)
+        if source is None:
+            raise RunError("The shipped model pretrained/mnist_fast.keras is missing. Run `python scripts/train_pretrained.py`.")
+    else:
+        run_path(args.runs_dir, args.run)  # a bad name is refused with its own message
+        source = next((source for source in sources if source.run_name == args.run), None)
+        if source is None:
+            raise RunError(f"Run {args.run!r} has no saved model (not found, still training, or it ended before saving one). "
+                           "See `python -m core runs`.")
+    try:
+        features_and_logits = source_features_and_logits(source)
+    except UnsupportedModel as error:
+        raise RunError(f"{source.label} has no penultimate layer to map: {error}.") from None
+    seconds = write_feature_files(Path(source.path).parent, features_and_logits, load_mnist(args.mnist_path),
+                                  map_digits=digits, method=args.method, prefix=feature_prefix(source))
+    steps = ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
+    print(f"wrote {feature_file(source, 'embedding.npz')} and {feature_file(source, 'novelty.npz')} ({steps})")
+    return 0
+
+
 def download_command(args: argparse.Namespace) -> int:
     """The only place MNIST is downloaded: on the user's request, with a timeout."""
     from core.data.mnist import download_mnist
@@ -342,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
             return download_command(args)
         if args.command == "export":
             return export_command(args)
+        if args.command == "embedding":
+            return embedding_command(args)
         started = time.perf_counter()
         status = train_command(args) if args.command == "train" else runs_command(args)
         if args.command == "train" and not args.json:

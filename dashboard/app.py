@@ -20,6 +20,7 @@ VIEWS = [  # (page file, its name in the sidebar, its icon, the title it opens w
     ("runs.py", "Runs", ":material/stacked_line_chart:", "Runs"),
     ("inspect.py", "Inspect", ":material/biotech:", "Inspect a model"),
     ("errors.py", "Errors", ":material/error:", "Errors"),
+    ("map.py", "Map", ":material/scatter_plot:", "The model's map of the digits"),
     ("draw.py", "Draw", ":material/draw:", "Draw a digit"),
     ("board.py", "Board", ":material/leaderboard:", "Class board"),
 ]

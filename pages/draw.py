@@ -15,6 +15,7 @@ from core.runs.store import RunError
 from core.config.shown_text import markdown_text
 from dashboard.attribution_view import show_drawing_attribution
 from dashboard.epoch_scrubber import epoch_scrubber
+from dashboard.feature_space import digit_verdict, show_drawing_on_map, show_verdict
 from dashboard.model_cache import checkpoint_predictor, predictor_for
 
 CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel
@@ -85,6 +86,12 @@ def show_model_input() -> None:
                    "frame, as MNIST's digits were.", width="stretch")
 
 
+def show_map_section(source, digit: int) -> None:
+    """Where the drawing lands on the model's embedding map (`pages/map.py` shows the whole map), and its nearest digits."""
+    st.subheader("Your drawing on the model's map", anchor=False)
+    show_drawing_on_map(source, image, digit, key="draw_map")
+
+
 with result_column:
     if choice != COMPARE_ALL:
         source = by_label[choice]
@@ -100,13 +107,17 @@ with result_column:
         probabilities = predictor.probabilities(image)
         milliseconds = (time.perf_counter() - started) * 1000
         digit = int(probabilities.argmax())
+        verdict, no_check = digit_verdict(source, image) if epoch is None else (None, None)  # statistics: the saved model's
+        not_a_digit = verdict is not None and not verdict.is_digit
         with answer, st.container(horizontal=True, key="draw_answer"):
             with st.container(width=110, gap=None):
-                st.metric(label="Prediction" if epoch is None else f"After epoch {epoch}", value=digit)
-                st.caption(f"{probabilities[digit]:.1%} sure")
+                st.metric(label="Prediction" if epoch is None else f"After epoch {epoch}", value="?" if not_a_digit else digit)
+                st.caption(f"best guess {digit}, {probabilities[digit]:.1%}" if not_a_digit else f"{probabilities[digit]:.1%} sure")
                 st.caption(f"model call {milliseconds:.1f} ms")
             st.plotly_chart(probability_bars(probabilities, height=BARS_HEIGHT), key="draw_probabilities",
                             config={"displayModeBar": False})
+        with answer:
+            show_verdict(verdict, no_check)
         if len(across_epochs) > 1:
             st.plotly_chart(epoch_probabilities_figure(epochs, np.array(across_epochs)), key="draw_epochs",
                             config={"displayModeBar": False})
@@ -114,6 +125,8 @@ with result_column:
             st.caption(markdown_text(source.tensorflow_note, 600))
         show_model_input()
         show_drawing_attribution(source, epoch, image)  # below the answer: why, and what would make it another digit
+        if epoch is None:
+            show_map_section(source, digit)
         st.stop()
 
     rows, failed = [], []

@@ -13,6 +13,7 @@ from core.config.shown_text import markdown_code, markdown_text
 from dashboard.dataset import mnist_or_stop
 from dashboard.attribution_view import show_gallery_attribution
 from dashboard.epoch_scrubber import epoch_scrubber
+from dashboard.feature_space import apply_map_click
 from dashboard.model_cache import checkpoint_test_predictions, load_test_predictions
 from dashboard.linked_run import select_linked_run, select_newest_own_run
 
@@ -27,6 +28,7 @@ if not sources and not unfinished:
     st.stop()
 select_newest_own_run("errors_model", list(sources.values()))  # the visitor's latest run, not the shipped model
 select_linked_run("errors_model", {s.run_name: label for label, s in sources.items() if s.run_name})
+apply_map_click()  # a click on the Map page's "Open in Errors": its model and cell
 choice = st.selectbox("Model", list(sources) + list(unfinished), key="errors_model")
 if choice in unfinished:
     run = unfinished[choice]

@@ -14,6 +14,9 @@ os.environ.setdefault("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist
 # Workers started by the tests skip tracing the presets while idle (~2 s of CPU each, and the
 # suite starts dozens); tests/test_compiled_models.py checks the warm-up itself.
 os.environ.setdefault("MNIST_LAB_WORKER_WARM_MODELS", "")
+# Runs made by the tests skip their embedding map and digit statistics (a UMAP of 5,000 digits, ~seconds
+# each, and the suite trains dozens); tests/test_embedding_map.py checks that a run computes them.
+os.environ.setdefault("MNIST_LAB_EMBEDDING_DIGITS", "0")
 if str(ROOT) not in sys.path:  # also covered by `pythonpath = .` in pytest.ini
     sys.path.insert(0, str(ROOT))
 

@@ -148,6 +148,15 @@ for name in ("inspect", "errors"):
         assert not at.exception and not at.error, (name, option, at.exception, at.error)
         report[name][option.split(" ")[0]] = [subheader.value for subheader in at.subheader]
 report["captions"] = [caption.value for caption in draw.caption]
+atlas = AppTest.from_file(f"{{PAGES}}/map.py", default_timeout=120)
+atlas.session_state["latest_drawing"] = draw.session_state["latest_drawing"]
+atlas.run()
+report["map"] = {{}}
+for option in atlas.selectbox[0].options:  # the shipped model has a map; the runs, trained without, say so
+    atlas.selectbox[0].set_value(option).run()
+    assert not atlas.exception and not atlas.error, (option, atlas.exception, atlas.error)
+    report["map"][option.split(" ")[0]] = [subheader.value for subheader in atlas.subheader] or [info.value[:120] for info in atlas.info]
+report["map_libraries"] = any(name in sys.modules for name in ("openTSNE", "sklearn", "umap", "numba"))
 report["tensorflow"] = "tensorflow" in sys.modules
 report["keras"] = "keras" in sys.modules
 print(json.dumps(report))
@@ -166,6 +175,9 @@ def test_draw_inspect_and_errors_pages_never_import_tensorflow(runs_dir, tmp_pat
     assert report["inspect"]["softmax-run"] == ["What each digit's score looks for"]
     assert all("Confusion matrix" in subheaders for subheaders in report["errors"].values())
     assert not any(TENSORFLOW_CAPTION in caption for caption in report["captions"])
+    assert report["map_libraries"] is False  # the map and the drawing's place on it, in NumPy: no openTSNE, no scikit-learn
+    assert report["map"]["shipped"] == ["Your drawing (★) and its nearest digits"]
+    assert all("has no embedding map yet" in report["map"][run][0] for run in ("lenet5-run", "softmax-run")), report["map"]
 
 
 # --- models without a NumPy file still work, with Keras, and the pages say so ------------------

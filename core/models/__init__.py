@@ -11,6 +11,7 @@
   checked against Keras (needs a Keras model; runs where training runs);
 - `model_size.py`: a config's model counted without building it: parameters, arithmetic and
   activations per image (what the time and memory estimates scale by);
+- `penultimate.py`: a model's penultimate activations (its features) and logits, in NumPy or Keras;
 - `fused_adam.py`, `one_cycle.py`, `layer_names.py`, `seeding.py`: the optimizer, schedule,
   layer naming and seeding the builders use.
 

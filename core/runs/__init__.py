@@ -11,6 +11,7 @@
 - `damaged_files.py`: a damaged file kept aside as `<name>.damaged-<time>`, never overwritten;
 - `pretrained.py`: the small model that ships with the project;
 - `model_sources.py`: every trained model a view can pick (the shipped one and each run's).
+- `feature_files.py`: a run's embedding map and digit statistics, written when it ends or on request.
 
-May import: core.config, core.data, core.models, core.training.
+May import: core.config, core.data, core.models, core.training, core.embedding, core.novelty.
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -16,8 +17,10 @@ from core.training.control import TrainingControl
 from core.training.events import DIVERGED, EpochEnd, LearningRateChanged, Progress, RunDone, TrainingEnd
 from core.data.input_pipeline import prediction_batches
 from core.models.numpy_forward import translate_checked
+from core.models.penultimate import keras_features_and_logits
 from core.runs.checkpoints import CheckpointWriter, load_keras_state
 from core.runs.continuations import best_of, check_fork, cut_back_to, resume_epoch
+from core.runs.feature_files import embedding_digits, write_feature_files
 from core.runs.run_writer import RunWriter
 from core.runs.store import RunError, load_run
 from core.data.splits import make_splits
@@ -63,7 +66,8 @@ class RecordedRun:
         self.config = config
         if resume and (name is None or fork_from is not None):
             raise ConfigError("A resume names the run it goes on with (`name`), and is no fork (`fork_from`=None).")
-        splits = make_splits(mnist or load_mnist(), config)
+        self.mnist = mnist or load_mnist()
+        splits = make_splits(self.mnist, config)
         self.keeps_best = config.keep_best_epoch and config.validation != "none"
         self.resumed_from = resume_epoch(runs_dir, name) if resume else None
         start = None
@@ -120,6 +124,8 @@ class RecordedRun:
             if end.epochs_completed and end.status != DIVERGED:
                 test_loss, test_accuracy = self._save_model_and_predictions(end)
             self.writer.finish(end, test_loss, test_accuracy)
+            if test_accuracy is not None:
+                self._save_feature_files()
         except OSError as error:  # disk full, runs directory removed or made read-only mid-run
             self._flush_checkpoints_quietly()
             problem = error.strerror or str(error)
@@ -158,6 +164,22 @@ class RecordedRun:
         except RunError:
             return None
         return weights
+    def _save_feature_files(self) -> None:
+        """The run's map and digit statistics (`core.runs.feature_files`), after its status is final.
+
+        Never fatal: the run and its model are kept whatever happens here, and a run without the files
+        gets them from `python -m core embedding --run NAME`; the console says why they are missing.
+        """
+        try:
+            digits = embedding_digits()
+            if not digits:
+                return
+            seconds = write_feature_files(self.writer.path, keras_features_and_logits(self.trainer.model), self.mnist,
+                                          map_digits=digits, extra_meta={"model_epoch": self.writer.model_epoch})
+            print(f"run {self.name}: map and digit statistics in {seconds['total']:.1f} s", file=sys.stderr, flush=True)
+        except Exception as error:  # a bad setting, a model without a Dense softmax head (numpy_logreg's sigmoids), a full disk
+            print(f"run {self.name}: no map or digit statistics ({type(error).__name__}: {error}); "
+                  f"`python -m core embedding --run {self.name}` tries again", file=sys.stderr, flush=True)
 
     def _predict_test_set(self, model) -> np.ndarray:
         return model.predict(prediction_batches(self.trainer.splits.test_images), verbose=0)

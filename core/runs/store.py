@@ -10,6 +10,8 @@ A run folder holds:
     model.numpy.npz   the same model's layers as arrays, run without TensorFlow (`core.models.numpy_model`)
     no_numpy_model.txt  instead of model.numpy.npz when the model has no NumPy translation: why
     predictions.npz   test-set labels and probabilities (for the Errors view)
+    embedding.npz     5,000 test digits' penultimate activations in 2-D, PCA and t-SNE (`core.embedding`)
+    novelty.npz       class means, shared covariance and threshold of "not a digit" (`core.novelty`)
     logs/             TensorBoard event files (`tensorboard --logdir runs`)
 """
 
@@ -26,6 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from core.data.mnist import PROJECT_ROOT
+from core.embedding.embedding_map import EMBEDDING_FILE
+from core.novelty.digit_statistics import NOVELTY_FILE
 from core.runs.atomic_files import remove_stale_temporaries
 from core.models.numpy_model import NumpyModel, NumpyModelError
 from core.training.events import ENDINGS, INTERRUPTED, RUNNING
@@ -38,7 +42,8 @@ MODEL_FILE, PREDICTIONS_FILE, LOGS_DIR = "model.keras", "predictions.npz", "logs
 NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE = "model.numpy.npz", "no_numpy_model.txt"  # the model for NumPy, or why none
 BATCHES_FILE, CONTROLS_FILE = "batches.jsonl", "controls.jsonl"
 ATOMIC_FILES = (CONFIG_FILE, STATUS_FILE, MODEL_FILE, NUMPY_MODEL_FILE, NO_NUMPY_MODEL_FILE, PREDICTIONS_FILE,  # written whole, via a temporary file
-                METRICS_FILE, BATCHES_FILE, CONTROLS_FILE)  # (the appended ones when a resume cuts them back)
+                METRICS_FILE, BATCHES_FILE, CONTROLS_FILE,  # (the appended ones when a resume cuts them back)
+                EMBEDDING_FILE, NOVELTY_FILE)
 CORRUPT_NUMPY_MODEL_FIX = "Delete that file to load the model with TensorFlow instead, or delete the run and retrain."
 
 

@@ -1,0 +1,116 @@
+"""Things that are not digits, drawn as a visitor would draw them on Draw's canvas, for bench/not_a_digit.py.
+
+Each kind is made on a 280x280 canvas (Draw's size: white ink on black), then turned into the
+28x28 model input exactly as Draw does (`core.drawing.preprocess.canvas_to_input`), so the check
+is measured on what it will see:
+
+- `letters`: A-Z and a-z rendered with Debian's TrueType fonts (DejaVu, Liberation: `fc-list`),
+  in several fonts, sizes, places and slants;
+- `scribbles`: random strokes of a random brush width, 2 to 6 segments each, some curved;
+- `side_by_side`: two test digits next to each other (the pair is cropped and scaled as one drawing);
+- `smudges`: soft blobs and a few wide smears of various sizes and inks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from core.drawing.preprocess import canvas_to_input
+
+CANVAS = 280
+FONT_FOLDERS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def debian_fonts() -> list[Path]:
+    """Debian's TrueType fonts found on this machine (DejaVu and Liberation), sorted; [] if none."""
+    return sorted(path for folder in FONT_FOLDERS if folder.is_dir() for path in folder.glob("*.ttf")
+                  if "Math" not in path.name)
+
+
+def to_input(ink: np.ndarray) -> np.ndarray:
+    """A uint8 `(h, w)` ink image → Draw's 28x28 model input."""
+    rgba = np.zeros((*ink.shape, 4), np.uint8)
+    rgba[..., 0] = rgba[..., 1] = rgba[..., 2] = ink
+    rgba[..., 3] = 255
+    return canvas_to_input(rgba, "black")
+
+
+def render_letter(letter: str, font_path: Path | None, size: int, rng: np.random.Generator) -> np.ndarray:
+    """One letter, white on black, on Draw's canvas, slanted a little; `font_path=None`: Pillow's own font."""
+    font = ImageFont.truetype(str(font_path), size) if font_path else ImageFont.load_default(size)
+    canvas = Image.new("L", (CANVAS, CANVAS), 0)
+    draw = ImageDraw.Draw(canvas)
+    left, top, right, bottom = draw.textbbox((0, 0), letter, font=font)
+    x = (CANVAS - (right - left)) / 2 - left + rng.integers(-30, 31)
+    y = (CANVAS - (bottom - top)) / 2 - top + rng.integers(-30, 31)
+    draw.text((x, y), letter, fill=255, font=font)
+    canvas = canvas.rotate(float(rng.uniform(-12, 12)), resample=Image.Resampling.BILINEAR)
+    return np.asarray(canvas)
+
+
+def letters(count: int, rng: np.random.Generator) -> np.ndarray:
+    fonts = debian_fonts() or [None]
+    return np.stack([to_input(render_letter(LETTERS[i % len(LETTERS)], fonts[rng.integers(len(fonts))],
+                                            int(rng.integers(120, 220)), rng)) for i in range(count)])
+
+
+def scribbles(count: int, rng: np.random.Generator) -> np.ndarray:
+    made = []
+    for _ in range(count):
+        canvas = Image.new("L", (CANVAS, CANVAS), 0)
+        draw = ImageDraw.Draw(canvas)
+        width = int(rng.integers(12, 30))
+        points = [tuple(rng.uniform(20, CANVAS - 20, 2)) for _ in range(int(rng.integers(3, 8)))]
+        if rng.random() < 0.5:  # curved: many points along a random smooth path
+            t = np.linspace(0, 1, 40)
+            anchors = np.array(points)
+            path = [tuple(sum(anchors[k] * _bernstein(len(anchors) - 1, k, s) for k in range(len(anchors)))) for s in t]
+            draw.line(path, fill=255, width=width, joint="curve")
+        else:
+            draw.line(points, fill=255, width=width, joint="curve")
+        made.append(to_input(np.asarray(canvas)))
+    return np.stack(made)
+
+
+def _bernstein(n: int, k: int, t: float) -> float:
+    from math import comb
+
+    return comb(n, k) * t ** k * (1 - t) ** (n - k)
+
+
+def side_by_side(count: int, x_test: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    made = []
+    for _ in range(count):
+        first, second = rng.integers(len(x_test), size=2)
+        pair = np.concatenate([x_test[first], x_test[second]], axis=1)  # (28, 56)
+        made.append(to_input(np.asarray(Image.fromarray(pair).resize((2 * CANVAS, CANVAS), Image.Resampling.BILINEAR))))
+    return np.stack(made)
+
+
+def smudges(count: int, rng: np.random.Generator) -> np.ndarray:
+    made = []
+    for _ in range(count):
+        canvas = Image.new("L", (CANVAS, CANVAS), 0)
+        draw = ImageDraw.Draw(canvas)
+        for _ in range(int(rng.integers(1, 4))):
+            x, y = rng.uniform(40, CANVAS - 40, 2)
+            rx, ry = rng.uniform(15, 90, 2)
+            ink = int(rng.integers(90, 256))
+            if rng.random() < 0.3:  # a wide smear
+                draw.line([(x - rx, y - ry), (x + rx, y + ry)], fill=ink, width=int(rng.integers(40, 80)))
+            else:
+                draw.ellipse([x - rx, y - ry, x + rx, y + ry], fill=ink)
+        canvas = canvas.filter(ImageFilter.GaussianBlur(float(rng.uniform(4, 20))))
+        made.append(to_input(np.asarray(canvas)))
+    return np.stack(made)
+
+
+def non_digits(count_per_kind: int, x_test: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """`count_per_kind` model inputs of each kind, float32 `(n, 28, 28)`, seeded."""
+    rng = np.random.default_rng(seed)
+    return {"letters": letters(count_per_kind, rng), "scribbles": scribbles(count_per_kind, rng),
+            "side_by_side": side_by_side(count_per_kind, x_test, rng), "smudges": smudges(count_per_kind, rng)}

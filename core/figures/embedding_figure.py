@@ -1,0 +1,97 @@
+"""The embedding map as a plotly scatter: one colour per true digit, mistakes marked, a drawing placed on it."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.data.mnist import NUM_CLASSES
+
+# Plotly's "D3" qualitative palette: ten colours a reader tells apart, one per digit.
+DIGIT_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+MISTAKE_SYMBOL = "x-thin-open"
+DRAWING_NAME = "your drawing"
+VIEW_TITLES = {"pca": "PCA (the two directions of most variance)", "umap": "UMAP (neighbours kept together)",
+               "tsne": "t-SNE (neighbours kept together)"}
+
+
+def embedding_figure(coordinates: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, test_indices: np.ndarray,
+                     view: str, drawing: tuple[float, float] | None = None, drawing_label: str = "",
+                     height: int = 560, hover: bool = True) -> go.Figure:
+    """The map's digits, coloured by their true label, with the model's mistakes drawn over them.
+
+    Each point's `customdata` is `[test index, true digit, predicted digit]`, so a page can read a
+    clicked point back (`clicked_test_index`).
+
+    Args:
+        coordinates: float `(n, 2)`: each digit's place on the view.
+        y_true, y_pred: int `(n,)`: labels and the model's predictions.
+        test_indices: int `(n,)`: the digits' indices in MNIST's test set.
+        view: the view's name (`"tsne"`, `"pca"`), for the axis titles.
+        drawing: where a drawing lands on this view, shown as a large star; None for none.
+        drawing_label: the drawing's hover text (e.g. its prediction).
+        height: the figure's height in pixels.
+        hover: False leaves hover text out (a lighter figure, for a page that redraws it often).
+
+    Returns:
+        A `plotly.graph_objects.Figure`.
+    """
+    coordinates = np.asarray(coordinates, dtype=np.float32)
+    y_true, y_pred, test_indices = np.asarray(y_true), np.asarray(y_pred), np.asarray(test_indices)
+    figure = go.Figure()
+    template = "test #%{customdata[0]}<br>true %{customdata[1]}, predicted %{customdata[2]}<extra></extra>"
+    for digit in range(NUM_CLASSES):
+        chosen = y_true == digit
+        figure.add_trace(go.Scatter(
+            x=coordinates[chosen, 0], y=coordinates[chosen, 1], mode="markers", name=str(digit),
+            marker={"size": 4, "color": DIGIT_COLOURS[digit], "opacity": 0.7},
+            customdata=np.stack([test_indices[chosen], y_true[chosen], y_pred[chosen]], axis=1) if hover else None,
+            hovertemplate=template if hover else None, hoverinfo=None if hover else "skip",
+        ))
+    wrong = y_true != y_pred
+    figure.add_trace(go.Scatter(
+        x=coordinates[wrong, 0], y=coordinates[wrong, 1], mode="markers", name=f"mistakes ({int(wrong.sum())})",
+        marker={"size": 7, "color": "black", "symbol": MISTAKE_SYMBOL, "line": {"width": 1}},
+        customdata=np.stack([test_indices[wrong], y_true[wrong], y_pred[wrong]], axis=1) if hover else None,
+        hovertemplate=template if hover else None, hoverinfo=None if hover else "skip",
+    ))
+    if drawing is not None:
+        figure.add_trace(go.Scatter(
+            x=[drawing[0]], y=[drawing[1]], mode="markers", name=DRAWING_NAME,
+            marker={"size": 22, "color": "gold", "symbol": "star", "line": {"width": 2, "color": "black"}},
+            hovertemplate=f"{DRAWING_NAME}{(': ' + drawing_label) if drawing_label else ''}<extra></extra>",
+        ))
+    title = VIEW_TITLES.get(view, view)
+    figure.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": {"text": "true digit"}, "itemsizing": "constant"},
+        xaxis={"title": {"text": f"{title}: 1", "font": {"size": 11}}, "showticklabels": False, "zeroline": False},
+        yaxis={"title": {"text": "2", "font": {"size": 11}}, "showticklabels": False, "zeroline": False},
+        clickmode="event+select", dragmode="pan",
+    )
+    return figure
+
+
+def clicked_test_index(selection, y_true: np.ndarray, y_pred: np.ndarray, test_indices: np.ndarray) -> int | None:
+    """The test index of the point clicked on an `embedding_figure` of these digits (Streamlit's chart state), or None.
+
+    Read from the point's `customdata`, else from its trace and place in it (the figure's trace order:
+    the ten digits, then the mistakes).
+    """
+    try:
+        points = selection["selection"]["points"]
+    except (KeyError, TypeError):
+        return None
+    y_true, y_pred, test_indices = np.asarray(y_true), np.asarray(y_pred), np.asarray(test_indices)
+    for point in points or ():
+        if not isinstance(point, dict):
+            continue
+        data = point.get("customdata")
+        if data is not None and len(data) >= 1:
+            return int(data[0])
+        trace, index = point.get("curve_number"), point.get("point_index", point.get("point_number"))
+        if not isinstance(trace, int) or not isinstance(index, int):
+            continue
+        chosen = test_indices[y_true == trace] if trace < NUM_CLASSES else test_indices[y_true != y_pred]
+        if trace <= NUM_CLASSES and 0 <= index < len(chosen):
+            return int(chosen[index])
+    return None

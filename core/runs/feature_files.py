@@ -1,0 +1,174 @@
+"""A run's feature-space files: its embedding map and its digit statistics, computed when it ends or on request.
+
+When a run has saved its model, the worker that trained it (it has TensorFlow, which computes the
+features fastest) runs the model's penultimate layer on a seeded sample of 5,000 test digits and
+10,000 training digits, and writes, each atomically:
+
+- `embedding.npz` (`core.embedding.embedding_map`): the test digits' map, PCA and t-SNE;
+- `novelty.npz` (`core.novelty.digit_statistics`): class means and shared covariance from the
+  training digits, and the "not a digit" threshold from the test digits of the map.
+
+A run saved before these files existed gets them from `python -m core embedding --run NAME`
+(from its NumPy model, or its Keras model where it has none). `MNIST_LAB_EMBEDDING_DIGITS=0` turns
+the computation at the end of runs off (the test suite does, but for the tests of this feature).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.data.mnist import Mnist
+from core.data.splits import to_model_input
+from core.embedding.embedding_map import EMBEDDING_FILE, MAP_DIGITS, EmbeddingFileError, EmbeddingMap, build_embedding_map
+from core.models.numpy_model import NumpyModel
+from core.models.penultimate import FeaturesAndLogits, keras_features_and_logits, numpy_features_and_logits
+from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics, NoveltyFileError, fit_digit_statistics
+from core.runs.atomic_files import atomic_path
+from core.runs.model_sources import ModelSource, open_source_model
+from core.runs.store import RunError
+
+EMBEDDING_DIGITS_ENV = "MNIST_LAB_EMBEDDING_DIGITS"  # test digits on the map a run computes when it ends; 0 = none
+TRAIN_DIGITS = 10_000  # training digits the class means and covariance come from
+MIN_MAP_DIGITS = 100  # fewer would leave a digit class without points, and the threshold's quantile unreliable
+DEFAULT_METHOD = "tsne"  # openTSNE: measured against UMAP in bench/not_a_digit.py (see core.embedding.reducers)
+SAMPLE_SEED = 0  # the same test digits on every run's map, so maps of two runs can be compared
+
+
+def embedding_digits() -> int:
+    """How many test digits a run's map holds when the run computes it as it ends (`$MNIST_LAB_EMBEDDING_DIGITS`).
+
+    Returns:
+        `MAP_DIGITS` (5,000) by default; 0 when set to 0 (no map and no digit statistics at the end of runs);
+        otherwise the value set, between `MIN_MAP_DIGITS` and 10,000.
+
+    Raises:
+        ValueError: if the setting is not such a whole number (the message names it and the fix).
+    """
+    text = os.environ.get(EMBEDDING_DIGITS_ENV, "").strip()
+    if not text:
+        return MAP_DIGITS
+    if not text.isdigit() or not (int(text) == 0 or MIN_MAP_DIGITS <= int(text) <= 10_000):
+        raise ValueError(f"${EMBEDDING_DIGITS_ENV} must be 0 (no map) or a whole number from {MIN_MAP_DIGITS} to 10000. "
+                         f"Received: {text[:40]!r}. Unset it for the default, {MAP_DIGITS}.")
+    return int(text)
+
+
+def sample_indices(mnist: Mnist, map_digits: int = MAP_DIGITS, train_digits: int = TRAIN_DIGITS,
+                   seed: int = SAMPLE_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded test digits of the map and training digits of the statistics, sorted, as int arrays."""
+    rng = np.random.default_rng(seed)
+    test = np.sort(rng.permutation(len(mnist.y_test))[: min(map_digits, len(mnist.y_test))])
+    train = np.sort(rng.permutation(len(mnist.y_train))[: min(train_digits, len(mnist.y_train))])
+    return test, train
+
+
+def write_feature_files(folder: str | os.PathLike, features_and_logits: FeaturesAndLogits, mnist: Mnist,
+                        map_digits: int = MAP_DIGITS, train_digits: int = TRAIN_DIGITS, method: str = DEFAULT_METHOD,
+                        extra_meta: dict | None = None, prefix: str = "") -> dict[str, float]:
+    """Compute a model's map and digit statistics and write them into `folder`, each file atomically.
+
+    Args:
+        folder: the run folder (or, for the shipped model, the folder its files go in).
+        features_and_logits: the model's images → `(features, logits)` function
+            (`core.models.penultimate`).
+        mnist: the dataset.
+        map_digits: test digits on the map (their scores also set the threshold).
+        train_digits: training digits for the class means and covariance.
+        method: the map's nonlinear view, `"tsne"` (or `"umap"` where umap-learn is installed).
+        extra_meta: more to record in the map's meta (e.g. the model's epoch).
+        prefix: before the files' names (`"mnist_fast."` for the shipped model's).
+
+    Returns:
+        Seconds per step: `features`, `statistics`, `pca`, the method, and `total`.
+    """
+    folder = Path(folder)
+    started = time.perf_counter()
+    test, train = sample_indices(mnist, map_digits, train_digits)
+    images = to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]]))
+    features, logits = features_and_logits(images)
+    test_features, train_features = features[: len(test)], features[len(test):]
+    seconds = {"features": time.perf_counter() - started}
+
+    step = time.perf_counter()
+    statistics = fit_digit_statistics(train_features, mnist.y_train[train], test_features, logits[: len(test)])
+    with atomic_path(folder / f"{prefix}{NOVELTY_FILE}", suffix=".npz") as temporary:
+        statistics.save(temporary)
+    seconds["statistics"] = time.perf_counter() - step
+
+    embedding = build_embedding_map(test_features, mnist.y_test[test], logits[: len(test)].argmax(axis=1), test,
+                                    train_features, mnist.y_train[train], train, method=method)
+    seconds.update(embedding.meta["seconds"])
+    seconds["total"] = time.perf_counter() - started
+    meta = {**embedding.meta, **(extra_meta or {}), "seconds": {key: round(value, 3) for key, value in seconds.items()}}
+    embedding = type(embedding)(**{**embedding.__dict__, "meta": meta})
+    with atomic_path(folder / f"{prefix}{EMBEDDING_FILE}", suffix=".npz") as temporary:
+        embedding.save(temporary)
+    return seconds
+
+
+def feature_prefix(source: ModelSource) -> str:
+    """What goes before the files' names: `"mnist_fast."` for the shipped model, nothing in a run folder."""
+    return f"{Path(source.path).stem}." if source.is_pretrained else ""
+
+
+def feature_file(source: ModelSource, name: str) -> Path:
+    """Where `source`'s map (`EMBEDDING_FILE`) or digit statistics (`NOVELTY_FILE`) lie.
+
+    A run's lie in its folder; the shipped model's beside it, as `mnist_fast.embedding.npz` and
+    `mnist_fast.novelty.npz`.
+    """
+    return Path(source.path).parent / f"{feature_prefix(source)}{name}"
+
+
+def compute_command(source: ModelSource) -> str:
+    """The command that computes `source`'s feature files."""
+    return "python -m core embedding --pretrained" if source.is_pretrained else f"python -m core embedding --run {source.run_name}"
+
+
+def _read(source: ModelSource, name: str, reader, what: str):
+    path = feature_file(source, name)
+    fix = f"Compute it with `{compute_command(source)}`."
+    if path.is_symlink():
+        raise RunError(f"{path.name} of {source.label} is a symbolic link, which is never followed. Delete it. {fix}")
+    if not path.is_file():
+        when = "" if source.is_pretrained else " (runs compute it when they end; this one ended before they did, or could not)"
+        raise RunError(f"{source.label} has no {what} yet{when}. {fix}")
+    try:
+        return reader(path)
+    except (EmbeddingFileError, NoveltyFileError, OSError) as error:
+        raise RunError(f"The {what} of {source.label} cannot be read ({error}). {fix}") from None
+
+
+def read_embedding_map(source: ModelSource) -> EmbeddingMap:
+    """`source`'s embedding map.
+
+    Raises:
+        RunError: if it has none, or the file cannot be read (the message gives the command that computes it).
+    """
+    return _read(source, EMBEDDING_FILE, EmbeddingMap.load, "embedding map")
+
+
+def read_digit_statistics(source: ModelSource) -> DigitStatistics:
+    """`source`'s digit statistics (class means, shared covariance, threshold).
+
+    Raises:
+        RunError: if it has none, or the file cannot be read (the message gives the command that computes it).
+    """
+    return _read(source, NOVELTY_FILE, DigitStatistics.load, "digit statistics")
+
+
+def source_features_and_logits(source: ModelSource) -> FeaturesAndLogits:
+    """`source`'s model as an images → `(features, logits)` function: from its NumPy file when it has one, else Keras.
+
+    Raises:
+        RunError: if the model cannot be read.
+        UnsupportedModel: if it has no Dense softmax head.
+    """
+    model = open_source_model(source)
+    if isinstance(model, NumpyModel):
+        return numpy_features_and_logits(model)
+    return keras_features_and_logits(model)

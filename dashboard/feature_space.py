@@ -1,0 +1,183 @@
+"""What Draw and Map show of a model's feature space: "not a digit", and a drawing placed on the embedding map.
+
+The map and the digit statistics are read from their files (cached per file and modification time,
+shared by all sessions, read-only); a drawing's features come from the model's NumPy file, so the
+web server imports neither TensorFlow nor openTSNE.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.config.shown_text import markdown_text
+from core.data.mnist import DatasetError, load_mnist
+from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap, Placement
+from core.figures.embedding_figure import embedding_figure
+from core.figures.image_grid import tile
+from core.models.numpy_model_layers import UnsupportedModel
+from core.models.penultimate import FeaturesAndLogits, numpy_features_and_logits
+from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics, Verdict
+from core.runs.feature_files import feature_file, read_digit_statistics, read_embedding_map
+from core.runs.model_sources import ModelSource
+from core.runs.store import RunError
+from dashboard.model_cache import predictor_for
+
+NEIGHBOURS_SHOWN = 8
+NEIGHBOUR_ZOOM = 2  # 28x28 digits at 56x56
+DRAW_MAP_HEIGHT = 380
+
+
+def file_stamp(path: Path) -> float:
+    """The file's modification time, 0.0 when it is missing: keys the caches below, so a new file is read again."""
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(max_entries=16, show_spinner="Reading the embedding map…")
+def _embedding_map(source: ModelSource, stamp: float) -> EmbeddingMap:
+    return read_embedding_map(source)
+
+
+def embedding_map_for(source: ModelSource) -> EmbeddingMap:
+    """The source's embedding map, shared and read-only.
+
+    Raises:
+        RunError: if it has none or it cannot be read (the message names the command that computes it).
+    """
+    return _embedding_map(source, file_stamp(feature_file(source, EMBEDDING_FILE)))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _digit_statistics(source: ModelSource, stamp: float) -> DigitStatistics:
+    return read_digit_statistics(source)
+
+
+def digit_statistics_for(source: ModelSource) -> DigitStatistics:
+    """The source's digit statistics, shared and read-only.
+
+    Raises:
+        RunError: if it has none or they cannot be read.
+    """
+    return _digit_statistics(source, file_stamp(feature_file(source, NOVELTY_FILE)))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _features_and_logits(source: ModelSource) -> FeaturesAndLogits | None:
+    model = predictor_for(source).numpy_model
+    if model is None:
+        return None
+    try:
+        return numpy_features_and_logits(model)
+    except UnsupportedModel:
+        return None
+
+
+def drawing_features(source: ModelSource, image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """`(features, logits)` of one 28x28 image under the source's NumPy model; None for a model run with TensorFlow.
+
+    Raises:
+        RunError: if the model cannot be loaded.
+    """
+    function = _features_and_logits(source)
+    if function is None:
+        return None
+    features, logits = function(np.asarray(image, np.float32).reshape(1, 28, 28, 1))
+    return features[0], logits[0]
+
+
+def digit_verdict(source: ModelSource, image: np.ndarray) -> tuple[Verdict | None, str | None]:
+    """The "not a digit" verdict on a drawing, or `(None, why there is none)`."""
+    try:
+        statistics = digit_statistics_for(source)
+        computed = drawing_features(source, image)
+    except RunError as error:
+        return None, str(error)
+    if computed is None:
+        return None, "This model runs with TensorFlow here, so its drawing's features are not computed: no digit check."
+    try:
+        return statistics.judge(*computed), None
+    except ValueError as error:  # statistics of another model than the one saved now
+        return None, f"Its digit statistics do not fit its model ({error}). Compute them again."
+
+
+def show_verdict(verdict: Verdict | None, missing_reason: str | None) -> None:
+    """Under the answer: the check's sentence (a warning when it is not a digit), or why there is no check."""
+    if verdict is None:
+        if missing_reason:
+            st.caption(f"No digit check: {markdown_text(missing_reason, 400)}")
+        return
+    if verdict.is_digit:
+        st.caption(verdict.words)
+    else:
+        st.warning(verdict.words, icon=":material/block:")
+
+
+def place_drawing(source: ModelSource, image: np.ndarray) -> tuple[EmbeddingMap, Placement] | None:
+    """The source's map and where the drawing lands on it; None (and a caption saying why) when it cannot be placed."""
+    try:
+        embedding = embedding_map_for(source)
+        computed = drawing_features(source, image)
+    except RunError as error:
+        st.caption(f"No map: {markdown_text(error, 400)}")
+        return None
+    if computed is None:
+        st.caption("No map placement: this model runs with TensorFlow here.")
+        return None
+    try:
+        return embedding, embedding.place(computed[0], NEIGHBOURS_SHOWN)
+    except ValueError as error:
+        st.caption(f"No map placement: its map does not fit its model ({markdown_text(error, 300)}). Compute it again.")
+        return None
+
+
+def show_neighbours(embedding: EmbeddingMap, placement: Placement) -> None:
+    """The drawing's nearest training and test digits, as two rows of small images."""
+    try:
+        mnist = load_mnist(download=False)
+    except DatasetError as error:  # Draw works without MNIST (the shipped model); only the neighbours need it
+        st.caption(f"No nearest digits: MNIST could not be loaded ({markdown_text(error, 300)}).")
+        return
+    train = embedding.train_indices[placement.nearest_train]
+    test = embedding.indices[placement.nearest_test]
+    st.caption("Nearest training digits (by the model's features): "
+               + ", ".join(str(int(label)) for label in embedding.train_labels[placement.nearest_train]))
+    st.image(tile(mnist.x_train[train] / 255.0, zoom=NEIGHBOUR_ZOOM, columns=len(train)))
+    st.caption("Nearest test digits on the map: " + ", ".join(
+        f"#{int(index)} ({int(label)})" for index, label in zip(test, embedding.y_true[placement.nearest_test])))
+    st.image(tile(mnist.x_test[test] / 255.0, zoom=NEIGHBOUR_ZOOM, columns=len(test)))
+
+
+def show_drawing_on_map(source: ModelSource, image: np.ndarray, prediction: int, key: str) -> None:
+    """Draw's section: the map with the drawing as a star where its features land, and its nearest digits."""
+    placed = place_drawing(source, image)
+    if placed is None:
+        return
+    embedding, placement = placed
+    view = embedding.method
+    st.plotly_chart(embedding_figure(embedding.views[view], embedding.y_true, embedding.y_pred, embedding.indices, view,
+                                     drawing=placement.coordinates[view], drawing_label=f"predicted {prediction}",
+                                     height=DRAW_MAP_HEIGHT, hover=False),
+                    key=key, config={"displayModeBar": False})
+    show_neighbours(embedding, placement)
+
+
+MAP_CLICK_KEY = "map_open_in_errors"  # session state: (model label, true digit, predicted digit) a Map click asked for
+
+
+def ask_errors_to_open(label: str, true_digit: int, predicted: int) -> None:
+    """From Map: have the Errors page open on `label`'s cell (true, predicted) at its next run."""
+    st.session_state[MAP_CLICK_KEY] = (label, int(true_digit), int(predicted))
+
+
+def apply_map_click() -> None:
+    """On Errors, before its widgets: select the model and cell a click on Map asked for (once)."""
+    asked = st.session_state.pop(MAP_CLICK_KEY, None)
+    if asked is None:
+        return
+    st.session_state["errors_model"], st.session_state["errors_true"], st.session_state["errors_predicted"] = asked
+    st.session_state["errors_chart_version"] = st.session_state.get("errors_chart_version", 0) + 1  # drop an old chart click

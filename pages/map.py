@@ -1,0 +1,69 @@
+"""Map: a model's view of 5,000 test digits in 2-D, its mistakes marked, the latest drawing placed among them."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.config.shown_text import markdown_text
+from core.figures.embedding_figure import VIEW_TITLES, clicked_test_index, embedding_figure
+from core.figures.image_grid import tile
+from core.runs.model_sources import model_sources
+from core.runs.store import RunError
+from dashboard.dataset import mnist_or_stop
+from dashboard.feature_space import ask_errors_to_open, embedding_map_for, place_drawing, show_neighbours
+from dashboard.linked_run import select_linked_run, select_newest_own_run
+
+CLICKED_ZOOM = 6  # a clicked digit at 168x168
+PAGES = Path(__file__).resolve().parent
+
+st.caption("Each dot is a test digit, placed by what the model's last hidden layer makes of it: digits the model "
+           "sees alike lie close. Colour: the true digit; ✕: the model got it wrong. Click a dot to see it.")
+sources = {source.label: source for source in model_sources()}
+if not sources:
+    st.info("No trained model yet: train one on the Train page.")
+    st.stop()
+select_newest_own_run("map_model", list(sources.values()))
+select_linked_run("map_model", {s.run_name: label for label, s in sources.items() if s.run_name})
+with st.container(horizontal=True, vertical_alignment="bottom", key="map_controls"):
+    choice = st.selectbox("Model", list(sources), key="map_model")
+source = sources[choice]
+try:
+    embedding = embedding_map_for(source)
+except RunError as error:
+    st.info(markdown_text(error, 600))
+    st.stop()
+with st.container(horizontal=True, vertical_alignment="bottom", key="map_view_controls"):
+    view = st.radio("View", list(embedding.views), format_func=lambda name: VIEW_TITLES.get(name, name),
+                    horizontal=True, key="map_view")
+
+drawing = st.session_state.get("latest_drawing")  # the last drawing on Draw, if any
+placed = None if drawing is None else place_drawing(source, drawing)
+map_column, detail_column = st.columns([3, 1], gap="medium")
+with map_column:
+    figure = embedding_figure(embedding.views[view], embedding.y_true, embedding.y_pred, embedding.indices, view,
+                              drawing=None if placed is None else placed[1].coordinates[view])
+    state = st.plotly_chart(figure, key=f"map_chart_{view}", on_select="rerun", selection_mode="points",
+                            config={"displayModeBar": False})
+    seconds = embedding.meta.get("seconds", {})
+    st.caption(f"{len(embedding.indices):,} test digits, {int(embedding.mistakes.sum()):,} of them misclassified"
+               + (f"; computed in {seconds['total']:.1f} s when the run ended" if "total" in seconds else "") + ".")
+with detail_column:
+    clicked = clicked_test_index(state, embedding.y_true, embedding.y_pred, embedding.indices)
+    if clicked is not None:
+        mnist = mnist_or_stop()
+        where = int((embedding.indices == clicked).argmax())
+        true_digit, predicted = int(embedding.y_true[where]), int(embedding.y_pred[where])
+        st.image(tile(mnist.x_test[clicked][None] / 255.0, zoom=CLICKED_ZOOM),
+                 caption=f"test #{clicked}: true {true_digit}, predicted {predicted}")
+
+        if st.button("Open in Errors", key="map_open_errors", icon=":material/error:",
+                     help="The Errors page, on this model's cell of true and predicted digit"):
+            ask_errors_to_open(choice, true_digit, predicted)
+            st.switch_page(PAGES / "errors.py")
+    else:
+        st.caption("Click a dot to see its digit and open it in Errors.")
+if drawing is None:
+    st.caption("Draw a digit on the Draw page to see where it lands here.")
+elif placed is not None:
+    st.subheader("Your drawing (★) and its nearest digits")
+    show_neighbours(*placed)

@@ -1,0 +1,108 @@
+"""The embedding map in a real Chromium: Draw places the drawing on the shipped model's map with its nearest digits,
+the Map page shows the 5,000 digits with the drawing among them, a scribble is called "not a digit", and neither the
+browser nor the server (nor its workers) sends a request off 127.0.0.1 (tests/network_watch.py).
+
+One server and one browser session for the file (a drawing made on Draw is what Map places); no training: the
+shipped model ships its map and digit statistics.
+"""
+
+import pytest
+
+from live_server import (
+    assert_page_clean, chromium, click_nav, fresh_log, new_page, open_view, running_server, screenshot, wait_idle,
+    wait_text,
+)
+from network_watch import logged_calls, outside_calls, watch_environment
+from test_browser_draw import CANVAS, PREDICTION_TIMEOUT_MS, SEVEN_BAR, SEVEN_LEG, clear, model_input_src, stroke, wait_classified
+
+SCRIBBLE = [(0.15, 0.3), (0.85, 0.25), (0.2, 0.5), (0.8, 0.45), (0.25, 0.75), (0.9, 0.8)]  # a zigzag, no digit
+# The plotly chart holding the drawing's star: its digit traces' point count, and the star's place.
+MAP_WITH_DRAWING = """() => {
+    for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+        const traces = plot._fullData || [];  // decoded by plotly: `data` may hold base64-encoded arrays
+        const star = traces.find(trace => trace.name === 'your drawing');
+        if (!star) continue;
+        const digits = traces.filter(trace => /^[0-9]$/.test(trace.name));
+        return {digits: digits.map(trace => trace.name), points: digits.reduce((n, trace) => n + trace._length, 0),
+                star: [star.x[0], star.y[0]], drawn: plot.querySelectorAll('.scatterlayer .point').length};
+    }
+    return null;
+}"""
+
+
+@pytest.fixture(scope="module")
+def watched(tmp_path_factory):
+    root = tmp_path_factory.mktemp("map_server")
+    watch_log = root / "network.jsonl"
+    with running_server(root / "runs", fresh_log("map"), watch_environment(root / "watch", watch_log)) as live:
+        yield live, watch_log
+
+
+@pytest.fixture(scope="module")
+def page(watched):
+    server, _ = watched
+    with chromium() as browser:
+        page = new_page(browser)
+        open_view(page, server, "draw")
+        page.locator(CANVAS).wait_for(state="visible")
+        yield page
+        page.context.close()
+
+
+def map_with_drawing(page) -> dict:
+    page.wait_for_function(f"() => ({MAP_WITH_DRAWING})() !== null", timeout=PREDICTION_TIMEOUT_MS)
+    return page.evaluate(MAP_WITH_DRAWING)
+
+
+def test_draw_places_the_drawing_on_the_map_with_its_nearest_digits(page):
+    for points in (SEVEN_BAR, SEVEN_LEG):
+        before = model_input_src(page)
+        stroke(page, points)
+        wait_classified(page, before, PREDICTION_TIMEOUT_MS)
+    shown = map_with_drawing(page)
+    assert shown["digits"] == [str(digit) for digit in range(10)] and shown["points"] == 5000
+    assert shown["drawn"] >= 5000  # plotly drew the points, not only received them
+    assert all(isinstance(value, (int, float)) for value in shown["star"])
+    wait_text(page, "Nearest training digits")
+    assert page.locator("[data-testid='stMetric']", has_text="Prediction").locator("[data-testid='stMetricValue']").inner_text().strip() == "7"
+    wait_text(page, "Looks like a digit")
+    screenshot(page, "map_draw_seven")
+    assert_page_clean(page)
+    MAP_STATE["star_on_draw"] = shown["star"]
+
+
+MAP_STATE: dict = {}
+
+
+def test_the_map_page_shows_every_digit_and_the_drawing_among_them(page):
+    click_nav(page, "Map")
+    wait_text(page, "test digits,")
+    wait_idle(page)
+    shown = map_with_drawing(page)
+    assert shown["points"] == 5000 and shown["drawn"] >= 5000
+    if "star_on_draw" in MAP_STATE:  # the same view (UMAP), the same drawing: the same place
+        assert shown["star"] == pytest.approx(MAP_STATE["star_on_draw"], rel=1e-6)
+    wait_text(page, "Your drawing")
+    screenshot(page, "map_page")
+    assert_page_clean(page)
+
+
+def test_a_scribble_is_not_a_digit(page):
+    click_nav(page, "Draw")
+    page.locator(CANVAS).wait_for(state="visible")
+    wait_idle(page)
+    if page.locator("[data-testid='stMetric']").count():
+        clear(page)
+    before = model_input_src(page)
+    stroke(page, SCRIBBLE, steps=6)
+    wait_classified(page, before, PREDICTION_TIMEOUT_MS)
+    wait_text(page, "That does not look like a digit")
+    assert page.locator("[data-testid='stMetric']", has_text="Prediction").locator("[data-testid='stMetricValue']").inner_text().strip() == "?"
+    screenshot(page, "map_draw_scribble")
+    assert_page_clean(page)
+
+
+def test_nothing_left_the_host(watched):
+    _, watch_log = watched
+    assert any(entry["event"] == "watch.start" for entry in logged_calls(watch_log)), "the watch never started"
+    assert outside_calls(watch_log) == []

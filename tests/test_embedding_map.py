@@ -1,0 +1,110 @@
+"""The embedding map: its file round-trips, a digit placed on it lands on itself, a run computes its map and digit
+statistics when it ends (in the process that trained it), and `python -m core embedding` computes them for a run
+that has none.
+
+The oracles: a map digit's own features must place it at its own point with itself as nearest neighbour; the map's
+predictions must be the run's own saved test predictions at those indices; the threshold must keep its quantile of
+the map digits' scores, computed again here from the run's NumPy model.
+"""
+
+import numpy as np
+import pytest
+
+from core.cli import main as cli
+from core.config.train_config import preset_config
+from core.data.splits import to_model_input
+from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingFileError, EmbeddingMap
+from core.models.penultimate import numpy_features_and_logits
+from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics
+from core.runs.feature_files import EMBEDDING_DIGITS_ENV
+from core.runs.recorded_run import RecordedRun
+from core.runs.store import load_numpy_model, load_predictions
+
+MAP_DIGITS = 300
+
+
+def synthetic_map(rng) -> EmbeddingMap:
+    n, m, d, k = 60, 40, 12, 5
+    features = rng.normal(0, 1, (n, d)).astype(np.float32)
+    mean, basis = features.mean(axis=0), np.linalg.svd(features - features.mean(axis=0), full_matrices=False)[2][:k].T
+    reduced = (features - mean) @ basis
+    return features, EmbeddingMap(
+        method="tsne", indices=np.arange(100, 100 + n), y_true=rng.integers(0, 10, n), y_pred=rng.integers(0, 10, n),
+        pca_mean=mean.astype(np.float32), pca_basis=basis.astype(np.float32), reduced=reduced.astype(np.float16),
+        views={"pca": reduced[:, :2].astype(np.float32), "tsne": rng.normal(0, 10, (n, 2)).astype(np.float32)},
+        train_indices=np.arange(m), train_labels=rng.integers(0, 10, m),
+        train_reduced=rng.normal(0, 1, (m, k)).astype(np.float16), meta={"seconds": {"total": 1.5}})
+
+
+def test_the_map_file_round_trips_and_refuses_a_damaged_one(tmp_path):
+    _, embedding = synthetic_map(np.random.default_rng(0))
+    embedding.save(tmp_path / EMBEDDING_FILE)
+    again = EmbeddingMap.load(tmp_path / EMBEDDING_FILE)
+    assert again.method == "tsne" and again.meta["seconds"] == {"total": 1.5}
+    for name in ("indices", "y_true", "y_pred", "pca_mean", "pca_basis", "reduced", "train_indices", "train_labels", "train_reduced"):
+        assert np.array_equal(getattr(again, name), getattr(embedding, name)), name
+    assert set(again.views) == {"pca", "tsne"} and all(np.array_equal(again.views[v], embedding.views[v]) for v in again.views)
+    arrays = dict(np.load(tmp_path / EMBEDDING_FILE))
+    arrays["tsne"] = arrays["tsne"][:10]
+    np.savez(tmp_path / "short.npz", **arrays)
+    with pytest.raises(EmbeddingFileError, match="do not fit together.*tsne"):
+        EmbeddingMap.load(tmp_path / "short.npz")
+
+
+def test_a_map_digit_placed_again_lands_on_itself():
+    features, embedding = synthetic_map(np.random.default_rng(1))
+    for i in (0, 17, 59):
+        placement = embedding.place(features[i], neighbours=5)
+        assert placement.nearest_test[0] == i
+        assert placement.coordinates["tsne"] == pytest.approx(tuple(embedding.views["tsne"][i]), abs=0.1)  # float16 PCA: not exactly 0 away
+        assert placement.coordinates["pca"] == pytest.approx(tuple(embedding.views["pca"][i]), abs=1e-4)
+        assert len(placement.nearest_train) == 5
+    with pytest.raises(ValueError, match="must have 12 values"):
+        embedding.place(np.zeros(7))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, mnist):
+    runs_dir = tmp_path_factory.mktemp("embedding_runs")
+    config = preset_config("mlp", epochs=1, train_size=600, batch_size=64, hidden_units=32, validation="none")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(EMBEDDING_DIGITS_ENV, str(MAP_DIGITS))
+        run = RecordedRun(config, runs_dir=runs_dir, name="mapped", mnist=mnist)
+        events = list(run)
+    assert events[-1].test_accuracy is not None
+    return runs_dir, run.writer.path
+
+
+def test_a_run_computes_its_map_and_digit_statistics_when_it_ends(finished_run, mnist):
+    runs_dir, folder = finished_run
+    embedding = EmbeddingMap.load(folder / EMBEDDING_FILE)
+    assert len(embedding.indices) == MAP_DIGITS and list(embedding.indices) == sorted(set(embedding.indices))
+    y_true, probabilities = load_predictions("mapped", runs_dir)
+    assert np.array_equal(embedding.y_true, y_true[embedding.indices])
+    assert np.array_equal(embedding.y_pred, probabilities[embedding.indices].argmax(axis=1))  # the run's own predictions
+    assert embedding.views["tsne"].shape == (MAP_DIGITS, 2) and np.isfinite(embedding.views["tsne"]).all()
+    assert embedding.views["tsne"].std(axis=0).min() > 0  # spread out, not collapsed
+    assert set(embedding.meta["seconds"]) >= {"features", "statistics", "pca", "tsne", "total"}
+
+    function = numpy_features_and_logits(load_numpy_model("mapped", runs_dir))  # what the web server computes
+    features, logits = function(to_model_input(mnist.x_test[embedding.indices]))
+    statistics = DigitStatistics.load(folder / NOVELTY_FILE)
+    assert statistics.feature_size == features.shape[1] == 32
+    kept = np.mean(statistics.scores(features, logits) <= statistics.threshold)
+    assert kept == pytest.approx(statistics.quantile, abs=0.01)
+    placement = embedding.place(features[7])
+    assert placement.nearest_test[0] == 7  # a map digit, placed again from the NumPy model's features, finds itself
+
+
+def test_the_cli_computes_the_files_for_a_run_that_has_none(finished_run, capsys):
+    runs_dir, folder = finished_run
+    (folder / EMBEDDING_FILE).unlink()
+    (folder / NOVELTY_FILE).unlink()
+    assert cli(["embedding", "--run", "mapped", "--runs-dir", str(runs_dir), "--digits", "200"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert len(EmbeddingMap.load(folder / EMBEDDING_FILE).indices) == 200
+    assert DigitStatistics.load(folder / NOVELTY_FILE).digits_thresholded == 200
+    assert cli(["embedding", "--run", "no-such-run", "--runs-dir", str(runs_dir)]) == 2
+    assert "no saved model" in capsys.readouterr().err
+    assert cli(["embedding", "--run", "mapped", "--runs-dir", str(runs_dir), "--digits", "5"]) == 2
+    assert "--digits must be from 100" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""Runs: every saved training run; overlay their curves, download them (model, metrics, a training script) or delete them."""
+"""Runs: every saved training run; overlay their curves, fork or resume them, download them (model, metrics, a training
+script) or delete them."""
 
 import html
 from pathlib import Path
@@ -19,12 +20,20 @@ from core.runs import run_notes, run_owners
 from core.runs.run_notes import MAX_NOTE, MAX_TITLE, RunNote, all_notes, forget_note, set_note
 from core.runs.run_owners import forget_owner, owner_of
 from dashboard.script_download import script_download_button
-from dashboard.visitor import may_manage
+from core.config.train_config import ConfigError, from_dict
+from core.config.train_form import FORM_FIELDS
+from core.jobs.sharing import SharingLimitError
+from core.jobs.training_jobs import QueueFullError
+from core.runs.checkpoints import list_checkpoints
+from dashboard.shared_jobs import shared_jobs
+from dashboard.visitor import may_manage, visitor_id
 
 PAGES = Path(__file__).resolve().parent
 OVERLAY_DEFAULT = 3  # runs overlaid when the page opens: the newest ones with epochs
 CONFIRM_KEY = "runs_confirm_delete"  # session state: the run whose deletion awaits a yes
 SESSION_RUNS_KEY = "session_runs"  # session state: names of the runs this session trained (set by Train)
+FORK_REQUEST_KEY = "train_fork_request"  # session state: (run, epoch) the Train form opens a fork of
+TRAIN_JOB_KEY = "train_job"  # session state: the job the Train page follows
 
 
 def model_bytes(name: str, runs_dir: Path):
@@ -139,6 +148,39 @@ if run.epochs or points:  # the replay: batch-level points and learning-rate mar
         column.plotly_chart(training_curves(run.epochs, shown, points, rate_changes, smoothing=0.6),
                             key=f"runs_replay_{shown}")
 
+owned = may_manage(owner_of(runs_dir, run.name))
+try:
+    kept = list_checkpoints(runs_dir, run.name)
+except RunError:  # deleted a moment ago: the run's own lines above say what was read
+    kept = []
+if kept:  # go on from a checkpoint: a fork (a new run, anyone's) or a resume (the same run, its owner's)
+    fork_column, resume_column = st.columns(2, vertical_alignment="bottom")
+    with fork_column:
+        fork_epoch = st.selectbox("Fork from epoch", kept, index=len(kept) - 1, key=f"runs_fork_epoch_{run.name}",
+                                  help="Any kept checkpoint: the new run continues from its weights and optimizer state.")
+        if st.button(f"Fork from epoch {fork_epoch}", key="runs_fork", icon=":material/call_split:",
+                     help="Opens the Train form with this run's settings: change the learning rate, the optimizer, "
+                          "the epochs… (not the model or its width), then Start. The fork is a new run, yours; "
+                          "its curves go on from this epoch."):
+            st.session_state[FORK_REQUEST_KEY] = (run.name, int(fork_epoch))
+            st.switch_page(PAGES / "train.py")
+    with resume_column:
+        more = st.number_input("More epochs", 1, FORM_FIELDS["epochs"].high, 1, key="runs_resume_epochs")
+        resume_help = (f"Goes on with this run itself from epoch {kept[-1]}, its last checkpoint, with its own settings; "
+                       "the new epochs are appended (anything recorded after that checkpoint is dropped).")
+        if st.button(f"Resume for {more} more epoch{'s' if more != 1 else ''}", key="runs_resume",
+                     icon=":material/play_circle:", disabled=not owned or run.status == RUNNING,
+                     help=("Only the visitor who trained this run, or a signed-in teacher, can resume it; anyone "
+                           "can fork it." if not owned else "Still training." if run.status == RUNNING else resume_help)):
+            try:
+                job_id = shared_jobs().submit(from_dict({**run.config, "epochs": int(more)}), name=run.name,
+                                              owner=visitor_id(), resume=True)
+            except (ConfigError, RunError, QueueFullError, SharingLimitError) as error:  # each names the run and the fix
+                st.error(markdown_text(error, 600))
+            else:
+                st.session_state[TRAIN_JOB_KEY] = job_id  # the Train page follows it
+                st.switch_page(PAGES / "train.py")
+
 has_model = run.has_model and not (run.path / MODEL_FILE).is_symlink()
 downloads = st.columns(4)
 downloads[0].download_button(
@@ -151,7 +193,6 @@ downloads[1].download_button(
     key="runs_download_metrics", icon=":material/description:", disabled=not run.epochs,
 )
 script_download_button(run, key="runs_download_script", where=downloads[2])
-owned = may_manage(owner_of(runs_dir, run.name))
 current = notes.get(run.name, RunNote())
 if current.title or current.note:
     st.text(f"{current.title}\n{current.note}".strip())  # a visitor's text: shown as typed, never as markdown

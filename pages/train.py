@@ -8,7 +8,7 @@ import streamlit as st
 
 from core.config.shown_text import markdown_code, markdown_text
 from core.config.live_learning_rate import parse_learning_rate
-from core.config.train_config import ConfigError
+from core.config.train_config import ConfigError, from_dict
 from core.figures.curves import training_curves
 from core.training.batch_points import recent_mean
 from core.runs.checkpoints import budget_note, estimated_checkpoint_mb
@@ -17,7 +17,7 @@ from core.training.training_health import training_health
 from core.training.events import COMPLETED, EARLY_STOPPED, RUNNING, STOPPED, TARGET_REACHED
 from core.jobs.job_progress import about, describe_pause, describe_progress, format_seconds
 from core.runs.run_differences import learning_rate_story
-from core.runs.store import list_runs, resolve_runs_dir
+from core.runs.store import RunError, list_runs, load_run, resolve_runs_dir
 from core.config.train_form import (
     MAX_LEARNING_RATE,
     DEFAULT_MODEL, FORM_FIELDS, GROUPS, architecture_changes, build_config, config_query, default_values, inactive_fields, learning_rate_warning,
@@ -36,6 +36,8 @@ from dashboard.visitor import may_manage, sharing_rules, visitor_id
 PAGES = Path(__file__).resolve().parent
 JOB_KEY = "train_job"  # session state: the id of this session's latest training job
 START_PROBLEM_KEY = "train_start_problem"  # session state: why the last Start was refused
+FORK_KEY = "train_fork"  # session state: (run, epoch) the form's next Start forks from
+FORK_REQUEST_KEY = "train_fork_request"  # session state: (run, epoch), set by the Runs page's Fork button
 POLL_SECONDS = 1.0
 QUICK_POLL_SECONDS = 0.25
 QUICK_POLL_GRACE_SECONDS = 3.0  # a job's first seconds stay on the quick pace: no page rerun as its first percent lands
@@ -138,7 +140,7 @@ def show_ending(state: JobState) -> None:
     saved_model = state.test_accuracy is not None  # a model is saved, and scored, only when epochs finished
     if saved_model:
         summary += f" Test accuracy **{state.test_accuracy:.2%}**"
-        kept_best = state.model_epoch is not None and state.model_epoch != len(state.epochs)
+        kept_best = state.model_epoch is not None and state.epochs and state.model_epoch != state.epochs[-1].epoch
         summary += f", with the model of epoch {state.model_epoch}, its best (lowest val_loss)." if kept_best else "."
     if state.run_name:
         run = markdown_code(state.run_name)
@@ -204,12 +206,18 @@ def follow_form_in_url(config) -> None:
 def start_training() -> None:
     """The Start button's callback: queue the form's training for this visitor, or keep the reason it was refused."""
     values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
+    fork = st.session_state.get(FORK_KEY)
     try:
-        job_id = shared_jobs().submit(build_config(values), owner=visitor_id())
-    except (ConfigError, QueueFullError, SharingLimitError) as error:  # each names the problem and the fix
+        job_id = shared_jobs().submit(build_config(values), owner=visitor_id(), fork_from=fork)
+    except (ConfigError, QueueFullError, SharingLimitError, RunError) as error:  # each names the problem and the fix
         st.session_state[START_PROBLEM_KEY] = str(error)
         return
     st.session_state[JOB_KEY] = job_id  # the page, rerunning now, shows the job and puts it in the URL
+    st.session_state.pop(FORK_KEY, None)  # the fork is made: the next Start is a run of its own
+
+
+def cancel_fork() -> None:
+    st.session_state.pop(FORK_KEY, None)
 
 
 def steering(state: JobState) -> None:
@@ -262,8 +270,14 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
     if state.run_name and state.owner == visitor_id():  # the Runs page marks this session's runs
         st.session_state.setdefault("session_runs", set()).add(state.run_name)
     images = f"{config.train_size:,} images" if config.train_size else "all images"
+    lineage = ""
+    if state.fork_from is not None:
+        lineage = f" · fork of {markdown_code(state.fork_from[0])} at epoch {state.fork_from[1]}"
+    elif state.resumes is not None:
+        lineage = f" · resumed from epoch {state.first_epoch - 1}"
     st.caption(f"`{config.model}` · {images} · batch {config.batch_size or 'full'} · "
-               f"{config.optimizer} lr {learning_rate_story(config.learning_rate, state.learning_rate_changes)}" + (f" · run `{state.run_name}`" if state.run_name else ""))
+               f"{config.optimizer} lr {learning_rate_story(config.learning_rate, state.learning_rate_changes)}"
+               + (f" · run `{state.run_name}`" if state.run_name else "") + lineage)
     if state.finished:
         show_ending(state)
     else:
@@ -355,6 +369,17 @@ elif job_id:
         load_values(values_from_query(query_for(state.config), state.config.model).values)
     st.session_state["train_form_of_job"] = job_id
 
+fork_request = st.session_state.pop(FORK_REQUEST_KEY, None)
+if fork_request is not None:  # the Runs page's Fork button: the parent's settings fill the form
+    try:
+        parent_config = from_dict(load_run(fork_request[0], resolve_runs_dir()).config)
+    except (RunError, ConfigError) as error:
+        st.error(f"Cannot fork run {markdown_code(fork_request[0])}: {markdown_text(error, 600)}")
+    else:
+        load_values(values_from_query(query_for(parent_config), parent_config.model).values)
+        st.session_state[FORK_KEY] = fork_request
+fork = st.session_state.get(FORK_KEY)
+
 link = st.session_state.get("train_link") if link_applied_now else None  # said once, where the link was opened
 if link is not None and link.problems:  # each bad value on its own line, as escaped text: links in it never render
     applied = sum(name in FORM_FIELDS for name in link_settings) - len(link.problems)
@@ -379,9 +404,18 @@ with form_column:
     st.html("<style>.st-key-train_layout [role='tablist'] { flex-wrap: wrap; row-gap: 0.25rem; }</style>")
     values = {name: st.session_state[widget_key(name)] for name in FORM_FIELDS}
     inactive = inactive_fields(values)
+    if fork is not None:
+        inactive["hidden_units"] = "a fork keeps its parent's width"
     spec = SPECS[values["model"]]
+    if fork is not None:  # said first: the form below is the fork's
+        st.info(f"**Fork** of run {markdown_code(fork[0])} from epoch {fork[1]}: Start trains a new run, yours, from "
+                f"that checkpoint's weights and optimizer state, for **Epochs** more epochs (numbered from "
+                f"{fork[1] + 1}), with the settings below. Change the learning rate, the optimizer, augmentation…; "
+                "the model and its width stay the parent's.", icon=":material/call_split:")
+        st.button("Cancel the fork", key="train_fork_cancel", icon=":material/close:", on_click=cancel_fork)
     st.selectbox("Model", MODEL_NAMES, key=widget_key("model"), on_change=load_preset, persist_state="session",
-                 format_func=menu_label)
+                 format_func=menu_label, disabled=fork is not None,
+                 help="A fork keeps its parent's model." if fork is not None else None)
     changes = architecture_changes(values)
     st.markdown(f"{spec.architecture}." if not changes else f"{spec.architecture}, as the write-up built it; "
                 f"**changed here**: {markdown_text('; '.join(changes), 400)}.")

@@ -38,10 +38,30 @@ def logit_model_of(source: ModelSource, epoch: int | None) -> LogitModel | None:
     return None if predictor.numpy_model is None else logit_model(predictor.numpy_model)
 
 
+def remembered(widget_key: str, options: list) -> str:
+    """`widget_key`, given back the visitor's last choice if the widget was not drawn in between.
+
+    Streamlit forgets a widget's value when a run does not draw it (Draw after Clear, Errors on an
+    empty cell); the choice is kept under a key of its own and put back when it is still offered.
+    """
+    if widget_key in st.session_state and st.session_state[widget_key] not in options:
+        del st.session_state[widget_key]  # e.g. Grad-CAM, kept from a conv model, for one without convolutions
+    kept = st.session_state.get(f"{widget_key}_kept")
+    if widget_key not in st.session_state and kept in options:
+        st.session_state[widget_key] = kept
+    return widget_key
+
+
+def keep(widget_key: str, value):
+    st.session_state[f"{widget_key}_kept"] = value
+    return value
+
+
 def method_picker(model: LogitModel, key: str) -> str:
     names = methods_for(model)
-    return st.selectbox("Attribution", names, format_func=lambda name: METHODS[name].title, key=f"{key}_method",
-                        help="Which pixels pushed the model towards the target digit, by one of three methods.")
+    return keep(f"{key}_method", st.selectbox(
+        "Attribution", names, format_func=lambda name: METHODS[name].title, key=remembered(f"{key}_method", names),
+        help="Which pixels pushed the model towards the target digit, by one of three methods."))
 
 
 def show_drawing_attribution(source: ModelSource, epoch: int | None, image: np.ndarray, key: str = "draw") -> None:
@@ -65,10 +85,11 @@ def show_drawing_attribution(source: ModelSource, epoch: int | None, image: np.n
         picture_column, controls_column = st.columns([2, 3], gap="small")
         with controls_column:
             method = method_picker(model, key)
-            target = st.selectbox(
-                "Explain the score for", [PREDICTION, *range(10)], key=f"{key}_target",
+            targets = [PREDICTION, *range(10)]
+            target = keep(f"{key}_target", st.selectbox(
+                "Explain the score for", targets, key=remembered(f"{key}_target", targets),
                 format_func=lambda choice: "the prediction" if choice == PREDICTION else f"{choice} (what would make it a {choice}?)",
-            )
+            ))
         started = time.perf_counter()
         attribution = explain(model, image, method, None if target == PREDICTION else int(target))
         milliseconds = (time.perf_counter() - started) * 1000
@@ -103,7 +124,8 @@ def show_gallery_attribution(source: ModelSource, epoch: int | None, x_test: np.
         True if it showed the gallery (with attributions); False if the page should show the plain one.
     """
     with st.container(horizontal=True, vertical_alignment="bottom", key=f"{key}_attribution_controls"):
-        shown = st.toggle("Why? Colour each digit by what pushed the model", key=f"{key}_attribution")
+        shown = keep(f"{key}_attribution", st.toggle("Why? Colour each digit by what pushed the model",
+                                                       key=remembered(f"{key}_attribution", [True, False])))
         if not shown:
             return False
         try:
@@ -115,9 +137,10 @@ def show_gallery_attribution(source: ModelSource, epoch: int | None, x_test: np.
             st.caption(NO_GRADIENT)
             return False
         method = method_picker(model, key)
-        toward = st.radio("Towards", ["predicted", "true"], horizontal=True, key=f"{key}_toward",
+        toward = st.radio("Towards", ["predicted", "true"], horizontal=True, key=remembered(f"{key}_toward", ["predicted", "true"]),
                           format_func=lambda side: f"the prediction, {predicted_label}" if side == "predicted"
                           else f"the true digit, {true_label}")
+    keep(f"{key}_toward", toward)
     target = predicted_label if toward == "predicted" else true_label
     chosen = indices[:GALLERY_ATTRIBUTED]
     images = x_test[chosen].astype(np.float32) / 255.0

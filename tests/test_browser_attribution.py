@@ -13,7 +13,7 @@ import pytest
 
 from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, screenshot, wait_idle, wait_text
 from network_watch import logged_calls, outside_calls, watch_environment
-from test_browser_draw import CANVAS, SEVEN_BAR, SEVEN_LEG, draw
+from test_browser_draw import CANVAS, SEVEN_BAR, SEVEN_LEG, clear, draw
 
 DRAW_OVERLAY = ".st-key-draw_attribution [data-testid='stImage'] img"
 GALLERY_IMAGES = "[data-testid='stMain'] [data-testid='stImage'] img"
@@ -83,6 +83,10 @@ def test_draw_shows_why_and_what_would_make_it_another_digit(watched_server, bro
         wait_idle(page)
         assert red_pixels(page, DRAW_OVERLAY) > 100
         screenshot(page, "attribution_draw")
+
+        clear(page)  # the overlay goes with the drawing; the chosen method stays for the next one
+        assert draw(page, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)]) == 1
+        wait_text(page, "the last convolution found for 1")
         assert_page_clean(page)
     finally:
         page.context.close()

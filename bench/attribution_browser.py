@@ -26,15 +26,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
 from live_server import chromium, fresh_log, new_page, open_view, running_server  # noqa: E402
 from shared_machine import cpu_model  # noqa: E402
 
 CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
 OVERLAY = ".st-key-draw_attribution [data-testid='stImage'] img"
-METHODS = ("Integrated gradients", "Occlusion", "Grad-CAM")
+METHODS = {"Integrated gradients": "from a black image", "Occlusion": "covering this spot", "Grad-CAM": "(Grad-CAM;"}  # title: its legend's words
 STROKES_PER_DRAWING = 5
 TIMEOUT_MS = 60_000
+LOST_AFTER_MS = 15_000
 
 
 def overlay_src(page) -> str | None:
@@ -53,7 +55,7 @@ def draw_stroke(page, rng: np.random.Generator) -> None:
     page.mouse.up()
 
 
-def wait_new_overlay(page, before: str | None) -> None:
+def wait_new_overlay(page, before: str | None, timeout: int = TIMEOUT_MS) -> None:
     page.wait_for_function(
         """(before) => {
             const image = document.querySelector(".st-key-draw_attribution [data-testid='stImage'] img");
@@ -61,7 +63,7 @@ def wait_new_overlay(page, before: str | None) -> None:
             return image && image.src && image.getAttribute("src") !== before
                 && app.getAttribute("data-test-script-state") === "notRunning";
         }""",
-        arg=before, timeout=TIMEOUT_MS, polling="raf",
+        arg=before, timeout=timeout, polling="raf",
     )
 
 
@@ -80,9 +82,9 @@ def pick_method(page, title: str) -> None:
     page.locator(".st-key-draw_method [data-testid='stSelectbox']").click()
     page.get_by_role("option", name=title, exact=True).click()
     page.wait_for_function(
-        """(title) => document.querySelector("[data-testid='stApp']").getAttribute("data-test-script-state") === "notRunning"
-                      && document.querySelector(".st-key-draw_method").innerText.includes(title)""",
-        arg=title, timeout=TIMEOUT_MS,
+        """(words) => document.querySelector("[data-testid='stApp']").getAttribute("data-test-script-state") === "notRunning"
+                      && document.querySelector(".st-key-draw_attribution").innerText.includes(words)""",
+        arg=METHODS[title], timeout=TIMEOUT_MS,
     )
 
 
@@ -104,20 +106,26 @@ def main() -> None:
         wait_new_overlay(page, None)
         for method in METHODS:
             pick_method(page, method)
-            timings = []
+            timings, lost = [], 0
             for index in range(args.strokes):
                 if index % STROKES_PER_DRAWING == 0:
                     clear(page)
                 before = overlay_src(page)
                 draw_stroke(page, rng)
                 released = time.perf_counter()
-                wait_new_overlay(page, before)
+                try:
+                    wait_new_overlay(page, before, LOST_AFTER_MS)
+                except PlaywrightTimeoutError:  # a stroke just after Clear can miss the server (see test_browser_draw's `draw`)
+                    lost += 1
+                    draw_stroke(page, rng)
+                    wait_new_overlay(page, before)
+                    continue
                 timings.append(time.perf_counter() - released)
             values = np.asarray(timings) * 1000
             p95 = float(np.percentile(values, 95))
             worst = max(worst, p95)
             print(f"  {method:<22} median {np.median(values):7.1f} ms   p95 {p95:7.1f} ms   max {values.max():7.1f} ms"
-                  f"   ({len(values)} strokes)")
+                  f"   ({len(values)} strokes; {lost} not seen by the server within {LOST_AFTER_MS // 1000} s, drawn again, not timed)")
         page.context.close()
     print("load average at the end " + " / ".join(f"{value:.2f}" for value in os.getloadavg()))
     print(f"browser_overlay_p95_ms={worst:.1f}")

@@ -89,7 +89,8 @@ def draw(page, *strokes) -> int:
     """Draw `strokes` one by one; after each, wait until the page has classified the drawing so far.
 
     Returns:
-        The digit the "Prediction" metric shows for the whole drawing.
+        The digit the "Prediction" metric shows for the whole drawing, or "?" where the page says it does not
+        look like a digit.
     """
     for points in strokes:
         before = model_input_src(page)
@@ -102,7 +103,8 @@ def draw(page, *strokes) -> int:
             print(f"stroke {points[:2]}... not classified within {FIRST_TRY_TIMEOUT_MS} ms; drawn again")
             stroke(page, points)
             wait_classified(page, before, PREDICTION_TIMEOUT_MS)
-    return int(prediction_metric(page).locator("[data-testid='stMetricValue']").inner_text().strip())
+    value = prediction_metric(page).locator("[data-testid='stMetricValue']").inner_text().strip()
+    return int(value) if value.isdigit() else value  # "?": the drawing so far does not look like a digit (a lone bar)
 
 
 def wait_classified(page, before: str | None, timeout: int) -> None:

@@ -44,7 +44,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from core.classroom.challenge import MAX_PARAMETERS, Challenge  # noqa: E402
 from core.classroom.class_ledger import ClassLedger  # noqa: E402
-from live_server import LiveServer, chromium, fresh_log, new_page, open_view, process_tree_rss, wait_idle  # noqa: E402
+from live_server import (  # noqa: E402
+    CHROMIUM_ARGS, CHROMIUM_PATH, LiveServer, fresh_log, new_page, open_view, process_tree_rss, require_chromium, wait_idle,
+)
+from playwright.sync_api import sync_playwright  # noqa: E402
 from rerun_storm import HealthProbe, percentile  # noqa: E402
 from shared_machine import cpu_model  # noqa: E402
 
@@ -135,25 +138,32 @@ def run_class(visitors: int, minutes: float) -> str:
         failed_updates = 0
         try:
             with HealthProbe(server.url, interval=0.25) as health, PeakMemory(server.pid) as memory, ExitStack() as stack:
-                browsers = [stack.enter_context(chromium()) for _ in range(math.ceil(visitors / CONTEXTS_PER_BROWSER))]
+                playwright = stack.enter_context(sync_playwright())  # one driver, several Chromium processes
+                browsers = [playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, timeout=60_000)
+                            for _ in range(math.ceil(visitors / CONTEXTS_PER_BROWSER))]
+                for browser in browsers:
+                    stack.callback(browser.close)
                 crowd = [Visitor(browsers[i // CONTEXTS_PER_BROWSER], i) for i in range(visitors)]
                 opened = []
                 for visitor in crowd:
                     opened.append(timed(lambda: (visitor.goto(server, "train", f"{TINY}&seed={visitor.index}"),
                                                  wait_idle(visitor.page))))
-                start_order = []
+                start_order, unknown_starts, refused = [], [], 0
                 for visitor in crowd:
                     button = visitor.page.locator(".st-key-train_start").get_by_role("button", name="Start training")
                     took = timed(lambda: (button.click(timeout=ACTION_TIMEOUT_MS),
                                           visitor.page.locator(".st-key-train_stop").or_(visitor.page.get_by_text(STARTED))
                                           .first.wait_for(timeout=ACTION_TIMEOUT_MS)))
-                    if took is None:
+                    if took is None:  # its page never showed the job: whether it was queued is not known here
                         failed_updates += 1
+                        unknown_starts.append(visitor.index)
                         continue
                     updates.append(took)
                     visitor.accepted = visitor.page.get_by_text("trainings are already waiting").count() == 0
                     if visitor.accepted:
                         start_order.append(visitor.index)
+                    else:
+                        refused += 1
                 deadline = time.monotonic() + minutes * 60
                 on_board = False
                 while time.monotonic() < deadline:
@@ -178,11 +188,12 @@ def run_class(visitors: int, minutes: float) -> str:
         finally:
             server.stop()
         completed, order = run_order(runs_dir)
-        in_order = order == [i for i in start_order if i in order]
+        # The runs of the Starts whose order is known must have started in that order.
+        in_order = [i for i in order if i in start_order] == [i for i in start_order if i in order]
         load = os.getloadavg()[0]
     return (f"visitors={visitors} health_p95_s={percentile(health_samples, 0.95):.3f} "
             f"update_p95_s={percentile(updates, 0.95):.2f} dropped={dropped} server_rss_mb={memory.server / 2**20:.0f} "
-            f"trainings_completed={completed} | started={len(start_order)} refused={visitors - len(start_order)} "
+            f"trainings_completed={completed} | queued={len(start_order)} refused={refused} start_unseen={len(unknown_starts)} "
             f"started_in_order={'yes' if in_order else 'no'} failed_updates={failed_updates} "
             f"update_median_s={statistics.median(updates):.2f} open_median_s={statistics.median([o for o in opened if o] or [0]):.2f} "
             f"health_max_s={max(health_samples):.2f} tree_rss_mb={memory.tree / 2**20:.0f} load_at_end={load:.1f}")
@@ -212,6 +223,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=6.0, help="at most this long per class after the Starts")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
+    require_chromium()
     lines = [f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average at start {os.getloadavg()[0]:.1f}; "
              f"browsers on the same machine, {CONTEXTS_PER_BROWSER} visitors per Chromium"]
     print(lines[0], flush=True)

@@ -46,10 +46,13 @@ def tmp_runs_dir(tmp_path, monkeypatch):
 def pytest_collection_modifyitems(config, items):
     """A session that holds Ray cluster tests starts their checks now, in the background (tests/ray_checks.py):
     they wait on processes for a minute or two, while the tests before them run."""
-    if any(item.get_closest_marker("ray_cluster") for item in items):
+    marks = [item.get_closest_marker("ray_cluster") for item in items]
+    if any(marks):
         import ray_checks
 
-        ray_checks.start()
+        # `ray_cluster("cluster")` names the check its tests need; a bare mark needs them all
+        named = {mark.args[0] for mark in marks if mark and mark.args}
+        ray_checks.start(None if any(mark and not mark.args for mark in marks) else named)
     # Likewise the clean venv where exported scripts run (tests/export_venv.py): pip unpacking TensorFlow.
     if any(item.path.name == "test_export_clean_venv.py" for item in items):
         import export_venv

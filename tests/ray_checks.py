@@ -53,12 +53,12 @@ _running: subprocess.Popen | None = None
 _stopping = False
 
 
-def start() -> None:
-    """Start the checks in the background (once); a no-op without Ray."""
+def start(names: set[str] | None = None) -> None:
+    """Start the checks `names` (None: all) in the background (once); a no-op without Ray."""
     global _thread
     with _lock:
         if _thread is None:
-            _thread = threading.Thread(target=_run_all, name="ray-checks", daemon=True)
+            _thread = threading.Thread(target=_run_all, args=(names,), name="ray-checks", daemon=True)
             _thread.start()
 
 
@@ -69,7 +69,7 @@ def outcome(name: str) -> CheckOutcome:
     return _outcomes.get(name) or CheckOutcome(skip_reason=f"the {name} check never finished")
 
 
-def _run_all() -> None:
+def _run_all(names: set[str] | None = None) -> None:
     try:
         import ray  # noqa: F401
     except ImportError:
@@ -78,6 +78,10 @@ def _run_all() -> None:
         problem = namespace_problem()
         problem = problem and f"no loopback-only network namespace for the Ray cluster: {problem}"
     for name, (script, seconds) in CHECKS.items():
+        if names is not None and name not in names:  # its tests were not selected
+            _outcomes[name] = CheckOutcome(skip_reason=f"the {name} check's tests were not selected")
+            _done[name].set()
+            continue
         try:
             _outcomes[name] = CheckOutcome(skip_reason=problem) if problem else _run(script, seconds)
         except Exception as error:  # a timeout, an OSError: the test reports it

@@ -5,9 +5,11 @@ folders left in `--runs-dir` (outside the namespace: only the network is isolate
     unshare --net --pid --fork --kill-child --mount-proc python tests/ray_cluster_check.py --runs-dir D --work W --out F
 
 1. a job placed on node2 (custom resource) that is sent a new learning rate at its first progress;
+   then, on node2, a 3-epoch parent and a fork of it from epoch 1 with nothing changed (issue 19);
 2. a job on node2 whose node is killed (raylet, agents, workers: SIGKILL) after its second epoch;
 3. a job on the head that is paused, then stopped;
-4. a job that fails on its node (its MNIST path exists nowhere).
+4. a job that fails on its node (its MNIST path exists nowhere);
+5. the parent of 1, resumed on the head for one more epoch (its folder travels from here).
 """
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ def main() -> None:
         result["on_node2"] = follow(handle, steer)
         result["on_node2"]["scratch_left"] = Path((handle.node or {}).get("scratch_dir", "/nonexistent")).exists()
 
+        # 1b. a fork on node2 with nothing changed: the parent's checkpoint travels from this side's runs directory
+        result["parent"] = follow(on_node2.start(JobRequest(config(), "ray-parent", args.runs_dir, mnist)))
+        handle = on_node2.start(JobRequest(config(epochs=2), "ray-fork", args.runs_dir, mnist, fork_from=("ray-parent", 1)))
+        result["fork"] = follow(handle)
+
         def kill_after_second_epoch(event, report):  # job 2
             if type(event).__name__ == "EpochEnd" and event.epoch == 2 and "killed_pids" not in report:
                 report["killed_pids"] = cluster.kill_node2()
@@ -117,6 +124,9 @@ def main() -> None:
         # 4. a job that fails on its node (no MNIST at the path given, none sent): its error comes back
         handle = anywhere.start(JobRequest(config(), "ray-bad-data", args.runs_dir, "/nonexistent/mnist.npz"))
         result["bad_data"] = follow(handle)
+        # 5. the parent resumed for one more epoch, on the head (node2 is gone): the same run, its epochs appended
+        handle = anywhere.start(JobRequest(config(epochs=1), "ray-parent", args.runs_dir, mnist, resume=True))
+        result["resumed"] = follow(handle)
         result["tensorflow_in_driver"] = "tensorflow" in sys.modules
         result["ok"] = True
     except Exception:

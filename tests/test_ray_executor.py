@@ -3,7 +3,8 @@
 The cluster must live in a loopback-only network namespace (Ray would otherwise advertise the
 host's external address), and pytest cannot move itself into one, so `tests/ray_cluster_check.py`
 runs there (`unshare --net --pid`, as root, which CI is): it starts the head and a second node
-("node2", each with one CPU and its own TMPDIR), runs three jobs through `RayExecutor`, and
+("node2", each with one CPU and its own TMPDIR), runs its jobs through `RayExecutor` (a fork and a
+resume among them), and
 writes what it saw as JSON. The run folders land in this test's runs directory, outside the
 namespace, while each job trained in a scratch runs directory on its node: everything here came
 back through Ray. The check runs in the background from the session's start (`tests/ray_checks.py`);
@@ -23,13 +24,14 @@ import pytest
 pytest.importorskip("ray", reason="Ray is optional: `pip install -r requirements-ray.txt` (make test does)")
 
 from core.runs import store  # noqa: E402
+from core.runs.checkpoints import list_checkpoints  # noqa: E402
 from core.runs.store import load_run  # noqa: E402
 from core.training.events import COMPLETED, INTERRUPTED, STOPPED  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ray_checks  # noqa: E402
 
-pytestmark = pytest.mark.ray_cluster  # the check starts in the background at collection (tests/ray_checks.py)
+pytestmark = pytest.mark.ray_cluster("cluster")  # the check starts in the background at collection (tests/ray_checks.py)
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +130,37 @@ def test_a_training_that_fails_on_its_node_ends_the_job_with_the_nodes_message(c
     job = result["bad_data"]
     assert job["error_type"] == "JobError" and "MNIST file not found: /nonexistent/mnist.npz" in job["error"]
     assert job["kinds"] == [] and not (runs_dir / "ray-bad-data").exists()  # as locally: no folder before training
+
+
+def test_a_fork_on_the_second_node_with_nothing_changed_matches_its_parents_next_epochs(cluster_run):
+    """Issue 19: the parent's checkpoint lies in this side's runs directory; the fork trains on node2 from it."""
+    result, runs_dir = cluster_run
+    for job in ("parent", "fork"):
+        assert result[job]["error"] is None, result[job]["error"]
+        assert result[job]["node"]["node_id"] == result["node2_node_id"]
+    assert result["parent"]["epochs"] == [1, 2, 3] and result["fork"]["epochs"] == [2, 3]
+    parent, fork = load_run("ray-parent", runs_dir), load_run("ray-fork", runs_dir)
+    assert fork.status == COMPLETED and not fork.problems and fork.parent == {"run": "ray-parent", "epoch": 1}
+    assert [e["epoch"] for e in fork.epochs] == [2, 3]
+    for forked, original in zip(fork.epochs, parent.epochs[1:3]):
+        for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert forked[metric] == pytest.approx(original[metric], rel=1e-5, abs=1e-6), (forked["epoch"], metric)
+    assert list_checkpoints(runs_dir, "ray-fork") == [2, 3]  # its checkpoints came back from node2 whole
+    assert fork.has_model and fork.model_epoch in (2, 3)
+
+
+def test_a_run_resumed_on_the_cluster_is_the_same_run_with_its_epochs_appended(cluster_run):
+    result, runs_dir = cluster_run
+    job = result["resumed"]
+    assert job["error"] is None, job["error"]
+    assert job["node"]["node_id"] == result["head_node_id"]
+    assert job["epochs"] == [4] and job["done"]["epochs_completed"] == 4 and job["done"]["name"] == "ray-parent"
+    run = load_run("ray-parent", runs_dir)
+    assert run.status == COMPLETED and not run.problems and [e["epoch"] for e in run.epochs] == [1, 2, 3, 4]
+    assert list_checkpoints(runs_dir, "ray-parent") == [1, 2, 3, 4]
+    status = json.loads((runs_dir / "ray-parent" / store.STATUS_FILE).read_text())
+    assert [r["from_epoch"] for r in status["resumed"]] == [3] and status["epochs_completed"] == 4
+    assert status["origin"]["node_id"] == result["head_node_id"]
 
 
 def test_without_an_address_the_executor_says_which_variable_to_set(monkeypatch):

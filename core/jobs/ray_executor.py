@@ -12,6 +12,9 @@ so a node needs only the Python packages of `requirements-ray.txt`. On its node 
 `ray.util.queue.Queue`; this side mirrors them into `JobRequest.runs_dir` as they arrive
 (`core.runs.run_mirror.RunMirror`: config and status at the start, a metrics line per epoch, the
 batch-level points).
+A fork's parent checkpoint (its config and `keras_state.npz`), and a resumed run's folder (cut back here
+to its last kept checkpoint first; its final model and logs excepted), travel with the task as bytes and
+are placed in the node's scratch runs directory, so a fork or a resume trains on any node.
 When the run ends, the node ships its finished files (model, NumPy model, predictions,
 TensorBoard logs, the point files) back as the task's result, and they are written here atomically, the status
 last. Commands travel the other way through a second queue, which a thread in the task reads and
@@ -54,9 +57,10 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 import core
 from core.data.mnist import candidate_paths
 from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost, obey
+from core.runs.continuations import check_fork, continuation_files, cut_back_to, place_files, resume_epoch
 from core.runs.lost_runs import mark_interrupted
 from core.runs.run_mirror import RunMirror, collect_run_files
-from core.runs.store import RunError
+from core.runs.store import RunError, run_path
 from core.training.events import EpochEnd, Progress, RunDone
 
 ADDRESS_ENV = "RAY_ADDRESS"
@@ -159,8 +163,11 @@ def _where(scratch: str) -> dict:
 
 
 @ray.remote(max_retries=0)
-def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: Queue) -> dict:
+def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: Queue, carried: dict | None = None) -> dict:
     """Train `request` on this node into a scratch runs directory, stream its events, return its files.
+
+    `carried`: run name → the files a fork or a resume needs of it (`continuation_files`), placed in the
+    scratch runs directory first: a fork's parent's checkpoint, or the whole run a resume goes on with.
 
     Messages on `events`, each led by the run's name: ("recording", where) once the run folder
     exists, ("event", event) for each event (a `RunDone` last), or ("error", message). Commands
@@ -181,8 +188,11 @@ def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: 
         _limit_tensorflow_threads()
         if not _compiled:
             _compiled.append(CompiledModels())
+        for name, files in (carried or {}).items():
+            place_files(run_path(scratch, name), files)
         run = RecordedRun(request.config, runs_dir=scratch, name=request.run_name,
-                          mnist=_node_mnist(request, shipped), control=control, compiled_models=_compiled[0])
+                          mnist=_node_mnist(request, shipped), control=control, compiled_models=_compiled[0],
+                          fork_from=request.fork_from, resume=request.resume)
         folder = run.writer.path
         events.put((request.run_name, "recording", _where(scratch)))
         for event in run:
@@ -253,9 +263,11 @@ def _end_queues(pair) -> None:
 class _RayJob(JobHandle):
     """One job: its task, its two queues, and the thread that mirrors its run folder here."""
 
-    def __init__(self, executor: RayExecutor, request: JobRequest, task, events: Queue, commands: Queue):
+    def __init__(self, executor: RayExecutor, request: JobRequest, task, events: Queue, commands: Queue,
+                 resumed_from: int | None = None):
         self.executor = executor
         self.request = request
+        self.resumed_from = resumed_from  # a resume: the epoch the run goes on from (its folder here is reopened)
         self.task = task
         self._events = events
         self._commands = commands
@@ -321,8 +333,11 @@ class _RayJob(JobHandle):
             if kind == "recording":
                 self.node = payload
                 try:
-                    self._mirror = RunMirror(self.request.config, self.request.runs_dir, self.request.run_name)
-                except RunError as error:
+                    self._mirror = RunMirror(self.request.config, self.request.runs_dir, self.request.run_name,
+                                             resumed_from=self.resumed_from)
+                    if self.request.fork_from is not None:
+                        self._mirror.record_parent(*self.request.fork_from)
+                except (RunError, OSError) as error:
                     self._cancel()
                     raise JobError(str(error)) from None
             elif kind == "event":
@@ -479,16 +494,22 @@ class RayExecutor(Executor):
         with self._lock:
             if self._closed:
                 raise JobError("The executor was shut down; the server is stopping.")
-        if request.fork_from is not None:  # the node would need the parent's checkpoint, which lies here
-            raise JobError("A fork trains on the local executor only, for now: pass --executor local.")
-        if request.resume:  # the node would need the run's folder and checkpoints, which lie here
-            raise JobError("A resume trains on the local executor only, for now: pass --executor local.")
+        carried, resumed_from = {}, None
+        if request.fork_from is not None:  # the parent's checkpoint lies here: it travels with the task
+            parent, epoch = request.fork_from
+            check_fork(request.runs_dir, request.config, parent, epoch)
+            carried[parent] = continuation_files(request.runs_dir, parent, epoch)
+        elif request.resume:  # the run lies here: cut back to its last checkpoint, it travels with the task
+            resumed_from = resume_epoch(request.runs_dir, request.run_name)
+            cut_back_to(request.runs_dir, request.run_name, resumed_from)
+            carried[request.run_name] = continuation_files(request.runs_dir, request.run_name)
         events, commands = self._take_queues()
         options = {"num_cpus": self.cpus_per_job, "name": f"train:{request.run_name}"}
         if self.resources:
             options["resources"] = self.resources
-        task = _train_on_node.options(**options).remote(request, self._shipped_mnist(request), events, commands)
-        job = _RayJob(self, request, task, events, commands)
+        task = _train_on_node.options(**options).remote(request, self._shipped_mnist(request), events, commands,
+                                                        carried or None)
+        job = _RayJob(self, request, task, events, commands, resumed_from)
         with self._lock:
             self._jobs.add(job)
         job._thread.start()

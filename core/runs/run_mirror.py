@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path, PurePosixPath
 
 from core.runs.atomic_files import write_bytes_atomic
-from core.runs.checkpoints import CHECKPOINTS_DIR, epoch_of_folder, write_checkpoint_folder
+from core.runs.checkpoints import CHECKPOINTS_DIR, epoch_folder_name, epoch_of_folder, epochs_in, write_checkpoint_folder
 from core.runs.run_writer import RunWriter
 from core.runs.store import CONFIG_FILE, METRICS_FILE, STATUS_FILE, RunError
 from core.training.events import RUNNING, EpochEnd, RunDone
@@ -109,6 +110,10 @@ class RunMirror(RunWriter):
             write_bytes_atomic(target, data)
         for folder, folder_files in sorted(checkpoints.items()):
             write_checkpoint_folder(self.path / CHECKPOINTS_DIR / folder, folder_files)
+        if checkpoints:  # the node's are the run's: a resumed run's checkpoints it pruned go here too
+            for epoch in epochs_in(self.path / CHECKPOINTS_DIR):
+                if epoch_folder_name(epoch) not in checkpoints:
+                    shutil.rmtree(self.path / CHECKPOINTS_DIR / epoch_folder_name(epoch), ignore_errors=True)
 
     def finish_from(self, files: dict[str, bytes], origin: dict | None = None) -> None:
         """Write the node's finished files, then the status: how the node's `status.json` says the run ended.

@@ -3,9 +3,11 @@
 Its parts, from the top down; each imports only the parts below it (each package's docstring
 names what it may import, and `tests/test_architecture.py` holds the code to that):
 
-    cli.py      `python -m core`: train, list runs, export a run's script
+    cli.py      `python -m core`: train, list runs, export a run's script, a run's robustness and calibration
     export/     a run as one standalone training script (plain Keras or NumPy)
     classroom/  a class on one server: its session, display names, a challenge, the board's cards
+    robustness/ a run's accuracy as its test digits are rotated, shifted, thinned, noised
+    calibration/ a run's ECE and reliability diagram, and temperature scaling
     jobs/       running trainings for a server: queue, executors, progress
     runs/       saved runs, their writer, the shipped model, the models a view can pick
     training/   the streaming trainer and the events it yields

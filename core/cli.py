@@ -1,4 +1,4 @@
-"""The command line: `python -m core train --model NAME [...]`, `sweep [...]`, `runs`, `export`, `embedding` and `download-mnist`."""
+"""The command line: `python -m core train --model NAME [...]`, `sweep [...]`, `runs`, `export`, `embedding`, `robustness`, `calibration` and `download-mnist`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from core.runs.store import RunError, list_runs, new_run_name, resolve_runs_dir,
 from core.training.training_health import training_health
 from core.config.zoo import MODEL_NAMES, SPECS
 from core.sweep_cli import add_sweep_parser, sweep_command
+from core.report_cli import add_report_parsers, calibration_command, robustness_command
 
 USAGE_ERROR = 2
 INTERRUPTED_STATUS = 130  # 128 + SIGINT: what a shell reports for a program ended by Ctrl-C
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--runs-dir", help="where runs are saved")
     add_sweep_parser(commands)
     add_embedding_parser(commands)
+    add_report_parsers(commands)
     download = commands.add_parser("download-mnist", help="download MNIST once into Keras's cache, with a timeout (the one step that needs the internet)")
     download.add_argument("--to", default=None, help=f"where to save it (default: Keras's cache, {KERAS_CACHE_PATH}, which the loader searches)")
     download.add_argument("--timeout", type=float, default=DOWNLOAD_TIMEOUT_SECONDS, metavar="SECONDS",
@@ -397,6 +399,10 @@ def main(argv: list[str] | None = None) -> int:
             return export_command(args)
         if args.command == "embedding":
             return embedding_command(args)
+        if args.command == "robustness":
+            return robustness_command(args)
+        if args.command == "calibration":
+            return calibration_command(args)
         started = time.perf_counter()
         status = train_command(args) if args.command == "train" else runs_command(args)
         if args.command == "train" and not args.json:

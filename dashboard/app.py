@@ -18,6 +18,7 @@ VIEWS = [  # (page file, its name in the sidebar, its icon, the title it opens w
     ("train.py", "Train", ":material/model_training:", "Train"),
     ("sweep.py", "Sweep", ":material/tune:", "Sweep"),
     ("runs.py", "Runs", ":material/stacked_line_chart:", "Runs"),
+    ("report.py", "Report", ":material/assignment:", "A run's report"),
     ("inspect.py", "Inspect", ":material/biotech:", "Inspect a model"),
     ("errors.py", "Errors", ":material/error:", "Errors"),
     ("map.py", "Map", ":material/scatter_plot:", "The model's map of the digits"),

@@ -193,6 +193,9 @@ downloads[1].download_button(
     key="runs_download_metrics", icon=":material/description:", disabled=not run.epochs,
 )
 script_download_button(run, key="runs_download_script", where=downloads[2])
+if run.has_predictions:
+    st.page_link(PAGES / "report.py", label="Open its report: robustness, calibration, per-digit accuracy",
+                 icon=":material/assignment:", query_params={"run": run.name})
 current = notes.get(run.name, RunNote())
 if current.title or current.note:
     st.text(f"{current.title}\n{current.note}".strip())  # a visitor's text: shown as typed, never as markdown

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.calibration.run_calibration import cached_calibration
+from core.calibration.temperature import apply_temperature
 from core.figures.image_grid import tile
 from core.runs.model_sources import model_sources
 from core.figures.epoch_charts import epoch_probabilities_figure
@@ -14,7 +16,7 @@ from core.drawing.preprocess import canvas_to_input, has_ink
 from core.runs.store import RunError
 from core.config.shown_text import markdown_text
 from dashboard.attribution_view import show_drawing_attribution
-from dashboard.epoch_scrubber import epoch_scrubber
+from dashboard.epoch_scrubber import epoch_scrubber, saved_model_epoch
 from dashboard.feature_space import digit_verdict, show_drawing_on_map, show_verdict
 from dashboard.model_cache import checkpoint_predictor, predictor_for
 
@@ -106,6 +108,10 @@ with result_column:
         started = time.perf_counter()
         probabilities = predictor.probabilities(image)
         milliseconds = (time.perf_counter() - started) * 1000
+        saved_model = epoch is None or epoch == saved_model_epoch(source, epochs)  # the model the report calibrated
+        calibration = cached_calibration(source.run_name, source.runs_dir) if source.run_name and saved_model else None
+        if calibration is not None and st.session_state.get("draw_calibrated"):  # the toggle under the answer
+            probabilities = apply_temperature(probabilities[None], calibration["temperature"])[0]
         digit = int(probabilities.argmax())
         verdict, no_check = digit_verdict(source, image) if epoch is None else (None, None)  # statistics: the saved model's
         not_a_digit = verdict is not None and not verdict.is_digit
@@ -121,6 +127,10 @@ with result_column:
         if len(across_epochs) > 1:
             st.plotly_chart(epoch_probabilities_figure(epochs, np.array(across_epochs)), key="draw_epochs",
                             config={"displayModeBar": False})
+        if calibration is not None:
+            st.toggle(f"Calibrated (temperature {calibration['temperature']:.2f})", key="draw_calibrated",
+                      help="The probabilities after temperature scaling, fitted in the run's report: the same digit, "
+                           "a confidence that means what it says.")
         if source.tensorflow_note and epoch is None:
             st.caption(markdown_text(source.tensorflow_note, 600))
         show_model_input()

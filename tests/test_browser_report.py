@@ -72,6 +72,9 @@ def test_the_report_shows_progress_then_fits_one_projector_screen(server):
         assert "ECE" in summary and "after temperature" in summary and "worst:" in summary
         page.get_by_text("How these were measured, and the perturbed digits").click()
         page.locator("[data-testid='stImage'] img").nth(5).wait_for(state="visible")
+        page.locator(".st-key-report_take_it_home button").click()
+        for label in ("Training script (.py)", "Metrics (.csv)", "Report card (.json)"):
+            page.get_by_role("button", name=label).wait_for(state="visible")
         screenshot(page, "report_projector")
         assert_page_clean(page)
         page.context.close()

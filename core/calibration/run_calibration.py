@@ -5,8 +5,8 @@ from). Where the run held out a validation split (`validation='holdout'`), the t
 fitted on it (runs do not save validation predictions, so they are computed here with the run's
 NumPy model on the run's own split, `core.data.splits.make_splits`), and the ECE is measured on
 all 10,000 test images. A run that validated on the test set (`validation='test'`, write-up 004)
-or on nothing (`fast`: it trained on all 60,000 training images) has no image it has not seen
-that is not a test image: its temperature is fitted on the first half of the test set, and the
+or on nothing (`fast`: no training image was held out) has no unseen image but the test
+images: its temperature is fitted on the first half of the test set, and the
 ECE measured on the second half. `fitted_on` and `evaluated_on` say which. Cached in
 `calibration.json`, kept while the run's predictions file is unchanged.
 """
@@ -112,7 +112,7 @@ def calibrate_run(name: str, runs_dir: str | os.PathLike | None = None, mnist: M
         y_val, val_probabilities = y_test[:half], test_probabilities[:half]
         y_test, test_probabilities = y_test[half:], test_probabilities[half:]
         fitted_on = (f"the first {half:,} test images (the run "
-                     + ("validated on the test set" if config.validation == "test" else "trained on every training image")
+                     + ("validated on the test set" if config.validation == "test" else "kept no validation split")
                      + ")")
         evaluated_on = f"the other {len(y_test):,} test images"
     result = calibration_of(test_probabilities, y_test, val_probabilities, y_val)

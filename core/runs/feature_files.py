@@ -135,7 +135,8 @@ def _read(source: ModelSource, name: str, reader, what: str):
     if path.is_symlink():
         raise RunError(f"{path.name} of {source.label} is a symbolic link, which is never followed. Delete it. {fix}")
     if not path.is_file():
-        when = "" if source.is_pretrained else " (runs compute it when they end; this one ended before they did, or could not)"
+        when = "" if source.is_pretrained else (" (a run computes it in the seconds after it ends: look again in a "
+                                                "moment; a run from before maps existed, or whose map failed, has none)")
         raise RunError(f"{source.label} has no {what} yet{when}. {fix}")
     try:
         return reader(path)

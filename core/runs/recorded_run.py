@@ -124,8 +124,6 @@ class RecordedRun:
             if end.epochs_completed and end.status != DIVERGED:
                 test_loss, test_accuracy = self._save_model_and_predictions(end)
             self.writer.finish(end, test_loss, test_accuracy)
-            if test_accuracy is not None:
-                self._save_feature_files()
         except OSError as error:  # disk full, runs directory removed or made read-only mid-run
             self._flush_checkpoints_quietly()
             problem = error.strerror or str(error)
@@ -140,6 +138,11 @@ class RecordedRun:
             raise
         yield RunDone(end.status, end.reason, end.epochs_completed, test_accuracy, test_loss,
                       str(self.writer.path), self.writer.name, model_epoch=self.writer.model_epoch)
+        # After the run has said it ended: the map takes seconds (t-SNE) and the visitor's curves, test
+        # accuracy and Start button need not wait for it. A worker iterates to the end, so it writes the files
+        # before it takes the next job; the Map page says "not computed yet" meanwhile.
+        if test_accuracy is not None:
+            self._save_feature_files()
 
     def _on_epoch_model(self, epoch: int, model, val_loss: float | None) -> None:
         """After each epoch, in the training thread: its checkpoint, and its weights if it is the best so far."""

@@ -19,12 +19,14 @@ from core.jobs.executor import JobError, WorkerLost
 from core.jobs.executors import EXECUTORS
 from core.jobs.memory_cap import MemoryCapError, check_memory_cap
 from core.runs.store import RunError, list_runs, new_run_name, resolve_runs_dir, run_path
+from core.training.events import RunDone
 from core.training.training_health import training_health
 from core.config.zoo import MODEL_NAMES, SPECS
 from core.sweep_cli import add_sweep_parser, sweep_command
 from core.report_cli import add_report_parsers, calibration_command, robustness_command
 
 USAGE_ERROR = 2
+MAP_GRACE_SECONDS = 180.0  # a run's map (t-SNE of 5,000 digits) takes ~10-30 s on 2 cores, more under load
 INTERRUPTED_STATUS = 130  # 128 + SIGINT: what a shell reports for a program ended by Ctrl-C
 
 
@@ -176,7 +178,7 @@ def train_command(args: argparse.Namespace) -> int:
         handle.send(Command(STOP))
         print(f"{line_start}stopping after the current batch; press Ctrl-C again to stop at once", file=sys.stderr, flush=True)
 
-    epochs, last_health = [], None
+    epochs, last_health, event = [], None, None
     try:
         handle = executor.start(JobRequest(config, name, str(runs_dir), mnist_path, fork_from=fork_from,
                                            resume=args.resume is not None))
@@ -196,7 +198,12 @@ def train_command(args: argparse.Namespace) -> int:
         return stop_at_once(executor, runs_dir, name, line_start)
     finally:
         signal.signal(signal.SIGINT, previous)
-        executor.close()
+        from core.runs.feature_files import embedding_digits
+
+        maps_now = isinstance(event, RunDone) and event.test_accuracy is not None and embedding_digits() > 0
+        if maps_now and not args.json:
+            print("computing the run's map and digit statistics", file=sys.stderr, flush=True)
+        executor.close(grace_seconds=MAP_GRACE_SECONDS if maps_now else 5.0)  # a local worker writes them after RunDone
     return 0
 
 

@@ -165,5 +165,10 @@ class Executor(ABC):
     def start(self, request: JobRequest) -> JobHandle:
         """Start `request` now (the caller keeps to `slots`)."""
 
-    def close(self) -> None:
-        """Release workers and connections."""
+    def close(self, grace_seconds: float = 5.0) -> None:
+        """Release workers and connections.
+
+        Args:
+            grace_seconds: how long a worker may take to finish what a run does after its `RunDone` (its map
+                and digit statistics) before it is ended.
+        """

@@ -208,7 +208,7 @@ class LocalExecutor(Executor):
         worker.inbox.put(("job", request))
         return job
 
-    def close(self) -> None:
+    def close(self, grace_seconds: float = 5.0) -> None:
         with self._lock:
             if self._closed:
                 return
@@ -221,7 +221,7 @@ class LocalExecutor(Executor):
             except (OSError, ValueError):
                 pass
         for worker in workers:
-            worker.process.join(timeout=5)
+            worker.process.join(timeout=grace_seconds)
             if worker.process.is_alive():
                 worker.process.kill()
 

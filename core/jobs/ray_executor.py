@@ -558,8 +558,11 @@ class RayExecutor(Executor):
                 return
         _end_queues(pair)
 
-    def close(self) -> None:
-        """Cancel running jobs (their runs read back as interrupted) and leave the cluster."""
+    def close(self, grace_seconds: float = 5.0) -> None:
+        """Cancel running jobs (their runs read back as interrupted) and leave the cluster.
+
+        `grace_seconds` is not needed here: a Ray job's `RunDone` comes after its task returned its files.
+        """
         with self._lock:
             if self._closed:  # once: it left the shared connection already
                 return

@@ -24,7 +24,8 @@ if not sources:
     st.stop()
 select_newest_own_run("map_model", list(sources.values()))
 select_linked_run("map_model", {s.run_name: label for label, s in sources.items() if s.run_name})
-with st.container(horizontal=True, vertical_alignment="bottom", key="map_controls"):
+model_column, view_column = st.columns([3, 2], vertical_alignment="bottom")  # one row: the map starts higher
+with model_column.container(key="map_controls"):
     choice = st.selectbox("Model", list(sources), key="map_model")
 source = sources[choice]
 try:
@@ -32,7 +33,7 @@ try:
 except RunError as error:
     st.info(markdown_text(error, 600))
     st.stop()
-with st.container(horizontal=True, vertical_alignment="bottom", key="map_view_controls"):
+with view_column.container(key="map_view_controls"):
     view = st.radio("View", list(embedding.views), format_func=lambda name: VIEW_TITLES.get(name, name),
                     horizontal=True, key="map_view")
 

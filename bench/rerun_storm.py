@@ -74,9 +74,10 @@ class HealthProbe:
 
 def prediction_text(page) -> str:
     """What the Draw page shows of its latest prediction: the caption, and the model-input image's URL
-    (a new drawing is a new image, even when the caption reads the same, e.g. "100.0% sure")."""
+    (a new drawing is a new image, even when the caption reads the same, e.g. "100.0% sure"). A drawing that
+    does not look like a digit is answered "?" with "best guess 4, 38.0%" under it: an answer too."""
     return page.evaluate(f"""() => {{
-        const caption = [...document.querySelectorAll("{CAPTION}")].map(e => e.innerText).filter(t => t.includes("sure"));
+        const caption = [...document.querySelectorAll("{CAPTION}")].map(e => e.innerText).filter(t => t.includes("sure") || t.startsWith("best guess"));
         if (!caption.length) return "";
         const images = [...document.querySelectorAll("[data-testid='stMain'] [data-testid='stImage'] img")].map(i => i.src);
         return caption.join("|") + "|" + images.join("|");

@@ -116,10 +116,11 @@ def test_pause_and_stop_reach_a_job_on_the_head_after_the_other_node_died(cluste
     job = result["stopped"]
     assert job["error"] is None, job["error"]
     assert job["node"]["node_id"] == result["head_node_id"]
-    # Paused for 2 s (unpaused, ~5 epochs and ~8 progress events would arrive): at most the
-    # group of batches in flight arrived before Stop, then the run ended at once.
+    # Paused for 2 s (unpaused, ~5 epochs would pass): at most the epoch in flight when the pause landed ends
+    # before Stop, then the run ends at once. Counted in epochs: an epoch sends 20 or more batch points, and
+    # how many of them were on their way when the pause landed depends on the machine's load.
     after_pause = job["kinds"][job["count_before_pause"]:]
-    assert after_pause[-1] == "RunDone" and len(after_pause) <= 5, after_pause
+    assert after_pause[-1] == "RunDone" and after_pause.count("EpochEnd") <= 1, after_pause
     assert job["done"]["status"] == STOPPED
     run = load_run("ray-stopped", runs_dir)
     assert run.status == STOPPED and 1 <= len(run.epochs) <= 3

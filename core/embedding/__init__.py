@@ -6,5 +6,5 @@
   (`embedding.npz`), and a new image placed on it with its nearest test and training digits,
   in NumPy (what the web server does for a drawing).
 
-May import: core.config, core.data, core.models.
+May import: core.config, core.data, core.models, core.novelty.
 """

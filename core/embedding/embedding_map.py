@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.novelty.digit_statistics import read_meta  # the one reader of a feature file's JSON meta
+
 FORMAT = "mnist-lab-embedding"
 FORMAT_VERSION = 1
 EMBEDDING_FILE = "embedding.npz"  # in a run folder; `mnist_fast.embedding.npz` beside the shipped model
@@ -157,7 +159,7 @@ class EmbeddingMap:
                 arrays = {key: archive[key] for key in archive.files}
         except (ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
             raise EmbeddingFileError(f"{Path(path).name} is not a readable .npz file ({error})") from None
-        meta = read_meta(arrays)
+        meta = read_meta(arrays, FORMAT, FORMAT_VERSION, EmbeddingFileError)
         method = meta.get("method")
         missing = [name for name in (*ARRAYS, method) if not isinstance(name, str) or name not in arrays]
         if missing:
@@ -174,21 +176,6 @@ class EmbeddingMap:
                    views={method: arrays[method], "pca": arrays["pca"]}, train_indices=arrays["train_indices"],
                    train_labels=arrays["train_labels"], train_reduced=arrays["train_reduced"],
                    meta={key: value for key, value in meta.items() if key not in ("format", "version")})
-
-
-def read_meta(arrays: dict[str, np.ndarray]) -> dict:
-    meta = arrays.get("meta")
-    if meta is None or meta.dtype.kind != "U" or meta.ndim != 0:
-        raise EmbeddingFileError("it has no 'meta' text")
-    try:
-        meta = json.loads(str(meta))
-    except ValueError:
-        raise EmbeddingFileError("its 'meta' text is not JSON") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise EmbeddingFileError(f"it is not a {FORMAT} file")
-    if meta.get("version") != FORMAT_VERSION:
-        raise EmbeddingFileError(f"it has format version {meta.get('version')!r}; this code reads version {FORMAT_VERSION}")
-    return meta
 
 
 def build_embedding_map(test_features: np.ndarray, test_labels: np.ndarray, test_predictions: np.ndarray,

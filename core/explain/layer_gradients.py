@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from core.models.numpy_model_layers import (
-    ACTIVATIONS, LayerSpec, UnsupportedModel, erf, padding_of, same_padding, windows,
+    ACTIVATIONS, LayerSpec, UnsupportedModel, convolution_of, erf, padding_of, same_padding, windows,
 )
 
 Cache = Any
@@ -91,29 +91,18 @@ def scatter_windows(d_patches: np.ndarray, input_shape: tuple, window: tuple[int
 
 
 def conv2d_step(spec: LayerSpec) -> DifferentiableStep:
-    config = spec.config
-    if tuple(config["dilation_rate"]) != (1, 1) or config.get("groups", 1) != 1:
-        raise UnsupportedModel(f"layer `{spec.name}`: dilated or grouped convolutions have no NumPy translation")
-    kernel = spec.weights["kernel"]  # (kh, kw, c_in, c_out)
-    kh, kw, c_in, c_out = kernel.shape
-    matrix = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3).reshape(c_in * kh * kw, c_out))  # rows as (c, kh, kw)
-    bias = spec.weights.get("bias")
-    strides, padding = tuple(config["strides"]), padding_of(spec)
+    convolution = convolution_of(spec)  # the forward pass's own weights and sliding
+    (kh, kw), c_out = convolution.window, convolution.matrix.shape[1]
 
     def convolve(x):
-        patches = windows(x, (kh, kw), strides, padding, 0.0)  # (n, oh, ow, c_in, kh, kw)
-        n, oh, ow = patches.shape[:3]
-        z = patches.reshape(n * oh * ow, c_in * kh * kw) @ matrix
-        if bias is not None:
-            z += bias
-        return z.reshape(n, oh, ow, c_out), x.shape
+        return convolution(x), x.shape
 
     def convolve_backward(dz, input_shape):
         n, oh, ow, _ = dz.shape
-        d_patches = (dz.reshape(n * oh * ow, c_out) @ matrix.T).reshape(n, oh, ow, c_in, kh, kw)
-        return scatter_windows(d_patches, input_shape, (kh, kw), strides, padding)
+        d_patches = (dz.reshape(n * oh * ow, c_out) @ convolution.matrix.T).reshape(n, oh, ow, input_shape[3], kh, kw)
+        return scatter_windows(d_patches, input_shape, convolution.window, convolution.strides, convolution.padding)
 
-    return activated(spec, config["activation"], convolve, convolve_backward)
+    return activated(spec, spec.config["activation"], convolve, convolve_backward)
 
 
 def pooling_step(spec: LayerSpec) -> DifferentiableStep:

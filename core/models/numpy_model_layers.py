@@ -136,25 +136,38 @@ def padding_of(spec: LayerSpec) -> str:
     return padding
 
 
-def build_conv2d(spec: LayerSpec) -> Forward:
+@dataclass(frozen=True)
+class Convolution:
+    """A Conv2D layer's weights as one matrix over its patches, and how it slides (its activation aside)."""
+
+    matrix: np.ndarray  # (c_in * kh * kw, c_out), rows as (c, kh, kw)
+    bias: np.ndarray | None
+    window: tuple[int, int]
+    strides: tuple[int, int]
+    padding: str
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The layer's output before its activation, for `x` (n, h, w, c_in)."""
+        patches = windows(x, self.window, self.strides, self.padding, 0.0)  # (n, oh, ow, c_in, kh, kw)
+        n, oh, ow = patches.shape[:3]
+        out = patches.reshape(n * oh * ow, self.matrix.shape[0]) @ self.matrix
+        if self.bias is not None:
+            out += self.bias
+        return out.reshape(n, oh, ow, self.matrix.shape[1])
+
+
+def convolution_of(spec: LayerSpec) -> Convolution:
     config = spec.config
     if tuple(config["dilation_rate"]) != (1, 1) or config.get("groups", 1) != 1:
         raise UnsupportedModel(f"layer `{spec.name}`: dilated or grouped convolutions have no NumPy translation")
     kernel = spec.weights["kernel"]  # (kh, kw, c_in, c_out)
     kh, kw, c_in, c_out = kernel.shape
-    matrix = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3).reshape(c_in * kh * kw, c_out))  # rows as (c, kh, kw)
-    bias = spec.weights.get("bias")
-    strides, padding = tuple(config["strides"]), padding_of(spec)
+    matrix = np.ascontiguousarray(kernel.transpose(2, 0, 1, 3).reshape(c_in * kh * kw, c_out))
+    return Convolution(matrix, spec.weights.get("bias"), (kh, kw), tuple(config["strides"]), padding_of(spec))
 
-    def convolve(x: np.ndarray) -> np.ndarray:
-        patches = windows(x, (kh, kw), strides, padding, 0.0)  # (n, oh, ow, c_in, kh, kw)
-        n, oh, ow = patches.shape[:3]
-        out = patches.reshape(n * oh * ow, c_in * kh * kw) @ matrix
-        if bias is not None:
-            out += bias
-        return out.reshape(n, oh, ow, c_out)
 
-    return with_activation(spec, convolve)
+def build_conv2d(spec: LayerSpec) -> Forward:
+    return with_activation(spec, convolution_of(spec))
 
 
 def build_pooling(spec: LayerSpec) -> Forward:

@@ -7,6 +7,12 @@ predictions must be the run's own saved test predictions at those indices; the t
 the map digits' scores, computed again here from the run's NumPy model.
 """
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -16,11 +22,13 @@ from core.data.splits import to_model_input
 from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingFileError, EmbeddingMap
 from core.models.penultimate import numpy_features_and_logits
 from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics
-from core.runs.feature_files import EMBEDDING_DIGITS_ENV
+from core.runs.background_feature_files import ONE_MAP_AT_A_TIME
+from core.runs.feature_files import EMBEDDING_DIGITS_ENV, MIN_MAP_DIGITS
 from core.runs.recorded_run import RecordedRun
 from core.runs.store import load_numpy_model, load_predictions
 
 MAP_DIGITS = 300
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def synthetic_map(rng) -> EmbeddingMap:
@@ -72,6 +80,7 @@ def finished_run(tmp_path_factory, mnist):
         run = RecordedRun(config, runs_dir=runs_dir, name="mapped", mnist=mnist)
         events = list(run)
     assert events[-1].test_accuracy is not None
+    assert run.wait_for_feature_files(timeout=300)
     return runs_dir, run.writer.path
 
 
@@ -108,3 +117,34 @@ def test_the_cli_computes_the_files_for_a_run_that_has_none(finished_run, capsys
     assert "no saved model" in capsys.readouterr().err
     assert cli(["embedding", "--run", "mapped", "--runs-dir", str(runs_dir), "--digits", "5"]) == 2
     assert "--digits must be from 100" in capsys.readouterr().err
+
+
+def test_a_run_ends_before_its_map_is_written_so_its_worker_can_take_the_next_job(tmp_path, mnist, monkeypatch):
+    # The map's thread waits for ONE_MAP_AT_A_TIME, held here: the run's events must all come (the worker then
+    # takes its next job) while the files are still to be written, and they are written once it is let go.
+    monkeypatch.setenv(EMBEDDING_DIGITS_ENV, str(MIN_MAP_DIGITS))
+    config = preset_config("mlp", epochs=1, train_size=300, batch_size=64, hidden_units=16, validation="none")
+    with ONE_MAP_AT_A_TIME:
+        run = RecordedRun(config, runs_dir=tmp_path, name="later", mnist=mnist)
+        events = list(run)
+        assert events[-1].status == "completed" and events[-1].test_accuracy is not None
+        assert not (run.writer.path / EMBEDDING_FILE).exists() and not (run.writer.path / NOVELTY_FILE).exists()
+        assert not run.wait_for_feature_files(timeout=0.1)
+    assert run.wait_for_feature_files(timeout=300) and run.feature_files.error is None
+    embedding = EmbeddingMap.load(run.writer.path / EMBEDDING_FILE)
+    assert len(embedding.indices) == MIN_MAP_DIGITS and embedding.meta["model_epoch"] == 1
+    assert DigitStatistics.load(run.writer.path / NOVELTY_FILE).feature_size == 16
+
+
+def test_the_cli_train_exits_only_once_the_map_is_written(tmp_path):
+    # `python -m core train` trains in a worker process, whose map is written on a thread after the run's end:
+    # the worker, and so the command, must not exit before it is done.
+    runs_dir = tmp_path / "runs"
+    done = subprocess.run([sys.executable, "-m", "core", "train", "--model", "mlp", "--epochs", "1", "--train-size",
+                           "300", "--hidden-units", "16", "--json", "--runs-dir", str(runs_dir)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, EMBEDDING_DIGITS_ENV: str(MIN_MAP_DIGITS)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    folder = Path(json.loads(done.stdout.splitlines()[-1])["run_dir"])
+    assert len(EmbeddingMap.load(folder / EMBEDDING_FILE).indices) == MIN_MAP_DIGITS
+    assert (folder / NOVELTY_FILE).is_file()

@@ -197,6 +197,7 @@ def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: 
         events.put((request.run_name, "recording", _where(scratch)))
         for event in run:
             events.put((request.run_name, "event", event))
+        run.wait_for_feature_files()  # the map and statistics travel back with the run's other files
         return {"files": collect_run_files(folder)}
     except Exception as error:  # ConfigError, DatasetError, RunError, errors inside TensorFlow
         message = str(error) or type(error).__name__

@@ -173,3 +173,30 @@ def source_features_and_logits(source: ModelSource) -> FeaturesAndLogits:
     if isinstance(model, NumpyModel):
         return numpy_features_and_logits(model)
     return keras_features_and_logits(model)
+
+
+def precomputed_features(features_and_logits: FeaturesAndLogits, mnist: Mnist, map_digits: int = MAP_DIGITS,
+                         train_digits: int = TRAIN_DIGITS) -> FeaturesAndLogits:
+    """The features of `write_feature_files`' sample computed now, as a function that hands them back later.
+
+    A worker computes them with the run's Keras model before its next job reuses that model, then
+    writes the files from them on a thread of its own (`core.runs.background_feature_files`).
+
+    Args:
+        features_and_logits: the model's images → `(features, logits)` function.
+        mnist: the dataset; map_digits, train_digits: as `write_feature_files` will be given them.
+
+    Returns:
+        A function that takes the same sample's images (as `write_feature_files` makes them) and returns
+        the features and logits computed here.
+    """
+    test, train = sample_indices(mnist, map_digits, train_digits)
+    features, logits = features_and_logits(to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]])))
+
+    def computed(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(images) != len(features):
+            raise ValueError(f"The features were computed for {len(features)} images, not {len(images)}: "
+                             "pass write_feature_files the same map_digits and train_digits.")
+        return features, logits
+
+    return computed

@@ -20,7 +20,8 @@ from core.models.numpy_forward import translate_checked
 from core.models.penultimate import keras_features_and_logits
 from core.runs.checkpoints import CheckpointWriter, load_keras_state
 from core.runs.continuations import best_of, check_fork, cut_back_to, resume_epoch
-from core.runs.feature_files import embedding_digits, write_feature_files
+from core.runs.background_feature_files import BackgroundFeatureFiles
+from core.runs.feature_files import embedding_digits, precomputed_features
 from core.runs.run_writer import RunWriter
 from core.runs.store import RunError, load_run
 from core.data.splits import make_splits
@@ -86,6 +87,7 @@ class RecordedRun:
         if fork_from is not None:
             self.writer.record_parent(*fork_from)
         self.checkpoints = None
+        self.feature_files: BackgroundFeatureFiles | None = None  # the map and statistics, written after RunDone
         epochs_done = 0 if start is None else start.epochs_done
         earlier_best_loss, earlier_best_epoch = best_of(self._earlier_epochs)
         if config.checkpoint_budget_mb:
@@ -139,8 +141,8 @@ class RecordedRun:
         yield RunDone(end.status, end.reason, end.epochs_completed, test_accuracy, test_loss,
                       str(self.writer.path), self.writer.name, model_epoch=self.writer.model_epoch)
         # After the run has said it ended: the map takes seconds (t-SNE) and the visitor's curves, test
-        # accuracy and Start button need not wait for it. A worker iterates to the end, so it writes the files
-        # before it takes the next job; the Map page says "not computed yet" meanwhile.
+        # accuracy and Start button need not wait for it, nor the next job: the features are computed here, the
+        # rest on a thread of its own (`wait_for_feature_files`); the Map page says "not computed yet" meanwhile.
         if test_accuracy is not None:
             self._save_feature_files()
 
@@ -170,19 +172,27 @@ class RecordedRun:
     def _save_feature_files(self) -> None:
         """The run's map and digit statistics (`core.runs.feature_files`), after its status is final.
 
-        Never fatal: the run and its model are kept whatever happens here, and a run without the files
-        gets them from `python -m core embedding --run NAME`; the console says why they are missing.
+        The features are computed here, with the run's Keras model (~1 s); the statistics, PCA and t-SNE
+        (~10 s) go on in `self.feature_files`, a thread of their own, so a worker takes its next job at
+        once (`core.runs.background_feature_files`). Never fatal: the run and its model are kept whatever
+        happens, and a run without the files gets them from `python -m core embedding --run NAME`; the
+        console says why they are missing.
         """
         try:
             digits = embedding_digits()
             if not digits:
                 return
-            seconds = write_feature_files(self.writer.path, keras_features_and_logits(self.trainer.model), self.mnist,
-                                          map_digits=digits, extra_meta={"model_epoch": self.writer.model_epoch})
-            print(f"run {self.name}: map and digit statistics in {seconds['total']:.1f} s", file=sys.stderr, flush=True)
-        except Exception as error:  # a bad setting, a model without a Dense softmax head (numpy_logreg's sigmoids), a full disk
+            features = precomputed_features(keras_features_and_logits(self.trainer.model), self.mnist, digits)
+        except Exception as error:  # a bad setting, a model without a Dense softmax head (numpy_logreg's sigmoids)
             print(f"run {self.name}: no map or digit statistics ({type(error).__name__}: {error}); "
                   f"`python -m core embedding --run {self.name}` tries again", file=sys.stderr, flush=True)
+            return
+        self.feature_files = BackgroundFeatureFiles(self.writer.path, self.name, features, self.mnist, digits,
+                                                    extra_meta={"model_epoch": self.writer.model_epoch})
+
+    def wait_for_feature_files(self, timeout: float | None = None) -> bool:
+        """Wait until the map and digit statistics are written (or have failed); True if nothing is left to wait for."""
+        return self.feature_files is None or self.feature_files.join(timeout)
 
     def _predict_test_set(self, model) -> np.ndarray:
         return model.predict(prediction_batches(self.trainer.splits.test_images), verbose=0)

@@ -15,7 +15,8 @@ import streamlit as st
 from core.config.shown_text import markdown_text
 from core.data.mnist import DatasetError, load_mnist
 from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap, Placement
-from core.figures.embedding_figure import embedding_figure
+from core.figures.embedding_figure import VIEW_TITLES
+from core.figures.embedding_picture import embedding_picture
 from core.figures.image_grid import tile
 from core.models.numpy_model_layers import UnsupportedModel
 from core.models.penultimate import FeaturesAndLogits, numpy_features_and_logits
@@ -27,7 +28,7 @@ from dashboard.model_cache import predictor_for
 
 NEIGHBOURS_SHOWN = 8
 NEIGHBOUR_ZOOM = 2  # 28x28 digits at 56x56
-DRAW_MAP_HEIGHT = 380
+DRAW_MAP_SIZE = 380  # pixels a side on screen (the picture has twice as many, for sharpness)
 
 
 def file_stamp(path: Path) -> float:
@@ -159,10 +160,13 @@ def show_drawing_on_map(source: ModelSource, image: np.ndarray, prediction: int,
         return
     embedding, placement = placed
     view = embedding.method
-    st.plotly_chart(embedding_figure(embedding.views[view], embedding.y_true, embedding.y_pred, embedding.indices, view,
-                                     drawing=placement.coordinates[view], drawing_label=f"predicted {prediction}",
-                                     height=DRAW_MAP_HEIGHT, hover=False),
-                    key=key, config={"displayModeBar": False})
+    # A picture, not the Map page's plotly scatter: redrawing 5,000 points in the browser at every stroke held the
+    # answer back by ~0.5-0.7 s (core/figures/embedding_picture.py).
+    with st.container(key=key, width=DRAW_MAP_SIZE):  # "stretch" in it: an int width would make Streamlit shrink the picture
+        st.image(embedding_picture(embedding.views[view], embedding.y_true, embedding.y_pred,
+                                   drawing=placement.coordinates[view]), width="stretch", output_format="PNG")
+        st.caption(f"{VIEW_TITLES.get(view, view)}: each dot a test digit in its digit's colour, ✕ a mistake, ★ your "
+                   f"drawing (predicted {prediction}). The Map page has the same map, with hover and zoom.")
     show_neighbours(embedding, placement)
 
 

@@ -16,7 +16,7 @@ from core.config.shown_text import markdown_text
 from core.data.mnist import DatasetError, load_mnist
 from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap, Placement
 from core.figures.embedding_figure import VIEW_TITLES
-from core.figures.embedding_picture import embedding_picture
+from core.figures.embedding_picture import MapPicture
 from core.figures.image_grid import tile
 from core.models.numpy_model_layers import UnsupportedModel
 from core.models.penultimate import FeaturesAndLogits, numpy_features_and_logits
@@ -51,6 +51,21 @@ def embedding_map_for(source: ModelSource) -> EmbeddingMap:
         RunError: if it has none or it cannot be read (the message names the command that computes it).
     """
     return _embedding_map(source, file_stamp(feature_file(source, EMBEDDING_FILE)))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _map_picture(source: ModelSource, stamp: float) -> MapPicture:
+    embedding = _embedding_map(source, stamp)
+    return MapPicture(embedding.views[embedding.method], embedding.y_true, embedding.y_pred)
+
+
+def map_picture_for(source: ModelSource) -> MapPicture:
+    """Draw's still picture of the source's map (its nonlinear view), drawn once for all sessions: a star goes on a copy.
+
+    Raises:
+        RunError: as `embedding_map_for`.
+    """
+    return _map_picture(source, file_stamp(feature_file(source, EMBEDDING_FILE)))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -163,8 +178,7 @@ def show_drawing_on_map(source: ModelSource, image: np.ndarray, prediction: int,
     # A picture, not the Map page's plotly scatter: redrawing 5,000 points in the browser at every stroke held the
     # answer back by ~0.5-0.7 s (core/figures/embedding_picture.py).
     with st.container(key=key, width=DRAW_MAP_SIZE):  # "stretch" in it: an int width would make Streamlit shrink the picture
-        st.image(embedding_picture(embedding.views[view], embedding.y_true, embedding.y_pred,
-                                   drawing=placement.coordinates[view]), width="stretch", output_format="PNG")
+        st.image(map_picture_for(source).png_with_star(placement.coordinates[view]), width="stretch")
         st.caption(f"{VIEW_TITLES.get(view, view)}: each dot a test digit in its digit's colour, ✕ a mistake, ★ your "
                    f"drawing (predicted {prediction}). The Map page has the same map, with hover and zoom.")
     show_neighbours(embedding, placement)

@@ -1,11 +1,14 @@
 """Draw's still picture of the embedding map: dots where the map puts the digits, in their colours, mistakes crossed,
 the drawing's star where the Map page's chart puts it (the browser check of that is tests/test_browser_map.py)."""
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from core.figures.embedding_figure import DIGIT_COLOURS
-from core.figures.embedding_picture import MARGIN, PICTURE_SIZE, STAR_FILL, embedding_picture, picture_position
+from core.figures.embedding_picture import MARGIN, PICTURE_SIZE, STAR_FILL, MapPicture, embedding_picture, picture_position
 
 
 def rgb(colour: str) -> tuple[int, int, int]:
@@ -43,3 +46,14 @@ def test_digits_are_dots_of_their_colour_mistakes_are_crossed_and_the_drawing_is
     gold = np.argwhere((picture == STAR_FILL).all(axis=2))
     assert len(gold) > 100 and gold.mean(axis=0)[::-1] == pytest.approx(star, abs=2)
     assert not (embedding_picture(coordinates, y_true, y_pred) == STAR_FILL).all(axis=2).any()  # no drawing, no star
+
+
+def test_the_png_for_a_stroke_is_the_same_picture_with_its_star():
+    rng = np.random.default_rng(1)
+    coordinates, labels = rng.normal(0, 5, (300, 2)), rng.integers(0, 10, 300)
+    picture = MapPicture(coordinates, labels, labels)
+    png = picture.png_with_star((1.0, -2.0))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    decoded = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    assert np.array_equal(decoded, embedding_picture(coordinates, labels, labels, drawing=(1.0, -2.0)))
+    assert not np.array_equal(np.asarray(picture.image.convert("RGB")), decoded)  # the copy got the star, not the base

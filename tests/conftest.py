@@ -42,6 +42,57 @@ def tmp_runs_dir(tmp_path, monkeypatch):
     return runs_dir
 
 
+WORKER_WARM_UP_SECONDS = 300  # generous for a CPU shared with other work; never a performance check
+
+
+class KeptOpen:
+    """A module's executor lent to one test's `TrainingJobs`, whose `close()` leaves it to the next test."""
+
+    def __init__(self, executor):
+        self._executor = executor
+
+    def __getattr__(self, name):
+        return getattr(self._executor, name)
+
+    def close(self, grace_seconds: float = 5.0) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def warm_worker():
+    """One warm local worker process (TensorFlow imported, the real MNIST loaded) for a module's trainings
+    whose subject is the queue, not the worker: a fresh worker per test paid TensorFlow's import each time."""
+    from core.jobs.local_executor import LocalExecutor
+
+    executor = LocalExecutor(workers=1, mnist_path=os.environ["MNIST_PATH"])
+    assert executor.wait_until_warm(WORKER_WARM_UP_SECONDS), "the worker never warmed up"
+    yield executor
+    executor.close()
+
+
+@pytest.fixture
+def jobs_on_the_warm_worker(warm_worker, tmp_runs_dir):
+    """`make(**kwargs)`: a one-slot `TrainingJobs(**kwargs)` on the module's warm worker, recording into
+    `tmp_runs_dir`. A job a failing test left queued or running is stopped afterwards, so the next test
+    finds the worker free."""
+    from core.jobs.training_jobs import TrainingJobs
+
+    made = []
+
+    def make(**kwargs):
+        jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, executor=KeptOpen(warm_worker), **kwargs)
+        made.append(jobs)
+        return jobs
+
+    yield make
+    for jobs in made:
+        jobs.stop_queued()
+        for state in jobs.active_states():
+            jobs.stop(state.job_id)
+            jobs.wait(state.job_id, timeout=WORKER_WARM_UP_SECONDS)
+        jobs.close()
+
+
 @pytest.hookimpl(trylast=True)  # after `-k` and `-m` have deselected what they do
 def pytest_collection_modifyitems(config, items):
     """A session that holds Ray cluster tests starts their checks now, in the background (tests/ray_checks.py):

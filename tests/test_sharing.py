@@ -1,7 +1,7 @@
 """A shared server's rules: one training per visitor, abandoned jobs leave the queue, the epoch and
-time caps, and who may manage what (real worker processes, real MNIST subsets)."""
+time caps, and who may manage what (a real worker process, shared by the module's trainings; real MNIST
+subsets)."""
 
-import os
 import time
 
 import pytest
@@ -80,9 +80,8 @@ def test_a_bad_setting_names_itself_and_the_fix(value):
         hosted(MNIST_LAB_MAX_EPOCHS=value)
 
 
-def test_one_job_per_visitor_and_a_job_too_long_is_refused_before_it_queues(tmp_runs_dir):
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
-                        rules=hosted(MNIST_LAB_MAX_EPOCHS="30"))
+def test_one_job_per_visitor_and_a_job_too_long_is_refused_before_it_queues(jobs_on_the_warm_worker, tmp_runs_dir):
+    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_MAX_EPOCHS="30"))
     try:
         with pytest.raises(SharingLimitError, match="at most 30 epochs"):
             jobs.submit(LONG.replace(epochs=31), owner="alice")
@@ -103,20 +102,21 @@ def test_one_job_per_visitor_and_a_job_too_long_is_refused_before_it_queues(tmp_
         jobs.close()
 
 
-def test_a_waiting_job_whose_visitor_left_leaves_the_queue_and_a_present_ones_stays(tmp_runs_dir, monkeypatch):
+def test_a_waiting_job_whose_visitor_left_leaves_the_queue_and_a_present_ones_stays(jobs_on_the_warm_worker, tmp_runs_dir, monkeypatch):
     monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
-                        rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="0.05", MNIST_LAB_MAX_EPOCHS="1000"))  # 3 s
+    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="0.05", MNIST_LAB_MAX_EPOCHS="1000"))  # 3 s
     try:
         running = jobs.submit(LONG.replace(epochs=1000), owner="teacher-demo")  # holds the one slot throughout
         wait_until(lambda: jobs.get(running).status == RUNNING, "the first job to start")
         gone = jobs.submit(SHORT, owner="closed-the-tab")
-        present = jobs.submit(SHORT, owner="still-here")
-        deadline = time.monotonic() + 8
-        while time.monotonic() < deadline:  # "still-here" keeps a page open: its page views say so
+        present = jobs.submit(SHORT, owner="still-here")  # queued at the same moment: as long without it as `gone`
+        deadline = time.monotonic() + WAIT
+        while not jobs.get(gone).finished:  # "still-here" keeps a page open: its page views say so
+            assert time.monotonic() < deadline, "the job whose visitor left never left the queue"
             jobs.seen("still-here")
             jobs.seen("teacher-demo")
             time.sleep(0.2)
+        keep_visiting(jobs, ["still-here", "teacher-demo"], 1.0)  # five more checks: the present one still stays
         left = jobs.get(gone)
         assert left.status == STOPPED and "left the queue" in left.reason and "0.05 minutes" in left.reason
         assert left.run_name is None  # it never started: no run folder
@@ -129,9 +129,8 @@ def test_a_waiting_job_whose_visitor_left_leaves_the_queue_and_a_present_ones_st
         jobs.close()
 
 
-def test_a_training_stops_at_the_time_limit_keeping_its_epochs_and_saying_why(tmp_runs_dir):
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
-                        rules=hosted(MNIST_LAB_MAX_JOB_MINUTES="0.25", MNIST_LAB_MAX_EPOCHS="1000"))  # 15 s
+def test_a_training_stops_at_the_time_limit_keeping_its_epochs_and_saying_why(jobs_on_the_warm_worker, tmp_runs_dir):
+    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_MAX_JOB_MINUTES="0.25", MNIST_LAB_MAX_EPOCHS="1000"))  # 15 s
     try:
         assert jobs.warm_up().wait_until_warm(WAIT)  # the cap counts from the job's start: not the worker's own
         job = jobs.submit(LONG.replace(epochs=1000, train_size=2000), name="capped", owner="alice")  # well past 15 s
@@ -156,10 +155,9 @@ def keep_visiting(jobs, visitors, seconds: float) -> None:
         time.sleep(0.1)
 
 
-def test_a_paused_training_whose_visitor_walked_away_stops_keeping_its_epochs(tmp_runs_dir, monkeypatch):
+def test_a_paused_training_whose_visitor_walked_away_stops_keeping_its_epochs(jobs_on_the_warm_worker, tmp_runs_dir, monkeypatch):
     monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
-                        rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="0.05", MNIST_LAB_MAX_PAUSE_MINUTES="30",
+    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="0.05", MNIST_LAB_MAX_PAUSE_MINUTES="30",
                                      MNIST_LAB_MAX_EPOCHS="1000"))  # gone after 3 s; the pause limit plays no part
     try:
         paused = jobs.submit(LONG.replace(epochs=1000), name="walked-away", owner="alice")
@@ -171,7 +169,10 @@ def test_a_paused_training_whose_visitor_walked_away_stops_keeping_its_epochs(tm
         waiting = jobs.submit(SHORT, name="bob-waits", owner="bob")
         keep_visiting(jobs, ["alice", "bob"], 1.0)
         assert jobs.get(paused).paused and jobs.get(paused).status == RUNNING  # still here: the pause holds
-        keep_visiting(jobs, ["bob"], 8.0)  # Alice closed her browser; Bob keeps his page open
+        deadline = time.monotonic() + WAIT
+        while not jobs.get(paused).finished:  # Alice closed her browser; Bob keeps his page open
+            assert time.monotonic() < deadline, "the walked-away pause never ended"
+            keep_visiting(jobs, ["bob"], 0.2)
         ended = jobs.wait(paused, timeout=WAIT)
         assert ended.status == STOPPED
         assert ended.reason == "its visitor had no page of this server open for 0.05 minutes"
@@ -183,10 +184,9 @@ def test_a_paused_training_whose_visitor_walked_away_stops_keeping_its_epochs(tm
         jobs.close()
 
 
-def test_a_pause_that_holds_others_up_stops_at_its_own_limit(tmp_runs_dir, monkeypatch):
+def test_a_pause_that_holds_others_up_stops_at_its_own_limit(jobs_on_the_warm_worker, tmp_runs_dir, monkeypatch):
     monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
-                        rules=hosted(MNIST_LAB_MAX_PAUSE_MINUTES="0.05", MNIST_LAB_MAX_EPOCHS="1000"))  # 3 s
+    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_MAX_PAUSE_MINUTES="0.05", MNIST_LAB_MAX_EPOCHS="1000"))  # 3 s
     try:
         paused = jobs.submit(LONG.replace(epochs=1000), name="paused-long", owner="alice")
         wait_until(lambda: jobs.get(paused).progress is not None, "the job's first progress")
@@ -207,12 +207,11 @@ def test_a_pause_that_holds_others_up_stops_at_its_own_limit(tmp_runs_dir, monke
         jobs.close()
 
 
-def test_a_queued_job_leaves_soon_after_its_visitors_last_page_closed_a_quiet_one_stays(tmp_runs_dir, monkeypatch):
+def test_a_queued_job_leaves_soon_after_its_visitors_last_page_closed_a_quiet_one_stays(jobs_on_the_warm_worker, tmp_runs_dir, monkeypatch):
     monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
     monkeypatch.setattr(core.jobs.training_jobs, "CLOSED_TAB_GRACE_SECONDS", 1.0)
     connected = {"holder", "closes-tab", "quiet-phone"}  # what the web server would say: connected pages
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
-                        rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="10", MNIST_LAB_MAX_EPOCHS="1000"),
+    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="10", MNIST_LAB_MAX_EPOCHS="1000"),
                         live_visitors=lambda: set(connected))
     try:
         running = jobs.submit(LONG.replace(epochs=1000), owner="holder")
@@ -234,11 +233,10 @@ def test_a_queued_job_leaves_soon_after_its_visitors_last_page_closed_a_quiet_on
         jobs.close()
 
 
-def test_a_full_queue_makes_room_by_dropping_the_jobs_of_visitors_with_no_page_open(tmp_runs_dir, monkeypatch):
+def test_a_full_queue_makes_room_by_dropping_the_jobs_of_visitors_with_no_page_open(jobs_on_the_warm_worker, tmp_runs_dir, monkeypatch):
     monkeypatch.setattr(core.jobs.training_jobs, "MAX_QUEUED", 3)
     connected = {"holder", "learner", "flood-0", "flood-1", "flood-2"}
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"],
-                        rules=hosted(MNIST_LAB_MAX_EPOCHS="1000"), live_visitors=lambda: set(connected))
+    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_MAX_EPOCHS="1000"), live_visitors=lambda: set(connected))
     try:
         running = jobs.submit(LONG.replace(epochs=1000), owner="holder")
         wait_until(lambda: jobs.get(running).status == RUNNING, "the first job to start")

@@ -1,6 +1,5 @@
 """Background training jobs: the concurrency cap, queue positions, stopping, and failures."""
 
-import os
 import time
 
 import pytest
@@ -21,8 +20,8 @@ def wait_until(predicate, what: str):
         time.sleep(0.02)
 
 
-def test_cap_queue_positions_and_stopping(tmp_runs_dir):
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"])
+def test_cap_queue_positions_and_stopping(jobs_on_the_warm_worker, tmp_runs_dir):
+    jobs = jobs_on_the_warm_worker()
     # A would train for a long while (60 epochs); it is stopped after its first.
     long = preset_config("mlp", epochs=60, train_size=1000, validation_size=100, batch_size=20)
     short = preset_config("mlp", epochs=1, train_size=200, validation_size=100, batch_size=50)
@@ -79,8 +78,8 @@ def test_cap_comes_from_the_environment(monkeypatch):
     assert TrainingJobs().max_concurrent == core.jobs.training_jobs.DEFAULT_MAX_CONCURRENT
 
 
-def test_a_job_keeps_its_batch_points_and_the_learning_rate_changes_sent_to_it(tmp_runs_dir):
-    jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, mnist_path=os.environ["MNIST_PATH"])
+def test_a_job_keeps_its_batch_points_and_the_learning_rate_changes_sent_to_it(jobs_on_the_warm_worker, tmp_runs_dir):
+    jobs = jobs_on_the_warm_worker()
     try:
         job = jobs.submit(preset_config("mlp", epochs=60, train_size=1000, validation_size=100, batch_size=20), name="steered")
         wait_until(lambda: len(jobs.get(job).points) >= 2, "the job's first points")

@@ -26,12 +26,27 @@ def finish(process, timeout=300):
     return process.returncode, stdout, stderr
 
 
+TRAININGS = {  # case → `python -m core train` flags (with `--json`, each into a runs directory of its own)
+    "tiny": ["--model", "mlp", "--epochs", 1, "--train-size", 500],
+    "batch_points": ["--model", "mlp", "--epochs", 2, "--train-size", 2000, "--batch-size", 20, "--validation-size", 500],
+    "short_epoch": ["--model", "fast", "--train-size", 6000],
+}
+
+
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trainings(tmp_path_factory):
+    """Every training of `TRAININGS`, started at once (each CLI waits seconds on its worker's TensorFlow import,
+    mostly on one core: one after another they took three times that), keyed by case: `(runs_dir, code, stdout,
+    stderr)`. What each test asserts is the order and content of one CLI's output, never its speed."""
+    root = tmp_path_factory.mktemp("cli")
+    started = {case: cli("train", *flags, "--json", "--runs-dir", root / case / "runs") for case, flags in TRAININGS.items()}
+    return {case: (root / case / "runs", *finish(process)) for case, process in started.items()}
+
+
+@pytest.fixture(scope="module")
+def trained(trainings):
     """`python -m core train --model mlp --epochs 1 --train-size 500 --json` into a fresh runs directory."""
-    runs_dir = tmp_path_factory.mktemp("cli") / "runs"
-    code, stdout, stderr = finish(cli("train", "--model", "mlp", "--epochs", 1, "--train-size", 500, "--json",
-                                      "--runs-dir", runs_dir))
+    runs_dir, code, stdout, stderr = trainings["tiny"]
     assert code == 0, stderr[-3000:]
     return runs_dir, [json.loads(line) for line in stdout.splitlines()]
 
@@ -59,13 +74,12 @@ def test_train_json_prints_one_line_per_epoch_then_done(trained):
 BATCH_KEYS = {"event", "epoch", "fraction", "loss", "accuracy", "seconds", "samples", "step", "learning_rate"}
 
 
-def test_train_json_prints_batch_points_before_each_epoch(tmp_path):
+def test_train_json_prints_batch_points_before_each_epoch(trainings):
     """100 batches of 20 an epoch, 4 a call into TensorFlow (at least 21 calls an epoch): each epoch's first
     call always reports, and at least 20 calls in all.
 
     (The tiny run above trains its 5 batches in one call, so it has no batch lines.)"""
-    code, stdout, stderr = finish(cli("train", "--model", "mlp", "--epochs", 2, "--train-size", 2000, "--batch-size", 20,
-                                      "--validation-size", 500, "--json", "--runs-dir", tmp_path / "runs"))
+    _, code, stdout, stderr = trainings["batch_points"]
     assert code == 0, stderr[-3000:]
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert [line["event"] for line in lines if line["event"] != "batch"] == ["epoch", "epoch", "done"]
@@ -81,10 +95,9 @@ def test_train_json_prints_batch_points_before_each_epoch(tmp_path):
     assert [json.loads(line) for line in saved] == [line for line in lines if line["event"] == "batch"]
 
 
-def test_train_json_prints_at_least_20_batch_points_in_a_short_epoch(tmp_path):
+def test_train_json_prints_at_least_20_batch_points_in_a_short_epoch(trainings):
     """`fast` on 6,000 images: one epoch of 47 batches, a second or two; its curve still gets 20 points."""
-    code, stdout, stderr = finish(cli("train", "--model", "fast", "--train-size", 6000, "--json",
-                                      "--runs-dir", tmp_path / "runs"))
+    _, code, stdout, stderr = trainings["short_epoch"]
     assert code == 0, stderr[-3000:]
     lines = [json.loads(line) for line in stdout.splitlines()]
     assert [line["event"] for line in lines if line["event"] != "batch"] == ["epoch", "done"]

@@ -21,13 +21,56 @@ ROOT = Path(__file__).resolve().parents[1]
 ONEDNN_LINE = "oneDNN custom operations are on"
 
 
-def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+def start_python(code: str, **env: str) -> subprocess.Popen:
     environment = {**os.environ, **env}
     for name, value in env.items():
         if value is None:
             environment.pop(name)
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    stdout, stderr = process.communicate(timeout=300)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    return finish(start_python(code, **env))
+
+
+QUIET_IMPORT = """
+    import core
+    from core.jobs.quiet_tensorflow_start import import_tensorflow_quietly
+    import_tensorflow_quietly()
+    import tensorflow as tf
+    print("imported", tf.constant(2).numpy() * 21)
+"""
+LOUD_IMPORT = """
+    import core
+    from core.jobs.quiet_tensorflow_start import import_tensorflow_quietly
+    import_tensorflow_quietly()
+"""
+WORKER_WITHOUT_MNIST = """
+    from core.jobs.local_executor import LocalExecutor
+    executor = LocalExecutor(workers=1, warm_models=("fast", "lenet5"))
+    print("warm", executor.wait_until_warm(240))
+    executor.close()
+"""
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """The checks that import TensorFlow, each in its fresh process, started at once (one after another, each
+    waited seconds on its import): `{case: CompletedProcess}`, and the missing MNIST path of the last."""
+    missing = tmp_path_factory.mktemp("worker_start") / "typo" / "mnist.npz"
+    processes = {
+        "quiet": start_python(QUIET_IMPORT),
+        "loud": start_python(LOUD_IMPORT, TF_CPP_MIN_LOG_LEVEL="0"),
+        "no_mnist": start_python(WORKER_WITHOUT_MNIST, MNIST_PATH=str(missing), MNIST_LAB_WORKER_WARM_MODELS="fast,lenet5",
+                                 TF_CPP_MIN_LOG_LEVEL=None),
+    }
+    return {case: finish(process) for case, process in processes.items()}, missing
 
 
 def test_noise_is_absls_banner_and_info_lines_only():
@@ -56,38 +99,23 @@ def test_filter_passes_errors_warnings_and_python_output_in_order():
                              "python's own stderr\nno newline at the endafter the block\n"), result.stderr
 
 
-def test_importing_tensorflow_quietly_prints_none_of_its_start_up_lines():
-    quiet = run_python("""
-        import core
-        from core.jobs.quiet_tensorflow_start import import_tensorflow_quietly
-        import_tensorflow_quietly()
-        import tensorflow as tf
-        print("imported", tf.constant(2).numpy() * 21)
-    """)
+def test_importing_tensorflow_quietly_prints_none_of_its_start_up_lines(started):
+    quiet = started[0]["quiet"]
     assert quiet.returncode == 0 and quiet.stdout.strip() == "imported 42", quiet.stderr
     assert ONEDNN_LINE not in quiet.stderr and "absl::InitializeLog" not in quiet.stderr, quiet.stderr
 
 
-def test_with_tensorflows_info_lines_asked_for_they_all_show():
+def test_with_tensorflows_info_lines_asked_for_they_all_show(started):
     """TF_CPP_MIN_LOG_LEVEL=0: nothing is hidden, and the lines the filter drops are really printed (twice)."""
-    loud = run_python("""
-        import core
-        from core.jobs.quiet_tensorflow_start import import_tensorflow_quietly
-        import_tensorflow_quietly()
-    """, TF_CPP_MIN_LOG_LEVEL="0")
+    loud = started[0]["loud"]
     assert loud.returncode == 0, loud.stderr
     assert loud.stderr.count(ONEDNN_LINE) == 2 and loud.stderr.count("absl::InitializeLog") == 2, loud.stderr
 
 
-def test_a_worker_without_mnist_starts_quietly_and_says_so_in_one_line(tmp_path):
+def test_a_worker_without_mnist_starts_quietly_and_says_so_in_one_line(started):
     """The case that printed two tracebacks (one per preset warmed up) and TensorFlow's lines twice."""
-    missing = tmp_path / "typo" / "mnist.npz"
-    result = run_python("""
-        from core.jobs.local_executor import LocalExecutor
-        executor = LocalExecutor(workers=1, warm_models=("fast", "lenet5"))
-        print("warm", executor.wait_until_warm(240))
-        executor.close()
-    """, MNIST_PATH=str(missing), MNIST_LAB_WORKER_WARM_MODELS="fast,lenet5", TF_CPP_MIN_LOG_LEVEL=None)
+    results, missing = started
+    result = results["no_mnist"]
     assert result.returncode == 0 and result.stdout.strip() == "warm True", result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("mnist-lab worker "), result.stderr

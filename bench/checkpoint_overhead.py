@@ -48,6 +48,8 @@ def timed_run(config, mnist, runs_dir: Path, name: str, compiled_models) -> dict
     started = time.perf_counter()
     run = RecordedRun(config, runs_dir=runs_dir, name=name, mnist=mnist, compiled_models=compiled_models)
     writer_seconds, background_seconds = [], []
+    hook_seconds: list[float] = []
+    run.writer.log_histograms = timed(run.writer.log_histograms, hook_seconds)  # TensorBoard's, each epoch
     if run.checkpoints is not None:
         run.checkpoints.write = timed(run.checkpoints.write, writer_seconds)
         run.checkpoints._write_and_prune = timed(run.checkpoints._write_and_prune, background_seconds)
@@ -57,7 +59,7 @@ def timed_run(config, mnist, runs_dir: Path, name: str, compiled_models) -> dict
             ends.append(time.perf_counter())
             epoch_seconds.append(event.seconds)
     between = [later - earlier for earlier, later in zip(ends, ends[1:])]
-    return {"between": between, "epoch_seconds": epoch_seconds, "writer_seconds": writer_seconds,
+    return {"between": between, "epoch_seconds": epoch_seconds, "writer_seconds": writer_seconds, "hook_seconds": hook_seconds,
             "background_seconds": background_seconds, "ending_seconds": time.perf_counter() - ends[-1],
             "run_seconds": time.perf_counter() - started, "run": run}
 
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", help="zoo model (repeatable; default fast and lenet5)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per run (the first is not timed)")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each side, alternated: without, with, without, ...")
+    parser.add_argument("--repeats", type=int, default=4, help="runs of each side, alternated: without, with, without, ...")
     args = parser.parse_args(argv)
     models = args.model or ["fast", "lenet5"]
 
@@ -90,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         kept_epochs,
     )
 
+    # A run's map is written on a thread after it ends (core/runs/background_feature_files.py): it would overlap the
+    # next run's epochs here, and it is no part of what a checkpoint costs.
+    os.environ["MNIST_LAB_EMBEDDING_DIGITS"] = "0"
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average before: {os.getloadavg()}", flush=True)
     mnist = load_mnist()
     sizes = {}
@@ -110,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
             writer = [s for run in runs["with"] for s in run["writer_seconds"]]
             background = [s for run in runs["with"] for s in run["background_seconds"]]
             writer_share = sum(writer) / sum(s for run in runs["with"] for s in run["epoch_seconds"])
+            hooks = {side: sum(s for run in done for s in run["hook_seconds"] + run["writer_seconds"])
+                     / sum(s for run in done for s in run["epoch_seconds"]) for side, done in runs.items()}
+            # The ratio's noise: the standard error of each side's mean epoch, relative to the plain one.
+            noise = (statistics.stdev(between["without"]) ** 2 / len(between["without"])
+                     + statistics.stdev(between["with"]) ** 2 / len(between["with"])) ** 0.5 / plain \
+                if min(len(between["without"]), len(between["with"])) > 1 else float("nan")
             whole = {side: statistics.mean(run["run_seconds"] for run in done) for side, done in runs.items()}
             ending = {side: statistics.mean(run["ending_seconds"] for run in done) for side, done in runs.items()}
             checkpoints = runs_dir / f"{model}-with-0" / CHECKPOINTS_DIR
@@ -123,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model}: whole run (construction to its ending) {whole['without']:.2f} s without, {whole['with']:.2f} s "
                   f"with; last epoch's end -> ending {ending['without']:.2f} s without, {ending['with']:.2f} s with",
                   flush=True)
-            print(f"{model} checkpoint_overhead={checkpointed / plain - 1:.4f} writer_share={writer_share:.4f} "
-                  f"run_overhead={whole['with'] / whole['without'] - 1:.4f}", flush=True)
+            print(f"{model}: the training thread's checkpoint and TensorBoard histograms took "
+                  f"{hooks['with']:.2%} of the epochs' time with checkpoints, {hooks['without']:.2%} without; the side-by-side "
+                  f"ratio's standard error is {noise:.2%} (epochs: {', '.join(f'{s:.2f}' for s in between['without'])} "
+                  f"without; {', '.join(f'{s:.2f}' for s in between['with'])} with)", flush=True)
+            print(f"{model} checkpoint_overhead={checkpointed / plain - 1:.4f} (+/- {noise:.4f}) writer_share={writer_share:.4f} "
+                  f"hook_share={hooks['with'] - hooks['without']:.4f} run_overhead={whole['with'] / whole['without'] - 1:.4f}",
+                  flush=True)
     if "lenet5" in sizes:
         budget = preset_config("lenet5").checkpoint_budget_mb
         interval = checkpoint_interval(budget * MEGABYTE, sizes["lenet5"], 30)

@@ -377,10 +377,22 @@ def embedding_command(args: argparse.Namespace) -> int:
         features_and_logits = source_features_and_logits(source)
     except UnsupportedModel as error:
         raise RunError(f"{source.label} has no penultimate layer to map: {error}.") from None
-    seconds = write_feature_files(Path(source.path).parent, features_and_logits, load_mnist(args.mnist_path),
+    mnist = load_mnist(args.mnist_path)
+    seconds = write_feature_files(Path(source.path).parent, features_and_logits, mnist,
                                   map_digits=digits, method=args.method, prefix=feature_prefix(source))
     steps = ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
     print(f"wrote {feature_file(source, 'embedding.npz')} and {feature_file(source, 'novelty.npz')} ({steps})")
+    if not source.is_pretrained:
+        from core.runs.epoch_map_files import EPOCH_MAPS_FILE, compute_epoch_planes, numpy_checkpoint_features, write_epoch_maps
+
+        planes = compute_epoch_planes(args.runs_dir, source.run_name, numpy_checkpoint_features(args.runs_dir, source.run_name),
+                                      mnist, digits)
+        if planes is None:
+            feature_file(source, EPOCH_MAPS_FILE).unlink(missing_ok=True)  # one from before would not fit the new map
+        else:
+            seconds = write_epoch_maps(Path(source.path).parent, planes)
+            print(f"wrote {feature_file(source, EPOCH_MAPS_FILE)} (the map at {len(planes.planes) + 1} kept epochs, "
+                  f"{seconds['total']:.1f} s)")
     return 0
 
 

@@ -38,8 +38,12 @@ def fit_pca(features: np.ndarray, components: int = PCA_COMPONENTS) -> tuple[np.
     """
     features = np.asarray(features, dtype=np.float64)
     mean = features.mean(axis=0)
-    _, _, rows = np.linalg.svd(features - mean, full_matrices=False)
-    basis = rows[: min(components, *features.shape)].T
+    centred = features - mean
+    # The (d, d) scatter matrix's eigenvectors are the SVD's right singular vectors: one matmul and a small
+    # eigendecomposition instead of an SVD of the (n, d) matrix, whose many small BLAS calls each wait for the
+    # second core on a busy machine (bench/results/embedding_map.txt).
+    _, vectors = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+    basis = vectors[:, ::-1][:, : min(components, *features.shape)]
     signs = np.sign(basis[np.abs(basis).argmax(axis=0), np.arange(basis.shape[1])])
     return mean.astype(np.float32), (basis * np.where(signs == 0, 1.0, signs)).astype(np.float32)
 

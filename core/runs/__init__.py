@@ -11,7 +11,8 @@
 - `damaged_files.py`: a damaged file kept aside as `<name>.damaged-<time>`, never overwritten;
 - `pretrained.py`: the small model that ships with the project;
 - `model_sources.py`: every trained model a view can pick (the shipped one and each run's).
-- `feature_files.py`: a run's embedding map and digit statistics, written when it ends or on request.
+- `feature_files.py`: a run's embedding map and digit statistics, written when it ends or on request;
+- `epoch_map_files.py`: a run's map at each kept epoch (`embedding_epochs.npz`), from its checkpoints, after its map.
 
 May import: core.config, core.data, core.models, core.training, core.embedding, core.novelty.
 """

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from core.data.mnist import Mnist
@@ -42,13 +43,16 @@ class BackgroundFeatureFiles:
         features_and_logits: from `core.runs.feature_files.precomputed_features` (already computed).
         mnist: the dataset; map_digits: test digits on the map (as the features were computed for).
         extra_meta: more to record in the map's meta.
+        then: called on the same thread once the files are written (not when they failed): what needs the map
+            (the map at each kept epoch, `core.runs.epoch_map_files`); it reports its own failures.
     """
 
     def __init__(self, folder: str | os.PathLike, run_name: str, features_and_logits: FeaturesAndLogits, mnist: Mnist,
-                 map_digits: int, extra_meta: dict | None = None):
+                 map_digits: int, extra_meta: dict | None = None, then: Callable[[], None] | None = None):
         self.folder, self.run_name = Path(folder), run_name
         self.seconds: dict[str, float] | None = None
         self.error: str | None = None
+        self._then = then
         self._arguments = (features_and_logits, mnist, map_digits, extra_meta)
         self._thread = threading.Thread(target=self._write, name=f"feature-files-{run_name}", daemon=False)
         self._thread.start()
@@ -66,7 +70,9 @@ class BackgroundFeatureFiles:
                 self.error = f"{type(error).__name__}: {error}"
                 print(f"run {self.run_name}: no map or digit statistics ({self.error}); "
                       f"`python -m core embedding --run {self.run_name}` tries again", file=sys.stderr, flush=True)
-        self._arguments = None  # the features and the dataset go with the thread
+            if self.error is None and self._then is not None:
+                self._then()
+        self._arguments = self._then = None  # the features and the dataset go with the thread
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the files; True once the thread is done (written or failed), False if `timeout` passed first."""

@@ -81,6 +81,11 @@ def epoch_scrubber(source: ModelSource, key: str) -> tuple[int | None, list[int]
     return epoch, epochs
 
 
+def scrub_to(key: str, epoch: int) -> None:
+    """Have page `key`'s scrubber (e.g. `"errors"`) open at `epoch` at its next run, whatever run it shows."""
+    st.session_state[f"{key}_epoch_next"] = int(epoch)
+
+
 def _step(epochs: list[int], slider_key: str, playing_key: str, stepped_key: str, pending_key: str) -> None:
     """One tick of play: the next kept epoch, and a rerun of the page for it; at the last one, stop."""
     state = st.session_state

@@ -15,12 +15,14 @@ import streamlit as st
 from core.config.shown_text import markdown_text
 from core.data.mnist import DatasetError, load_mnist
 from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap, Placement
+from core.embedding.epoch_maps import EPOCH_MAPS_FILE, EpochMaps
 from core.figures.embedding_figure import VIEW_TITLES
 from core.figures.embedding_picture import MapPicture
 from core.figures.image_grid import tile
 from core.models.numpy_model_layers import UnsupportedModel
 from core.models.penultimate import FeaturesAndLogits, numpy_features_and_logits
 from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics, Verdict
+from core.runs.epoch_map_files import read_epoch_maps
 from core.runs.feature_files import feature_file, read_digit_statistics, read_embedding_map
 from core.runs.model_sources import ModelSource
 from core.runs.store import RunError
@@ -66,6 +68,22 @@ def map_picture_for(source: ModelSource) -> MapPicture:
         RunError: as `embedding_map_for`.
     """
     return _map_picture(source, file_stamp(feature_file(source, EMBEDDING_FILE)))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _epoch_maps(source: ModelSource, stamp: float) -> EpochMaps | None:
+    return read_epoch_maps(source)
+
+
+def epoch_maps_for(source: ModelSource) -> EpochMaps | None:
+    """The source's map through its kept epochs, shared and read-only; None when it has none.
+
+    Raises:
+        RunError: if its file cannot be read (the message names the command that computes it again).
+    """
+    if source.is_pretrained:
+        return None
+    return _epoch_maps(source, file_stamp(feature_file(source, EPOCH_MAPS_FILE)))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

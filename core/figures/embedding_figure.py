@@ -17,7 +17,8 @@ VIEW_TITLES = {"pca": "PCA (the two directions of most variance)", "umap": "UMAP
 
 def embedding_figure(coordinates: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, test_indices: np.ndarray,
                      view: str, drawing: tuple[float, float] | None = None, drawing_label: str = "",
-                     height: int = 560, hover: bool = True) -> go.Figure:
+                     height: int = 560, hover: bool = True,
+                     axis_ranges: tuple[tuple[float, float], tuple[float, float]] | None = None) -> go.Figure:
     """The map's digits, coloured by their true label, with the model's mistakes drawn over them.
 
     Each point's `customdata` is `[test index, true digit, predicted digit]`, so a page can read a
@@ -32,6 +33,8 @@ def embedding_figure(coordinates: np.ndarray, y_true: np.ndarray, y_pred: np.nda
         drawing_label: the drawing's hover text (e.g. its prediction).
         height: the figure's height in pixels.
         hover: False leaves hover text out (a lighter figure, for a page that redraws it often).
+        axis_ranges: `((x_min, x_max), (y_min, y_max))` to fix the axes at (the same for every epoch of a
+            scrubbed map); None lets plotly fit them to the points.
 
     Returns:
         A `plotly.graph_objects.Figure`.
@@ -68,6 +71,9 @@ def embedding_figure(coordinates: np.ndarray, y_true: np.ndarray, y_pred: np.nda
         yaxis={"title": {"text": "2", "font": {"size": 11}}, "showticklabels": False, "zeroline": False},
         clickmode="event+select", dragmode="pan",
     )
+    if axis_ranges is not None:
+        figure.update_xaxes(range=list(axis_ranges[0]))
+        figure.update_yaxes(range=list(axis_ranges[1]))
     return figure
 
 

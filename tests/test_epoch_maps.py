@@ -17,7 +17,8 @@ from core.config.train_config import preset_config
 from core.data.splits import to_model_input
 from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap
 from core.embedding.epoch_maps import (
-    EPOCH_MAPS_FILE, EpochMaps, EpochMapsFileError, align_to, alignment_order, build_epoch_maps, similarity_fit,
+    EPOCH_MAPS_FILE, EpochMaps, EpochMapsFileError, align_to, alignment_order, build_epoch_maps, principal_plane,
+    similarity_fit,
 )
 from core.models.penultimate import numpy_features_and_logits
 from core.runs.checkpoints import list_checkpoints, load_checkpoint_numpy_model, load_checkpoint_predictions
@@ -65,14 +66,14 @@ def test_epochs_are_aligned_outwards_from_the_anchor_and_a_sign_flip_is_undone()
         pca_mean=np.zeros(d, np.float32), pca_basis=np.eye(d, 2, dtype=np.float32), reduced=np.zeros((n, 2), np.float16),
         views={"pca": own_plane(features).astype(np.float32), "tsne": np.zeros((n, 2), np.float32)},
         train_indices=np.arange(3), train_labels=np.zeros(3, np.uint8), train_reduced=np.zeros((3, 2), np.float16))
-    flipped = -2.0 * features  # the same plane, its directions' signs the other way, twice the scale
-    maps = build_epoch_maps(embedding, 2, {1: flipped, 2: None}, {1: np.ones(n), 2: np.zeros(n)})
+    flipped = principal_plane(-2.0 * features)  # the same plane, its directions' signs the other way, twice the scale
+    maps = build_epoch_maps(embedding, 2, {1: flipped}, {1: np.ones(n)})
     np.testing.assert_allclose(maps.view_at("pca", 1), maps.view_at("pca", 2), atol=1e-4)
-    assert maps.predictions_at(1).tolist() == [1] * n
+    assert maps.predictions_at(1).tolist() == [1] * n and maps.predictions_at(2).tolist() == [0] * n  # the map's own
     with pytest.raises(ValueError, match="maps are for epochs 1, 2"):
         maps.view_at("pca", 7)
     with pytest.raises(ValueError, match="one row per map digit"):
-        build_epoch_maps(embedding, 2, {1: flipped[:5], 2: None}, {1: np.ones(n), 2: np.zeros(n)})
+        build_epoch_maps(embedding, 2, {1: flipped[:5]}, {1: np.ones(n)})
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +85,7 @@ def scrubbed_run(tmp_path_factory, mnist):
         patch.setenv(EMBEDDING_DIGITS_ENV, str(MAP_DIGITS))
         run = RecordedRun(config, runs_dir=runs_dir, name="scrubbed", mnist=mnist)
         events = list(run)
+    assert run.wait_for_feature_files(timeout=300) and run.feature_files.error is None
     assert events[-1].test_accuracy is not None
     assert list_checkpoints(runs_dir, "scrubbed") == [1, 2, 3]
     return runs_dir, run.writer.path
@@ -99,7 +101,7 @@ def test_a_run_with_checkpoints_writes_the_map_at_each_kept_epoch(scrubbed_run, 
     for epoch in (1, 2):
         _, probabilities = load_checkpoint_predictions(runs_dir, "scrubbed", epoch)
         np.testing.assert_array_equal(maps.predictions_at(epoch), probabilities[maps.indices].argmax(axis=1))
-    assert set(maps.meta["seconds"]) >= {"features", "pca", "total"}
+    assert set(maps.meta["seconds"]) >= {"features", "pca", "align", "total"}
 
     images = to_model_input(mnist.x_test[maps.indices])
     for epoch in (1, 2):

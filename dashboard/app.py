@@ -36,6 +36,7 @@ import pandas  # noqa: E402,F401  (imported here, once, before training threads 
 from dashboard.address_bar import sync_address_bar  # noqa: E402
 from dashboard.shared_jobs import shared_jobs, visitor_is_here  # noqa: E402
 from dashboard.page_scripts import close_sidebar_after_a_pick, reserve_script_box  # noqa: E402
+from dashboard.server_profile import profile_if_asked  # noqa: E402
 from dashboard.visitor import sharing_rules, teacher_sign_in  # noqa: E402
 
 reserve_script_box()  # a new visitor's cookie script goes in it: the page's elements sit where they sit in later runs
@@ -43,6 +44,7 @@ close_sidebar_after_a_pick()  # Streamlit does it only where the browser's user 
 rules = sharing_rules()  # a wrong setting stops here, on every page, with a message naming it
 jobs = shared_jobs()  # the first page view starts the training workers warming up, before anyone presses Start
 visitor_is_here()
+profile_if_asked()  # only where MNIST_LAB_PROFILE_FILE is set (a benchmark's server)
 
 if rules.heartbeat_seconds:  # a shared server: an open tab says "still here", so its queued training keeps its place
     @st.fragment(run_every=rules.heartbeat_seconds)

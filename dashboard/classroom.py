@@ -3,6 +3,10 @@
 The class is the teacher's on a hosted server (signed in from the sidebar), and the one user's on a
 local one (who owns everything there anyway). Every teacher action checks again when it is done,
 not only when its button was drawn (`core.classroom.class_ledger.NotTeacherError`).
+
+The board itself (the session's runs, their ranks, the cards' and the leaderboard's HTML) is the same
+for every visitor: it is made once for all the open pages (`class_view`,
+`core.classroom.class_view.SharedClassView`), not once per page per refresh.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ import streamlit as st
 
 from core.classroom.challenge import check_fit
 from core.classroom.class_ledger import ClassLedger, ClassState
-from core.classroom.class_runs import class_runs
+from core.classroom.class_view import ClassView, SharedClassView
 from core.classroom.display_names import MAX_NAME_CHARACTERS, DisplayNameError
-from core.classroom.leaderboard import Standing, standings, visitor_rank
+from core.classroom.leaderboard import visitor_rank
 from core.config.shown_text import markdown_text
 from core.runs.store import resolve_runs_dir
 from dashboard.shared_jobs import shared_jobs
@@ -33,9 +37,17 @@ def runs_the_class() -> bool:
     return sharing_rules().may_manage(None, visitor_id(), is_teacher())
 
 
-def class_standings(state: ClassState) -> list[Standing]:
-    """The session's runs (live ones from the queue) with their ranks under the challenge."""
-    return standings(class_runs(state, resolve_runs_dir(), shared_jobs().active_states()), state.challenge)
+@st.cache_resource(show_spinner=False)
+def _class_views() -> SharedClassView:
+    """The one board of this server, shared by its sessions."""
+    return SharedClassView()
+
+
+def class_view() -> ClassView:
+    """The board: the session's runs (live ones from the queue) with their ranks under the challenge, and
+    their cards; made again when `class.json` changed, when the queue changed (at most once a second), and
+    every 10 s."""
+    return _class_views().get(class_ledger(), shared_jobs())
 
 
 def save_name() -> None:
@@ -73,7 +85,7 @@ def challenge_note(config) -> None:
     if state.challenge is None or state.session_id is None:
         return
     fit = check_fit(state.challenge, config) if config is not None else None
-    rank, ranked = visitor_rank(class_standings(state), visitor_id())
+    rank, ranked = visitor_rank(class_view().table, visitor_id())
     text = f"**Class challenge:** {state.challenge.describe()}"
     if fit is not None:
         text += f" {fit.message}"

@@ -112,10 +112,11 @@ def _where(frame) -> str:
 
 
 def _idle(where: str) -> bool:
-    """A thread waiting (a lock, a select, a sleep) uses no CPU: not counted."""
+    """A thread waiting (a lock, a select, a sleep) uses no CPU: not counted. A sleep in C shows as the Python
+    line that called it, so the known sleepers are named."""
     return any(word in where for word in ("threading.py:wait", "selectors.py:select", "threading.py:_wait_for_tstate_lock",
                                           "queues.py:get", "connection.py:_poll", "connection.py:_recv", "base_events.py:_run_once",
-                                          "server_profile.py"))
+                                          "server_profile.py", "polling_path_watcher.py:task", "training_jobs.py:warm"))
 
 
 def _process_cpu_seconds() -> float:

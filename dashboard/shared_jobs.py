@@ -10,9 +10,15 @@ waiting job whose visitor closed their last tab leaves the queue within a minute
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import streamlit as st
 
 from core.classroom.class_ledger import ClassLedger
+from core.config.train_config import TrainConfig
+from core.jobs.queue_estimate import estimated_starts, queue_shape
+from core.jobs.shared_snapshot import SharedSnapshot
 from core.jobs.training_jobs import TrainingJobs
 from core.runs.store import resolve_runs_dir
 from dashboard.live_sessions import live_sessions, note_this_session
@@ -32,6 +38,35 @@ def shared_jobs() -> TrainingJobs:
                         on_run_started=_list_in_class)
     jobs.warm_up_soon()  # never in the way of this first page view's paint
     return jobs
+
+
+QUEUE_ESTIMATE_MAX_AGE_SECONDS = 1.0  # the queue's waiting times are played forward at most once a second
+
+
+@st.cache_resource(show_spinner=False)
+def _queue_starts() -> SharedSnapshot[tuple[float, dict[str, float]]]:
+    return SharedSnapshot(max_age_seconds=QUEUE_ESTIMATE_MAX_AGE_SECONDS)
+
+
+def queue_starts(epoch_seconds: Callable[[TrainConfig], float]) -> dict[str, float]:
+    """Seconds until each queued job of the server is expected to start (`core.jobs.queue_estimate`),
+    played forward once for every page that shows a place in the queue: again when a job joins, moves
+    up, starts, finishes an epoch or ends, and at least once a second.
+
+    Args:
+        epoch_seconds: a config's expected seconds per epoch.
+    """
+    jobs = shared_jobs()
+    active = jobs.active_states()
+
+    def make() -> tuple[float, dict[str, float]]:
+        now = time.time()
+        return now, estimated_starts(active, jobs.max_concurrent, epoch_seconds, now=now,
+                                     max_job_seconds=jobs.rules.max_job_seconds)
+
+    made_at, starts = _queue_starts().get(queue_shape(active), make)
+    waited = time.time() - made_at
+    return {job_id: max(0.0, seconds - waited) for job_id, seconds in starts.items()}
 
 
 def visitor_is_here() -> None:

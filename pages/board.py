@@ -6,16 +6,16 @@ import time
 import streamlit as st
 
 from core.classroom.challenge import KINDS, Challenge, ChallengeError
-from core.classroom.board_html import board_html, leaderboard_html
 from core.classroom.class_ledger import NotTeacherError
 from core.classroom.leaderboard import visitor_rank
 from core.config.shown_text import markdown_text
 from core.classroom.results_csv import results_csv
-from dashboard.classroom import class_ledger, class_standings, name_answer, name_form, runs_the_class
+from dashboard.classroom import class_ledger, class_view, name_answer, name_form, runs_the_class
 from dashboard.shared_jobs import shared_jobs
 from dashboard.visitor import visitor_id
 
 REFRESH_SECONDS = 2.0  # the cards and the leaderboard redraw this often; the rest of the page stays
+STATUS_REFRESH_SECONDS = 5.0  # the class's state line: changed only by the teacher, at once on the teacher's own screen
 ANSWER_KEY = "board_answer"  # session state: what the last teacher action said
 
 
@@ -103,20 +103,21 @@ def teacher_controls(state) -> None:
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_board() -> None:
-    """The cards and the leaderboard, redrawn every `REFRESH_SECONDS` from the ledger and the queue."""
-    state = class_ledger().state()
+    """The cards and the leaderboard, redrawn every `REFRESH_SECONDS` from the board every page shares
+    (`dashboard.classroom.class_view`: made once for all the open pages, not once per page)."""
+    view = class_view()
+    state, table = view.state, view.table
     if state.session_id is None:
         return
-    table = class_standings(state)
     cards, leaders = st.columns([3, 1], gap="small")
     with cards:
         if table:
-            st.html(board_html(table, state))
+            st.html(view.cards_html)
         else:
             st.caption("No training in this class yet: each one started from the Train page appears here as a card.")
     with leaders:
         st.markdown("**Leaderboard**")
-        st.html(leaderboard_html(table, state))
+        st.html(view.leaderboard_html)
         if runs_the_class():  # made afresh at each refresh: the download holds the runs finished by then
             st.download_button("Results (CSV)", data=results_csv(table, state), file_name="class_results.csv",
                                mime="text/csv", key="board_download", icon=":material/download:", on_click="ignore")
@@ -125,7 +126,7 @@ def live_board() -> None:
             st.caption(f"Your best run: #{rank} of {ranked}." if rank else "None of your runs is ranked yet.")
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
+@st.fragment(run_every=STATUS_REFRESH_SECONDS)
 def live_status() -> None:
     """The class's state and challenge in one line, kept current (the teacher may change them from another screen)."""
     state = class_ledger().state()

@@ -24,13 +24,13 @@ from core.config.train_form import (
     WRITE_UP_MODELS, is_write_up, query_for, usual_learning_rate, values_from_query, write_up_note, write_up_values,
 )
 from core.jobs.memory_cap import memory_refusal
-from core.jobs.queue_estimate import estimated_starts
+from core.jobs.poll_pace import POLL_SECONDS, QUEUED_POLL_SECONDS, QUICK_POLL_SECONDS, poll_seconds
 from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import JobState, QueueFullError
 from core.config.zoo import MODEL_NAMES, SPECS, menu_label
 from dashboard.address_bar import is_stale_echo, remember_sent
 from dashboard.classroom import challenge_note
-from dashboard.shared_jobs import shared_jobs, visitor_is_here
+from dashboard.shared_jobs import queue_starts, shared_jobs, visitor_is_here
 from dashboard.visitor import may_manage, sharing_rules, visitor_id
 
 PAGES = Path(__file__).resolve().parent
@@ -38,8 +38,6 @@ JOB_KEY = "train_job"  # session state: the id of this session's latest training
 START_PROBLEM_KEY = "train_start_problem"  # session state: why the last Start was refused
 FORK_KEY = "train_fork"  # session state: (run, epoch) the form's next Start forks from
 FORK_REQUEST_KEY = "train_fork_request"  # session state: (run, epoch), set by the Runs page's Fork button
-POLL_SECONDS = 1.0
-QUICK_POLL_SECONDS = 0.25
 QUICK_POLL_GRACE_SECONDS = 3.0  # a job's first seconds stay on the quick pace: no page rerun as its first percent lands
 SMOOTHING_KEY, LIVE_RATE_KEY = "train_smoothing", "train_live_learning_rate"
 LIVE_RATE_ANSWER_KEY = "train_live_learning_rate_answer"  # session state: (accepted, what the last Set said)
@@ -285,9 +283,7 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
         jobs = shared_jobs()
         if state.queue_position is not None:
             runs = saved_runs(str(resolve_runs_dir()))
-            starts = estimated_starts(jobs.active_states(), jobs.max_concurrent, lambda c: estimate_epoch(c, runs).seconds,
-                                      max_job_seconds=jobs.rules.max_job_seconds)
-            starts_in = starts.get(state.job_id)
+            starts_in = queue_starts(lambda c: estimate_epoch(c, runs).seconds).get(state.job_id)
         report = describe_progress(state, epoch_seconds, starts_in)
         st.progress(report.fraction, text=report.text)
         if state.paused and jobs.rules.max_pause_minutes is not None:  # a pause holds a worker others may wait for
@@ -313,27 +309,23 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
                        "(0 = raw). The raw points stay, faint, underneath.")
 
 
-def awaiting_change(state: JobState) -> bool:
-    """Queued, starting (no point yet) or scoring after its last epoch: the next change comes soon."""
-    return not (state.points or state.epochs) or len(state.epochs) >= state.config.epochs
-
-
-def follow_job(job_id: str, epoch_seconds: float | None, quick: bool) -> None:
+def follow_job(job_id: str, epoch_seconds: float | None, every: float) -> None:
     """Redraw the job from the shared queue; the whole page reruns when it ends or changes pace."""
     jobs = shared_jobs()
     visitor_is_here()  # a visitor watching their queued job is here
     state = jobs.get(job_id)
-    if state is None or state.finished or (awaiting_change(state) and not quick):
-        st.rerun()  # the whole page: show the ending and enable Start again, or poll quickly
+    if state is None or state.finished or poll_seconds(state) < every:
+        st.rerun()  # the whole page: show the ending and enable Start again, or poll more often
     show_job(state, epoch_seconds)
-    if quick and not awaiting_change(state) and time.time() - (state.started or time.time()) > QUICK_POLL_GRACE_SECONDS:
+    in_grace = every == QUICK_POLL_SECONDS and time.time() - (state.started or time.time()) <= QUICK_POLL_GRACE_SECONDS
+    if poll_seconds(state) > every and not in_grace:
         st.rerun()  # training is under way and its first points are shown: back to the 1 s pace
 
 
-# Redrawn every second while the job trains; every quarter second while the first percent or the
-# ending is awaited, so each shows within a second of happening. Training never waits on either.
-live_job = st.fragment(follow_job, run_every=POLL_SECONDS)
-live_job_quick = st.fragment(follow_job, run_every=QUICK_POLL_SECONDS)
+# Redrawn at the job's pace (`core/jobs/poll_pace.py`): every second while it trains; every quarter second
+# while its start, its first percent or its ending is awaited, so each shows within a second of happening;
+# every two seconds while it waits behind others. Training never waits on any of them.
+live_job = {every: st.fragment(follow_job, run_every=every) for every in (QUICK_POLL_SECONDS, POLL_SECONDS, QUEUED_POLL_SECONDS)}
 
 
 jobs = shared_jobs()
@@ -486,7 +478,6 @@ with job_column:
         epoch_seconds = estimate_epoch(state.config, saved_runs(str(resolve_runs_dir()))).seconds
         if state.finished:
             show_job(state, epoch_seconds)
-        elif awaiting_change(state):
-            live_job_quick(state.job_id, epoch_seconds, quick=True)
         else:
-            live_job(state.job_id, epoch_seconds, quick=False)
+            every = poll_seconds(state)
+            live_job[every](state.job_id, epoch_seconds, every)

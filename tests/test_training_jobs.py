@@ -25,7 +25,9 @@ def test_cap_queue_positions_and_stopping(jobs_on_the_warm_worker, tmp_runs_dir)
     # A would train for a long while (60 epochs); it is stopped after its first.
     long = preset_config("mlp", epochs=60, train_size=1000, validation_size=100, batch_size=20)
     short = preset_config("mlp", epochs=1, train_size=200, validation_size=100, batch_size=50)
+    before = jobs.version
     a, b, c = jobs.submit(long, name="job-a"), jobs.submit(short, name="job-b"), jobs.submit(short, name="job-c")
+    assert jobs.version > before  # a page polling the queue sees that it changed
 
     wait_until(lambda: jobs.get(a).status == RUNNING, "job A to start")
     assert (jobs.get(b).status, jobs.get(b).queue_position) == (QUEUED, 1)
@@ -52,6 +54,8 @@ def test_cap_queue_positions_and_stopping(jobs_on_the_warm_worker, tmp_runs_dir)
     assert done_b.started >= stopped_a.ended  # B waited for A's slot
     assert jobs.peak_running == 1 and jobs.active_count() == (0, 0)
     assert sorted(p.name for p in tmp_runs_dir.iterdir()) == ["job-a", "job-b"]
+    settled = jobs.version  # nothing runs any more: reading the queue changes nothing
+    assert [jobs.get(job).status for job in (a, b, c)] == [STOPPED, COMPLETED, STOPPED] and jobs.version == settled
 
 
 def test_a_job_that_cannot_load_mnist_fails_with_a_clear_reason(tmp_runs_dir, tmp_path):
@@ -110,7 +114,8 @@ def test_a_queue_closed_before_its_warm_up_starts_no_workers(tmp_runs_dir):
     jobs.close()
     time.sleep(1.0)  # well past the delay: a warm-up that ignored close() has started its workers by now
     assert jobs._executor is None
-    assert set(multiprocessing.active_children()) == before
+    # No new process; an earlier test's worker may have ended meanwhile (fewer is fine).
+    assert not set(multiprocessing.active_children()) - before
 
 
 def test_a_warm_up_that_fails_is_logged_and_the_first_training_says_why(tmp_runs_dir, monkeypatch, caplog):

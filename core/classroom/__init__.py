@@ -8,6 +8,7 @@
 - `leaderboard.py`: the class's runs ranked under the challenge, ties broken by the time they finished;
 - `class_runs.py`: each training of the session as the board shows it (from its run folder, or the queue);
 - `board_html.py`: the board's cards as one block of HTML, with inline SVG sparklines;
+- `class_view.py`: the board every open page shows, made once for all of them (not once per page and refresh);
 - `results_csv.py`: the session's results as CSV for the teacher.
 
 May import: core.config, core.models, core.training, core.runs, core.jobs.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,10 @@ from core.runs.store import RunError, delete_run, resolve_runs_dir, run_path
 
 CLASS_FILE = "class.json"
 MAX_RUNS_PER_SESSION = 2_000  # a session beyond this stops listing new runs (a class of 40 makes a few hundred)
+
+
+_read: dict[Path, tuple[tuple, "ClassState"]] = {}  # class.json → (its stamp, the state read from it)
+_read_lock = threading.Lock()
 
 
 class NotTeacherError(PermissionError):
@@ -120,9 +125,28 @@ class ClassLedger:
     def path(self) -> Path:
         return self.runs_dir / CLASS_FILE
 
+    def stamp(self) -> tuple | None:
+        """What changes whenever `class.json` is written (it is replaced whole, so its inode changes too);
+        None when there is no file."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
+
     def state(self) -> ClassState:
-        """The class as the file holds it now."""
-        return _state(read_ledger(self.path))
+        """The class as the file holds it now: read and parsed again only when the file changed (every open
+        page of a class asks for it at each refresh). The state is shared: never change what it holds."""
+        stamp = self.stamp()  # before reading: what is read is at least this new
+        with _read_lock:
+            cached = _read.get(self.path)
+        if stamp is not None and cached is not None and cached[0] == stamp:
+            return cached[1]
+        state = _state(read_ledger(self.path))
+        if stamp is not None:
+            with _read_lock:
+                _read[self.path] = (stamp, state)
+        return state
 
     def _change(self, change) -> None:
         update_ledger(self.path, change)

@@ -11,6 +11,8 @@
   keyed by a secret in the runs directory, that Sign out revokes everywhere;
 - `memory_cap.py`: the memory cap per training: its setting, the refusal before Start, a stop's words;
 - `queue_estimate.py`, `job_progress.py`: when a queued job starts, a job's progress in words;
+- `poll_pace.py`: how often a page redraws the job it follows (quick when a change is due, slow in the queue);
+- `shared_snapshot.py`: a value every session of a server shares, made again only when its source changed;
 - `search_space.py`, `sweep.py`, `sweep_jobs.py`, `sweep_estimate.py`: Optuna sweeps over any executor, the
   dashboard's background sweeps, and how long one may take.
 

@@ -45,6 +45,12 @@ def remaining_seconds(state: JobState, epoch_seconds: float, now: float, max_job
     return max(MIN_REMAINING_SECONDS, left)
 
 
+def queue_shape(states: Sequence[JobState]) -> tuple:
+    """What `estimated_starts` depends on besides the clock and a running epoch's progress: each job's id,
+    status, place and finished epochs. Equal shapes a second apart give nearly equal estimates."""
+    return tuple((s.job_id, s.status, s.queue_position, len(s.epochs), s.started) for s in states)
+
+
 def estimated_starts(states: Sequence[JobState], slots: int, epoch_seconds: Callable[[TrainConfig], float],
                      now: float | None = None, max_job_seconds: float | None = None) -> dict[str, float]:
     """Seconds from `now` until each queued job is expected to start.

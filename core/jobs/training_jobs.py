@@ -139,6 +139,7 @@ class TrainingJobs:
         self._watcher: threading.Thread | None = None
         self._stop_watching = threading.Event()  # `close()`: the visitors watcher ends
         self.peak_running = 0  # the most ever running at once (for tests and benchmarks)
+        self._version = 0  # counts every change of a job's state (`version`)
 
     def warm_up(self) -> Executor:
         """Make the executor now (local workers start importing TensorFlow), not at the first Start.
@@ -231,8 +232,8 @@ class TrainingJobs:
                 self._last_seen[owner] = time.monotonic()
                 if self._live_visitors is not None:
                     self._last_live[owner] = time.monotonic()  # pressing Start, on a live page
-            self._states[job_id] = JobState(job_id, config, owner=owner, fork_from=fork_from,
-                                            resumes=name if resume else None, first_epoch=first_epoch)
+            self._put(job_id, JobState(job_id, config, owner=owner, fork_from=fork_from,
+                                       resumes=name if resume else None, first_epoch=first_epoch))
             self._waiting.append(job_id)
             self._renumber_queue()
             self._start_watcher()
@@ -274,6 +275,18 @@ class TrainingJobs:
         for job_id in waiting:
             self.stop(job_id)
         return len(waiting)
+
+    @property
+    def version(self) -> int:
+        """A number that changes whenever any job's state changes (queued, moved up, a point, an epoch, the
+        end...): a page that polls the queue compares it with the one it drew from before redoing any work."""
+        with self._lock:
+            return self._version
+
+    def _put(self, job_id: str, state: JobState) -> None:
+        """Set a job's state (lock held) and count the change."""
+        self._states[job_id] = state
+        self._version += 1
 
     def get(self, job_id: str) -> JobState | None:
         with self._lock:
@@ -334,7 +347,7 @@ class TrainingJobs:
             handle = self._runs.get(job_id)
             if state is None or state.status != RUNNING or handle is None or job_id in self._stop_requested:
                 return
-            self._states[job_id] = replace(state, **changes)
+            self._put(job_id, replace(state, **changes))
             self._lock.notify_all()
         handle.send(command)
 
@@ -361,12 +374,13 @@ class TrainingJobs:
 
     def _update(self, job_id: str, **changes) -> None:
         with self._lock:
-            self._states[job_id] = replace(self._states[job_id], **changes)
+            self._put(job_id, replace(self._states[job_id], **changes))
             self._lock.notify_all()
 
     def _renumber_queue(self) -> None:
         for position, waiting_id in enumerate(self._waiting, start=1):
-            self._states[waiting_id] = replace(self._states[waiting_id], queue_position=position)
+            if self._states[waiting_id].queue_position != position:
+                self._put(waiting_id, replace(self._states[waiting_id], queue_position=position))
 
     def _visitor_gone(self, job_id: str) -> bool:
         """No page view (or heartbeat) from the job's visitor for the abandonment limit (lock held)."""
@@ -481,7 +495,7 @@ class TrainingJobs:
                     self._running.add(job_id)
                     self.peak_running = max(self.peak_running, len(self._running))
                     self._renumber_queue()
-                    self._states[job_id] = replace(self._states[job_id], status=RUNNING, queue_position=None, started=time.time())
+                    self._put(job_id, replace(self._states[job_id], status=RUNNING, queue_position=None, started=time.time()))
                     self._lock.notify_all()
                     return None
                 self._lock.wait(self._check_seconds() if self._watcher is not None else None)
@@ -546,13 +560,13 @@ class TrainingJobs:
             if isinstance(event, Progress):
                 with self._lock:
                     state = self._states[job_id]
-                    self._states[job_id] = replace(state, progress=event, points=add_point(state.points, event))
+                    self._put(job_id, replace(state, progress=event, points=add_point(state.points, event)))
                     self._lock.notify_all()
             elif isinstance(event, LearningRateChanged):
                 with self._lock:
                     state = self._states[job_id]
-                    self._states[job_id] = replace(state, learning_rate=event.learning_rate,
-                                                   learning_rate_changes=state.learning_rate_changes + (event,))
+                    self._put(job_id, replace(state, learning_rate=event.learning_rate,
+                                              learning_rate_changes=state.learning_rate_changes + (event,)))
                     self._lock.notify_all()
             elif isinstance(event, EpochEnd):
                 epochs.append(event)
@@ -568,3 +582,4 @@ class TrainingJobs:
             finished = sorted((s for s in self._states.values() if s.finished), key=lambda s: s.ended or 0.0)
             for state in finished[: max(0, len(finished) - FINISHED_JOBS_KEPT)]:
                 del self._states[state.job_id]
+                self._version += 1

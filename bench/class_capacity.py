@@ -15,7 +15,8 @@ Driven one action at a time, so each visitor acts every few seconds (a human pac
 class takes at least `HUMAN_PACE_SECONDS`) while the others' pages stay open, their fragments polling:
 
 1. each opens the Train page with a tiny training (mlp, 300 images, one epoch, its own seed);
-2. each presses Start: its job is queued (or refused: the queue holds `MAX_QUEUED` waiting);
+2. each presses Start, one every `START_EVERY_SECONDS`: its job is queued (or refused: the queue holds
+   `MAX_QUEUED` waiting);
 3. until every accepted training has ended (or `--minutes`): each in turn goes to the Board and
    back to Train through the sidebar (Streamlit's navigation, no reload);
 4. the trainings' order of start is compared with the order of the Starts.
@@ -73,6 +74,7 @@ CONTEXTS_PER_BROWSER = 10
 STARTED = re.compile(r"Waiting in the queue|trainings are already waiting|completed: |Test accuracy")  # or its Stop button
 ACTION_TIMEOUT_MS = 60_000
 HUMAN_PACE_SECONDS = 5.0  # a visitor acts at most this often
+START_EVERY_SECONDS = 1.5  # the class presses Start one after another, forty within a minute
 
 
 def rss(pid: int) -> int:
@@ -234,7 +236,9 @@ def chromium_crowd(server: LiveServer, runs_dir: Path, visitors: int, minutes: f
         for visitor in crowd:
             crowd_result.opened.append(timed(lambda: (visitor.goto(server, "train", f"{TINY}&seed={visitor.index}"),
                                                       wait_idle(visitor.page))))
+        starts_began = time.monotonic()
         for visitor in crowd:
+            time.sleep(max(0.0, starts_began + visitor.index * START_EVERY_SECONDS - time.monotonic()))
             button = visitor.page.locator(".st-key-train_start").get_by_role("button", name="Start training")
             took = timed(lambda: (button.click(timeout=ACTION_TIMEOUT_MS),
                                   visitor.page.locator(".st-key-train_stop").or_(visitor.page.get_by_text(STARTED))
@@ -298,7 +302,9 @@ async def websocket_crowd(server: LiveServer, runs_dir: Path, visitors: int, min
                                    lambda run: None if "train_start" in run.button_keys else "Train drew no Start button")
             if took is not None:
                 crowd_result.opened.append(took)
+        starts_began = time.monotonic()
         for index, session in enumerate(crowd):
+            await asyncio.sleep(max(0.0, starts_began + index * START_EVERY_SECONDS - time.monotonic()))
             try:
                 run = await session.click("train_start", ACTION_TIMEOUT_MS / 1000)
             except (SessionError, asyncio.TimeoutError) as error:

@@ -121,9 +121,14 @@ class StreamlitSession:
         started_before = self._runs_started
         sent = time.perf_counter()
         await self._send_rerun(page_hash=page_hash, page_name=page_name, trigger=trigger)
-        async with self._finished:
-            await asyncio.wait_for(self._finished.wait_for(
-                lambda: self.closed_by_server or self.exceptions or self._last_finished[0] > started_before), timeout)
+        try:
+            async with self._finished:
+                await asyncio.wait_for(self._finished.wait_for(
+                    lambda: self.closed_by_server or self.exceptions or self._last_finished[0] > started_before), timeout)
+        except asyncio.TimeoutError:
+            raise SessionError(f"no whole run finished within {timeout:g} s of the request (whole runs started since: "
+                               f"{self._runs_started - started_before}, fragment runs finished so far: "
+                               f"{self.fragment_ticks})") from None
         if self.closed_by_server:
             raise SessionError("the server closed the session's websocket")
         if self.exceptions:

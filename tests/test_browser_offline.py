@@ -98,24 +98,18 @@ def test_the_old_config_made_the_server_look_up_its_external_ip_and_the_watch_ca
     assert EXTERNAL_IP_WARNING in log  # the lookup was refused, as on a machine without internet
 
 
-def test_the_server_starts_without_asking_anything_outside(tmp_path):
-    server, watch_log = watched_server(tmp_path, "offline-start")
-    try:
-        log = server.start().wait_for_banner()
-        pid = server.pid
-    finally:
-        server.stop()
-    assert f"URL: http://localhost:{server.port}" in log
-    assert EXTERNAL_IP_WARNING not in log
-    assert [entry["pid"] for entry in logged_calls(watch_log) if entry["event"] == "watch.start"] == [pid]
-    assert outside_calls(watch_log) == []
-
-
-def test_a_page_view_a_worker_start_and_a_training_ask_nothing_outside(tmp_path):
+def test_the_server_starts_and_a_page_view_a_worker_start_and_a_training_ask_nothing_outside(tmp_path):
+    """The start-up alone (its banner, the server the only process watched), then the page views and the
+    training on the same server (one server: the start-up's checks were a test of their own, on a server of
+    their own, before)."""
     require_chromium()
     server, watch_log = watched_server(tmp_path, "offline-train")
     try:
-        server.start()
+        banner = server.start().wait_for_banner()
+        assert f"URL: http://localhost:{server.port}" in banner and EXTERNAL_IP_WARNING not in banner
+        # Started, nothing viewed yet: the server is the one watched process, and it asked nothing outside.
+        assert [entry["pid"] for entry in logged_calls(watch_log) if entry["event"] == "watch.start"] == [server.pid]
+        assert outside_calls(watch_log) == []
         with chromium() as browser:
             page = new_page(browser)
             open_view(page, server)  # Data: MNIST's overview, read on the server

@@ -12,6 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 from pathlib import Path
 
+import pytest
+
 from core.config.train_form import default_values
 from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle
 
@@ -22,8 +24,15 @@ STORM_SECONDS = 8
 STROKE_TIMEOUT_S = 30.0  # liveness, not speed: the bench holds strokes to 1 s
 
 
-def test_a_rerun_storm_leaves_the_server_answering_and_every_stroke_predicted(tmp_path):
-    with running_server(tmp_path / "runs", fresh_log("storm")) as server, chromium() as browser:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for both tests: each uses sessions of its own (fresh browser contexts)."""
+    with running_server(tmp_path_factory.mktemp("storm") / "runs", fresh_log("storm")) as live:
+        yield live
+
+
+def test_a_rerun_storm_leaves_the_server_answering_and_every_stroke_predicted(server):
+    with chromium() as browser:
         drawer, clicker = new_page(browser), new_page(browser)
         open_view(drawer, server, "draw")
         drawer.locator("div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas").first.wait_for(state="visible")
@@ -77,11 +86,11 @@ def wait_address_bar_equal_to_form(page, timeout_ms: int = 15_000) -> None:
         raise AssertionError(f"the address bar stayed behind the form: input {shown}, URL {page.url}") from None
 
 
-def test_thirty_fast_clicks_on_plus_end_with_the_input_and_the_address_bar_both_30_up(tmp_path):
+def test_thirty_fast_clicks_on_plus_end_with_the_input_and_the_address_bar_both_30_up(server):
     """Each click asks for a rerun; the browser's copy of the query string lags the address bar by a moment,
     so some reruns carry the one before. None of them may undo a click."""
     usual = default_values("mlp")["epochs"]
-    with running_server(tmp_path / "runs", fresh_log("plus30")) as server, chromium() as browser:
+    with chromium() as browser:
         page = new_page(browser)
         open_view(page, server, "train", "model=mlp")
         wait_idle(page)

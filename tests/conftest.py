@@ -111,7 +111,16 @@ def pytest_collection_modifyitems(config, items):
         export_venv.start()
 
 
+def pytest_configure(config):
+    """The browser tests share one Chromium for the session (each still closes the sessions it opened)."""
+    import live_server
+
+    live_server.share_one_browser()
+
+
 def pytest_sessionfinish(session, exitstatus):
+    if "live_server" in sys.modules:
+        sys.modules["live_server"].close_shared_browser()
     if "ray_checks" in sys.modules:
         sys.modules["ray_checks"].stop()
     if "export_venv" in sys.modules:

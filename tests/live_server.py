@@ -176,18 +176,68 @@ def running_server(runs_dir: Path, log_path: Path, extra_env: dict[str, str] | N
         server.stop()
 
 
+_shared_browser: dict | None = None  # {"playwright", "browser"} once `share_one_browser()` was called
+
+
+def share_one_browser() -> None:
+    """From now on `chromium()` hands out one Chromium for the whole process, launched at first use
+    (tests/conftest.py calls this for the test session: launching one costs a second or more on a loaded
+    2-core box, and the browser files used to launch thirty). Each `with chromium()` still ends with
+    what it made: the browser contexts (sessions, cookies, pages) opened inside it are closed at its exit.
+    `close_shared_browser()` ends it."""
+    global _shared_browser
+    if _shared_browser is None:
+        _shared_browser = {"playwright": None, "browser": None}
+
+
+def close_shared_browser() -> None:
+    """Close the shared Chromium and its Playwright driver, if one was launched."""
+    if _shared_browser is None:
+        return
+    browser, playwright = _shared_browser["browser"], _shared_browser["playwright"]
+    _shared_browser["browser"] = _shared_browser["playwright"] = None
+    try:
+        if browser is not None and browser.is_connected():
+            browser.close()
+    finally:
+        if playwright is not None:
+            playwright.stop()
+
+
+def _launch(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, timeout=60_000)
+
+
 @contextmanager
 def chromium():
-    """A headless Debian Chromium driven by Playwright; closed on exit."""
+    """A headless Debian Chromium driven by Playwright: a new one, closed on exit; or, after
+    `share_one_browser()`, the shared one (relaunched if it died), whose contexts made inside are closed on exit."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS, timeout=60_000)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    if _shared_browser is None:
+        with sync_playwright() as playwright:
+            browser = _launch(playwright)
+            try:
+                yield browser
+            finally:
+                browser.close()
+        return
+    browser = _shared_browser["browser"]
+    if browser is None or not browser.is_connected():
+        close_shared_browser()
+        _shared_browser["playwright"] = sync_playwright().start()
+        browser = _shared_browser["browser"] = _launch(_shared_browser["playwright"])
+    before = list(browser.contexts)
+    try:
+        yield browser
+    finally:
+        for context in browser.contexts:
+            if not any(context is earlier for earlier in before):
+                try:
+                    context.close()
+                except Exception:  # already closed, or the browser died: nothing left to end
+                    pass
 
 
 def new_page(browser):

@@ -9,6 +9,11 @@ is measured on what it will see:
 - `scribbles`: random strokes of a random brush width, 2 to 6 segments each, some curved;
 - `side_by_side`: two test digits next to each other (the pair is cropped and scaled as one drawing);
 - `smudges`: soft blobs and a few wide smears of various sizes and inks.
+
+`tuning_non_digits` makes a second set that the bench never reports on, for choosing signals and their
+weights (`core/novelty/`): Greek and Cyrillic letters in the same fonts and Latin letters in Pillow's own
+font (Aileron, not a Debian font) instead of the reported Latin letters, scribbles and smudges from another
+seed, and pairs of training digits instead of test digits.
 """
 
 from __future__ import annotations
@@ -23,6 +28,9 @@ from core.drawing.preprocess import canvas_to_input
 CANVAS = 280
 FONT_FOLDERS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# For tuning only: Greek and Cyrillic letters whose shapes differ from the Latin ones (no Α, Β, Ε, О, ...)
+TUNING_GLYPHS = "ΓΔΘΛΞΠΣΦΨΩαβγδεζηθλμξπσφψωБГДЖЗИЛФЦЧШЩЪЫЭЮЯбвгджзилфцчшщыэюя"
+TUNING_SEED = 1  # the reported set is seed 0
 
 
 def debian_fonts() -> list[Path]:
@@ -56,6 +64,19 @@ def letters(count: int, rng: np.random.Generator) -> np.ndarray:
     fonts = debian_fonts() or [None]
     return np.stack([to_input(render_letter(LETTERS[i % len(LETTERS)], fonts[rng.integers(len(fonts))],
                                             int(rng.integers(120, 220)), rng)) for i in range(count)])
+
+
+def tuning_letters(count: int, rng: np.random.Generator) -> np.ndarray:
+    """Letters the bench does not report: half Greek and Cyrillic in Debian's fonts, half Latin in Pillow's font."""
+    fonts = debian_fonts() or [None]
+    made = []
+    for i in range(count):
+        if i % 2 or not debian_fonts():
+            glyph, font = LETTERS[(i // 2) % len(LETTERS)], None
+        else:
+            glyph, font = TUNING_GLYPHS[(i // 2) % len(TUNING_GLYPHS)], fonts[rng.integers(len(fonts))]
+        made.append(to_input(render_letter(glyph, font, int(rng.integers(120, 220)), rng)))
+    return np.stack(made)
 
 
 def scribbles(count: int, rng: np.random.Generator) -> np.ndarray:
@@ -114,3 +135,10 @@ def non_digits(count_per_kind: int, x_test: np.ndarray, seed: int = 0) -> dict[s
     rng = np.random.default_rng(seed)
     return {"letters": letters(count_per_kind, rng), "scribbles": scribbles(count_per_kind, rng),
             "side_by_side": side_by_side(count_per_kind, x_test, rng), "smudges": smudges(count_per_kind, rng)}
+
+
+def tuning_non_digits(count_per_kind: int, x_train: np.ndarray, seed: int = TUNING_SEED) -> dict[str, np.ndarray]:
+    """The tuning set: the same kinds, none of the reported images (see the module docstring), seeded."""
+    rng = np.random.default_rng(seed)
+    return {"letters": tuning_letters(count_per_kind, rng), "scribbles": scribbles(count_per_kind, rng),
+            "side_by_side": side_by_side(count_per_kind, x_train, rng), "smudges": smudges(count_per_kind, rng)}

@@ -344,6 +344,8 @@ def add_embedding_parser(commands) -> None:
                            help="the map's nonlinear view: tsne (default, openTSNE) or umap (needs umap-learn, not installed)")
     embedding.add_argument("--digits", type=int, default=None, metavar="N",
                            help="test digits on the map, 100 to 10000 (default: $MNIST_LAB_EMBEDDING_DIGITS, else 5000)")
+    embedding.add_argument("--statistics-only", action="store_true",
+                           help="write novelty.npz alone, keeping the map (statistics from before the combined score)")
 
 
 def embedding_command(args: argparse.Namespace) -> int:
@@ -352,7 +354,7 @@ def embedding_command(args: argparse.Namespace) -> int:
     from core.models.numpy_model_layers import UnsupportedModel
     from core.runs.feature_files import (
         MAP_DIGITS, MIN_MAP_DIGITS, embedding_digits, feature_file, feature_prefix, source_features_and_logits,
-        write_feature_files,
+        write_digit_statistics, write_feature_files,
     )
     from core.runs.model_sources import model_sources
 
@@ -374,10 +376,15 @@ def embedding_command(args: argparse.Namespace) -> int:
             raise RunError(f"Run {args.run!r} has no saved model (not found, still training, or it ended before saving one). "
                            "See `python -m core runs`.")
     try:
-        features_and_logits = source_features_and_logits(source)
+        features_and_logits = source_features_and_logits(source, pooled=True)
     except UnsupportedModel as error:
         raise RunError(f"{source.label} has no penultimate layer to map: {error}.") from None
     mnist = load_mnist(args.mnist_path)
+    if args.statistics_only:
+        seconds = write_digit_statistics(Path(source.path).parent, features_and_logits, mnist, map_digits=digits,
+                                         prefix=feature_prefix(source))
+        print(f"wrote {feature_file(source, 'novelty.npz')} ({seconds:.1f} s)")
+        return 0
     seconds = write_feature_files(Path(source.path).parent, features_and_logits, mnist,
                                   map_digits=digits, method=args.method, prefix=feature_prefix(source))
     steps = ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())

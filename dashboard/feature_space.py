@@ -21,9 +21,9 @@ from core.figures.embedding_picture import MapPicture
 from core.figures.image_grid import tile
 from core.models.numpy_model_layers import UnsupportedModel
 from core.models.penultimate import FeaturesAndLogits, numpy_features_and_logits
-from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics, Verdict
+from core.novelty.digit_statistics import NOVELTY_FILE, SIGNAL_WORDS, DigitStatistics, Verdict
 from core.runs.epoch_map_files import read_epoch_maps
-from core.runs.feature_files import feature_file, read_digit_statistics, read_embedding_map
+from core.runs.feature_files import compute_command, feature_file, read_digit_statistics, read_embedding_map
 from core.runs.model_sources import ModelSource
 from core.runs.store import RunError
 from dashboard.model_cache import predictor_for
@@ -106,13 +106,14 @@ def _features_and_logits(source: ModelSource) -> FeaturesAndLogits | None:
     if model is None:
         return None
     try:
-        return numpy_features_and_logits(model)
+        return numpy_features_and_logits(model, pooled=True)
     except UnsupportedModel:
         return None
 
 
-def drawing_features(source: ModelSource, image: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """`(features, logits)` of one 28x28 image under the source's NumPy model; None for a model run with TensorFlow.
+def drawing_features(source: ModelSource, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """`(features, logits, pooled features or None)` of one 28x28 image under the source's NumPy model; None for a
+    model run with TensorFlow.
 
     Raises:
         RunError: if the model cannot be loaded.
@@ -120,12 +121,13 @@ def drawing_features(source: ModelSource, image: np.ndarray) -> tuple[np.ndarray
     function = _features_and_logits(source)
     if function is None:
         return None
-    features, logits = function(np.asarray(image, np.float32).reshape(1, 28, 28, 1))
-    return features[0], logits[0]
+    features, logits, pooled = function(np.asarray(image, np.float32).reshape(1, 28, 28, 1))
+    return features[0], logits[0], None if pooled is None else pooled[0]
 
 
 def digit_verdict(source: ModelSource, image: np.ndarray) -> tuple[Verdict | None, str | None]:
-    """The "not a digit" verdict on a drawing, or `(None, why there is none)`."""
+    """The "not a digit" verdict on a drawing and a note on it (statistics from before the combined score), or
+    `(None, why there is none)`."""
     try:
         statistics = digit_statistics_for(source)
         computed = drawing_features(source, image)
@@ -133,22 +135,29 @@ def digit_verdict(source: ModelSource, image: np.ndarray) -> tuple[Verdict | Non
         return None, str(error)
     if computed is None:
         return None, "This model runs with TensorFlow here, so its drawing's features are not computed: no digit check."
+    features, logits, pooled = computed
     try:
-        return statistics.judge(*computed), None
+        verdict = statistics.judge(features, logits, image=image, pooled=pooled)
     except ValueError as error:  # statistics of another model than the one saved now
         return None, f"Its digit statistics do not fit its model ({error}). Compute them again."
+    if verdict.older_statistics:
+        return verdict, (f"These digit statistics predate the check that adds pixels, pooled features and energy to "
+                         f"the {SIGNAL_WORDS[verdict.signal]}; `{compute_command(source)} --statistics-only` updates them.")
+    return verdict, None
 
 
-def show_verdict(verdict: Verdict | None, missing_reason: str | None) -> None:
-    """Under the answer: the check's sentence (a warning when it is not a digit), or why there is no check."""
+def show_verdict(verdict: Verdict | None, note: str | None) -> None:
+    """Under the answer: the check's sentence (a warning when it is not a digit) and its note, or why there is no check."""
     if verdict is None:
-        if missing_reason:
-            st.caption(f"No digit check: {markdown_text(missing_reason, 400)}")
+        if note:
+            st.caption(f"No digit check: {markdown_text(note, 400)}")
         return
     if verdict.is_digit:
         st.caption(verdict.words)
     else:
         st.warning(verdict.words, icon=":material/block:")
+    if note:
+        st.caption(markdown_text(note, 400))
 
 
 def place_drawing(source: ModelSource, image: np.ndarray) -> tuple[EmbeddingMap, Placement] | None:

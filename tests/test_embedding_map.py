@@ -95,11 +95,14 @@ def test_a_run_computes_its_map_and_digit_statistics_when_it_ends(finished_run, 
     assert embedding.views["tsne"].std(axis=0).min() > 0  # spread out, not collapsed
     assert set(embedding.meta["seconds"]) >= {"features", "statistics", "pca", "tsne", "total"}
 
-    function = numpy_features_and_logits(load_numpy_model("mapped", runs_dir))  # what the web server computes
-    features, logits = function(to_model_input(mnist.x_test[embedding.indices]))
+    function = numpy_features_and_logits(load_numpy_model("mapped", runs_dir), pooled=True)  # what the web server computes
+    images = to_model_input(mnist.x_test[embedding.indices])
+    features, logits, pooled = function(images)
     statistics = DigitStatistics.load(folder / NOVELTY_FILE)
     assert statistics.feature_size == features.shape[1] == 32
-    kept = np.mean(statistics.scores(features, logits) <= statistics.threshold)
+    assert statistics.signal == "combined" and pooled is None and not statistics.needs_pooled  # an MLP: three signals
+    assert set(statistics.scales) == {"nearest_digits", "energy", "pixel_distance"}
+    kept = np.mean(statistics.scores(features, logits, images=images[..., 0]) <= statistics.threshold)
     assert kept == pytest.approx(statistics.quantile, abs=0.01)
     placement = embedding.place(features[7])
     assert placement.nearest_test[0] == 7  # a map digit, placed again from the NumPy model's features, finds itself

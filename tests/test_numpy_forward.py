@@ -102,3 +102,20 @@ def test_dilated_convolutions_and_functional_models_are_refused():
     functional = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.Flatten()(inputs)))
     with pytest.raises(UnsupportedModel, match="Sequential"):
         compile_forward(functional)
+
+
+def test_pooled_features_agree_between_keras_and_numpy(digits):
+    """The "not a digit" check's pooled conv features: the worker computes them with Keras, the web server in NumPy."""
+    from core.models.numpy_forward import export_numpy_model
+    from core.models.penultimate import keras_features_and_logits, numpy_features_and_logits
+
+    config = dataclasses.replace(preset_config("lenet5"), augment_rotation=10.0)  # layers NumPy drops come first
+    model = build_keras_model(config, steps_per_epoch=1)
+    features, logits, pooled = keras_features_and_logits(model, pooled=True)(digits)
+    numpy_features, numpy_logits, numpy_pooled = numpy_features_and_logits(export_numpy_model(model), pooled=True)(digits)
+    assert pooled.shape == numpy_pooled.shape == (32, 5 * 5 * 16)  # LeNet-5's second pooling: (5, 5, 16)
+    np.testing.assert_allclose(numpy_pooled, pooled, atol=1e-5)
+    np.testing.assert_allclose(numpy_features, features, atol=1e-5)
+    mlp = build_keras_model(preset_config("mlp"), steps_per_epoch=1)
+    assert keras_features_and_logits(mlp, pooled=True)(digits)[2] is None
+    assert numpy_features_and_logits(export_numpy_model(mlp), pooled=True)(digits[:0])[2] is None

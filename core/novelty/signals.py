@@ -10,14 +10,20 @@ Every signal is oriented the same way: larger means less like the digits the mod
   under the covariance the classes share (Lee et al., 2018, "A Simple Unified Framework for
   Detecting Out-of-Distribution Samples and Adversarial Attacks");
 - `energy`: `-logsumexp(logits)` (Liu et al., 2020, "Energy-based Out-of-distribution Detection");
-- `uncertainty`: one minus the largest softmax probability (Hendrycks & Gimpel, 2017).
+- `uncertainty`: one minus the largest softmax probability (Hendrycks & Gimpel, 2017);
+- `pixel_distance`: the squared distance of the 28x28 input itself to the nearest training digit, in a
+  50-dimensional PCA of the training digits' pixels (needs no model: a letter "M" is shaped unlike any digit);
+- `pooled_residual`: the share of a conv model's pooled features (its last pooling layer) that a
+  50-dimensional PCA of the training digits' pooled features leaves unexplained (stroke patterns digits lack).
+
+`core.novelty.combined_score` adds four of them up, each in units of the spread of real digits' values.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SIGNALS = ("nearest_digits", "mahalanobis", "energy", "uncertainty")
+SIGNALS = ("nearest_digits", "mahalanobis", "energy", "uncertainty", "pixel_distance", "pooled_residual")
 NEIGHBOUR_RANK = 10  # the k of the k-th nearest training digit (Sun et al., 2022, used k = 50 of 50,000: 1 in 1,000)
 CHUNK = 1024  # images per distance matrix: 1,024 x 10,000 float32 is 40 MB
 
@@ -44,6 +50,19 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
     return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-6)
 
 
+def kth_nearest(projected: np.ndarray, points: np.ndarray, rank: int) -> np.ndarray:
+    """The squared distance of each row of `projected` `(n, k)` to its `rank`-th nearest row of `points` `(m, k)`."""
+    projected, points = np.asarray(projected, dtype=np.float32), np.asarray(points, dtype=np.float32)
+    point_norms = (points ** 2).sum(axis=1)
+    rank = min(rank, len(points))
+    found = []
+    for start in range(0, len(projected), CHUNK):
+        chunk = projected[start:start + CHUNK]
+        squared = (chunk ** 2).sum(axis=1, keepdims=True) - 2.0 * chunk @ points.T + point_norms[None, :]
+        found.append(np.partition(squared, rank - 1, axis=1)[:, rank - 1])
+    return np.maximum(np.concatenate(found) if found else np.zeros(0, np.float32), 0.0).astype(np.float32)
+
+
 def nearest_digits(features: np.ndarray, mean: np.ndarray, basis: np.ndarray, points: np.ndarray,
                    rank: int = NEIGHBOUR_RANK) -> np.ndarray:
     """The squared distance to the `rank`-th nearest training digit, float32 `(n,)`.
@@ -54,16 +73,31 @@ def nearest_digits(features: np.ndarray, mean: np.ndarray, basis: np.ndarray, po
         points: `(m, k)`: the training digits in that PCA space.
         rank: which neighbour, 1 = the nearest.
     """
-    projected = (unit_rows(features) - mean) @ basis
-    points = np.asarray(points, dtype=np.float32)
-    point_norms = (points ** 2).sum(axis=1)
-    rank = min(rank, len(points))
-    found = []
-    for start in range(0, len(projected), CHUNK):
-        chunk = projected[start:start + CHUNK]
-        squared = (chunk ** 2).sum(axis=1, keepdims=True) - 2.0 * chunk @ points.T + point_norms[None, :]
-        found.append(np.partition(squared, rank - 1, axis=1)[:, rank - 1])
-    return np.maximum(np.concatenate(found) if found else np.zeros(0, np.float32), 0.0).astype(np.float32)
+    return kth_nearest((unit_rows(features) - mean) @ basis, points, rank)
+
+
+def pixel_distance(images: np.ndarray, mean: np.ndarray, basis: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The squared distance of each image to the nearest training digit in a PCA of pixels, float32 `(n,)`.
+
+    Args:
+        images: float `(n, 28, 28)` (or `(n, 28, 28, 1)`, `(n, 784)`) model inputs in `[0, 1]`.
+        mean, basis: float32 `(784,)` and `(784, k)`: the PCA of the training digits' pixels.
+        points: `(m, k)`: the training digits in that PCA space.
+    """
+    pixels = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
+    return kth_nearest((pixels - mean) @ basis, points, 1)
+
+
+def pooled_residual(pooled: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """The share of each row's squared length that a PCA of training digits' pooled features misses, float32 `(n,)`.
+
+    Args:
+        pooled: float `(n, p)` pooled conv features.
+        mean, basis: float32 `(p,)` and `(p, k)` with orthonormal columns: the PCA.
+    """
+    centred = np.asarray(pooled, dtype=np.float32) - mean
+    residual = centred - (centred @ basis) @ basis.T
+    return ((residual ** 2).sum(axis=1) / np.maximum((np.asarray(pooled, np.float32) ** 2).sum(axis=1), 1e-6)).astype(np.float32)
 
 
 def mahalanobis(features: np.ndarray, whitening: np.ndarray, whitened_means: np.ndarray) -> np.ndarray:

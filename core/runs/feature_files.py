@@ -5,11 +5,13 @@ features fastest) runs the model's penultimate layer on a seeded sample of 5,000
 10,000 training digits, and writes, each atomically:
 
 - `embedding.npz` (`core.embedding.embedding_map`): the test digits' map, PCA and t-SNE;
-- `novelty.npz` (`core.novelty.digit_statistics`): class means and shared covariance from the
-  training digits, and the "not a digit" threshold from the test digits of the map.
+- `novelty.npz` (`core.novelty.digit_statistics`): what the "not a digit" signals need from the
+  training digits (features, pixels, pooled conv features), and the combined score's scales and its
+  threshold from the test digits of the map.
 
 A run saved before these files existed gets them from `python -m core embedding --run NAME`
-(from its NumPy model, or its Keras model where it has none). `MNIST_LAB_EMBEDDING_DIGITS=0` turns
+(from its NumPy model, or its Keras model where it has none); `--statistics-only` writes
+`novelty.npz` alone (a run whose statistics predate the combined score). `MNIST_LAB_EMBEDDING_DIGITS=0` turns
 the computation at the end of runs off (the test suite does, but for the tests of this feature).
 """
 
@@ -66,6 +68,36 @@ def sample_indices(mnist: Mnist, map_digits: int = MAP_DIGITS, train_digits: int
     return test, train
 
 
+def write_digit_statistics(folder: str | os.PathLike, features_and_logits: FeaturesAndLogits, mnist: Mnist,
+                           map_digits: int = MAP_DIGITS, train_digits: int = TRAIN_DIGITS, prefix: str = "",
+                           computed: tuple | None = None) -> float:
+    """Compute a model's digit statistics and write `novelty.npz` into `folder` atomically; returns the seconds.
+
+    Args:
+        folder, mnist, map_digits, train_digits, prefix: as for `write_feature_files`.
+        features_and_logits: the model's images → `(features, logits[, pooled])` function; with
+            `pooled=True` (`core.models.penultimate`) the combined score adds the pooled conv features.
+        computed: `(images, outputs)` already computed for the digits of `sample_indices` (the map's test
+            digits, then the training digits), so `write_feature_files` runs the model once.
+    """
+    started = time.perf_counter()
+    test, train = sample_indices(mnist, map_digits, train_digits)
+    if computed is None:
+        images = to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]]))
+        computed = images, features_and_logits(images)
+    images, outputs = computed
+    features, logits = outputs[0], outputs[1]
+    pooled = outputs[2] if len(outputs) > 2 else None
+    count = len(test)
+    statistics = fit_digit_statistics(
+        features[count:], mnist.y_train[train], features[:count], logits[:count],
+        train_images=images[count:, ..., 0], held_out_images=images[:count, ..., 0],
+        train_pooled=None if pooled is None else pooled[count:], held_out_pooled=None if pooled is None else pooled[:count])
+    with atomic_path(Path(folder) / f"{prefix}{NOVELTY_FILE}", suffix=".npz") as temporary:
+        statistics.save(temporary)
+    return time.perf_counter() - started
+
+
 def write_feature_files(folder: str | os.PathLike, features_and_logits: FeaturesAndLogits, mnist: Mnist,
                         map_digits: int = MAP_DIGITS, train_digits: int = TRAIN_DIGITS, method: str = DEFAULT_METHOD,
                         extra_meta: dict | None = None, prefix: str = "") -> dict[str, float]:
@@ -73,11 +105,11 @@ def write_feature_files(folder: str | os.PathLike, features_and_logits: Features
 
     Args:
         folder: the run folder (or, for the shipped model, the folder its files go in).
-        features_and_logits: the model's images → `(features, logits)` function
-            (`core.models.penultimate`).
+        features_and_logits: the model's images → `(features, logits[, pooled])` function
+            (`core.models.penultimate`; pass one made with `pooled=True` for the full "not a digit" check).
         mnist: the dataset.
         map_digits: test digits on the map (their scores also set the threshold).
-        train_digits: training digits for the class means and covariance.
+        train_digits: training digits for the statistics.
         method: the map's nonlinear view, `"tsne"` (or `"umap"` where umap-learn is installed).
         extra_meta: more to record in the map's meta (e.g. the model's epoch).
         prefix: before the files' names (`"mnist_fast."` for the shipped model's).
@@ -89,15 +121,13 @@ def write_feature_files(folder: str | os.PathLike, features_and_logits: Features
     started = time.perf_counter()
     test, train = sample_indices(mnist, map_digits, train_digits)
     images = to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]]))
-    features, logits = features_and_logits(images)
+    outputs = features_and_logits(images)
+    features, logits = outputs[0], outputs[1]
     test_features, train_features = features[: len(test)], features[len(test):]
     seconds = {"features": time.perf_counter() - started}
 
-    step = time.perf_counter()
-    statistics = fit_digit_statistics(train_features, mnist.y_train[train], test_features, logits[: len(test)])
-    with atomic_path(folder / f"{prefix}{NOVELTY_FILE}", suffix=".npz") as temporary:
-        statistics.save(temporary)
-    seconds["statistics"] = time.perf_counter() - step
+    seconds["statistics"] = write_digit_statistics(folder, features_and_logits, mnist, map_digits, train_digits, prefix,
+                                                   computed=(images, outputs))
 
     embedding = build_embedding_map(test_features, mnist.y_test[test], logits[: len(test)].argmax(axis=1), test,
                                     train_features, mnist.y_train[train], train, method=method)
@@ -162,8 +192,10 @@ def read_digit_statistics(source: ModelSource) -> DigitStatistics:
     return _read(source, NOVELTY_FILE, DigitStatistics.load, "digit statistics")
 
 
-def source_features_and_logits(source: ModelSource) -> FeaturesAndLogits:
+def source_features_and_logits(source: ModelSource, pooled: bool = False) -> FeaturesAndLogits:
     """`source`'s model as an images → `(features, logits)` function: from its NumPy file when it has one, else Keras.
+
+    With `pooled`, the function returns the pooled conv features (or None) third (`core.models.penultimate`).
 
     Raises:
         RunError: if the model cannot be read.
@@ -171,8 +203,8 @@ def source_features_and_logits(source: ModelSource) -> FeaturesAndLogits:
     """
     model = open_source_model(source)
     if isinstance(model, NumpyModel):
-        return numpy_features_and_logits(model)
-    return keras_features_and_logits(model)
+        return numpy_features_and_logits(model, pooled=pooled)
+    return keras_features_and_logits(model, pooled=pooled)
 
 
 def precomputed_features(features_and_logits: FeaturesAndLogits, mnist: Mnist, map_digits: int = MAP_DIGITS,
@@ -183,20 +215,20 @@ def precomputed_features(features_and_logits: FeaturesAndLogits, mnist: Mnist, m
     writes the files from them on a thread of its own (`core.runs.background_feature_files`).
 
     Args:
-        features_and_logits: the model's images → `(features, logits)` function.
+        features_and_logits: the model's images → `(features, logits[, pooled])` function.
         mnist: the dataset; map_digits, train_digits: as `write_feature_files` will be given them.
 
     Returns:
         A function that takes the same sample's images (as `write_feature_files` makes them) and returns
-        the features and logits computed here.
+        the features and logits (and pooled features, where `features_and_logits` gives them) computed here.
     """
     test, train = sample_indices(mnist, map_digits, train_digits)
-    features, logits = features_and_logits(to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]])))
+    outputs = features_and_logits(to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]])))
 
-    def computed(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if len(images) != len(features):
-            raise ValueError(f"The features were computed for {len(features)} images, not {len(images)}: "
+    def computed(images: np.ndarray) -> tuple[np.ndarray, ...]:
+        if len(images) != len(outputs[0]):
+            raise ValueError(f"The features were computed for {len(outputs[0])} images, not {len(images)}: "
                              "pass write_feature_files the same map_digits and train_digits.")
-        return features, logits
+        return outputs
 
     return computed

@@ -183,7 +183,7 @@ class RecordedRun:
             digits = embedding_digits()
             if not digits:
                 return
-            features = precomputed_features(keras_features_and_logits(self.trainer.model), self.mnist, digits)
+            features = precomputed_features(keras_features_and_logits(self.trainer.model, pooled=True), self.mnist, digits)
         except Exception as error:  # a bad setting, a model without a Dense softmax head (numpy_logreg's sigmoids)
             print(f"run {self.name}: no map or digit statistics ({type(error).__name__}: {error}); "
                   f"`python -m core embedding --run {self.name}` tries again", file=sys.stderr, flush=True)

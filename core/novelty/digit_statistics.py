@@ -156,6 +156,13 @@ class DigitStatistics:
     def feature_size(self) -> int:
         return int(self.whitening.shape[0])
 
+    def _squared_lengths(self, name: str) -> np.ndarray:
+        """The squared lengths of the points in `name`, computed once (Draw checks a drawing at every stroke)."""
+        cache = self.__dict__.setdefault("_lengths", {})  # not a field: frozen, and not compared or saved
+        if name not in cache:
+            cache[name] = (np.asarray(getattr(self, name), np.float32) ** 2).sum(axis=1)
+        return cache[name]
+
     @property
     def needs_pooled(self) -> bool:
         """Whether the signal reads the model's pooled conv features (pass `pooled=` to `scores` and `judge`)."""
@@ -180,7 +187,8 @@ class DigitStatistics:
         if signal == "combined":
             return combined(self.contributions(features, logits, images, pooled))
         if signal == "nearest_digits":
-            return nearest_digits(features, self.unit_mean, self.unit_basis, self.unit_points)
+            return nearest_digits(features, self.unit_mean, self.unit_basis, self.unit_points,
+                                  point_norms=self._squared_lengths("unit_points"))
         if signal == "mahalanobis":
             return mahalanobis(features, self.whitening, self.whitened_means)
         if signal == "energy":
@@ -192,7 +200,8 @@ class DigitStatistics:
                 raise ValueError("These statistics have no pixel PCA (format version 1): compute them again.")
             if images is None:
                 raise ValueError("The `pixel_distance` signal reads the images: pass `images=` (float32 (n, 28, 28)).")
-            return pixel_distance(images, self.pixel_mean, self.pixel_basis, self.pixel_points)
+            return pixel_distance(images, self.pixel_mean, self.pixel_basis, self.pixel_points,
+                                  self._squared_lengths("pixel_points"))
         if signal == "pooled_residual":
             if self.pooled_basis is None:
                 raise ValueError("These statistics have no pooled features (a model without a pooling layer, or format "

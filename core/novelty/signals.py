@@ -50,10 +50,13 @@ def unit_rows(features: np.ndarray) -> np.ndarray:
     return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-6)
 
 
-def kth_nearest(projected: np.ndarray, points: np.ndarray, rank: int) -> np.ndarray:
-    """The squared distance of each row of `projected` `(n, k)` to its `rank`-th nearest row of `points` `(m, k)`."""
+def kth_nearest(projected: np.ndarray, points: np.ndarray, rank: int, point_norms: np.ndarray | None = None) -> np.ndarray:
+    """The squared distance of each row of `projected` `(n, k)` to its `rank`-th nearest row of `points` `(m, k)`.
+
+    `point_norms`, the points' squared lengths `(m,)`, saves computing them on every call (a drawing's check).
+    """
     projected, points = np.asarray(projected, dtype=np.float32), np.asarray(points, dtype=np.float32)
-    point_norms = (points ** 2).sum(axis=1)
+    point_norms = (points ** 2).sum(axis=1) if point_norms is None else point_norms
     rank = min(rank, len(points))
     found = []
     for start in range(0, len(projected), CHUNK):
@@ -64,7 +67,7 @@ def kth_nearest(projected: np.ndarray, points: np.ndarray, rank: int) -> np.ndar
 
 
 def nearest_digits(features: np.ndarray, mean: np.ndarray, basis: np.ndarray, points: np.ndarray,
-                   rank: int = NEIGHBOUR_RANK) -> np.ndarray:
+                   rank: int = NEIGHBOUR_RANK, point_norms: np.ndarray | None = None) -> np.ndarray:
     """The squared distance to the `rank`-th nearest training digit, float32 `(n,)`.
 
     Args:
@@ -72,20 +75,23 @@ def nearest_digits(features: np.ndarray, mean: np.ndarray, basis: np.ndarray, po
         mean, basis: float32 `(d,)` and `(d, k)`: the PCA of the training digits' unit vectors.
         points: `(m, k)`: the training digits in that PCA space.
         rank: which neighbour, 1 = the nearest.
+        point_norms: the points' squared lengths, when already known.
     """
-    return kth_nearest((unit_rows(features) - mean) @ basis, points, rank)
+    return kth_nearest((unit_rows(features) - mean) @ basis, points, rank, point_norms)
 
 
-def pixel_distance(images: np.ndarray, mean: np.ndarray, basis: np.ndarray, points: np.ndarray) -> np.ndarray:
+def pixel_distance(images: np.ndarray, mean: np.ndarray, basis: np.ndarray, points: np.ndarray,
+                   point_norms: np.ndarray | None = None) -> np.ndarray:
     """The squared distance of each image to the nearest training digit in a PCA of pixels, float32 `(n,)`.
 
     Args:
         images: float `(n, 28, 28)` (or `(n, 28, 28, 1)`, `(n, 784)`) model inputs in `[0, 1]`.
         mean, basis: float32 `(784,)` and `(784, k)`: the PCA of the training digits' pixels.
         points: `(m, k)`: the training digits in that PCA space.
+        point_norms: the points' squared lengths, when already known.
     """
     pixels = np.asarray(images, dtype=np.float32).reshape(len(images), -1)
-    return kth_nearest((pixels - mean) @ basis, points, 1)
+    return kth_nearest((pixels - mean) @ basis, points, 1, point_norms)
 
 
 def pooled_residual(pooled: np.ndarray, mean: np.ndarray, basis: np.ndarray) -> np.ndarray:

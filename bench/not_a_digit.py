@@ -177,6 +177,27 @@ def report(statistics, digits: tuple, scored: dict, map_digits: np.ndarray, held
     return aurocs[statistics.signal]
 
 
+def parts_of(statistics, measured: tuple) -> dict[str, np.ndarray]:
+    features, logits, images, pooled = measured
+    return statistics.contributions(features, logits, images, pooled)
+
+
+def combinations_report(statistics, digits: tuple, scored: dict, map_digits: np.ndarray, held_out: np.ndarray) -> None:
+    """The combinations weighed on the tuning set: the sum (shipped), the max, and the sum without each signal."""
+    digit_parts = parts_of(statistics, digits)
+    kind_parts = {kind: parts_of(statistics, measured) for kind, measured in scored.items()}
+    variants = {"sum of all (shipped)": (list(digit_parts), np.sum), "max of all": (list(digit_parts), np.max)}
+    for left_out in digit_parts:
+        variants[f"sum without {left_out}"] = ([name for name in digit_parts if name != left_out], np.sum)
+    print(f"combinations of the scaled signals, each at its own {statistics.quantile:.1%} quantile of the map digits:")
+    for label, (names, reduce) in variants.items():
+        digit_scores = reduce([digit_parts[name] for name in names], axis=0)
+        threshold = float(np.quantile(digit_scores[map_digits], statistics.quantile))
+        rates = ", ".join(f"{kind} {np.mean(reduce([parts[name] for name in names], axis=0) > threshold):.1%}"
+                          for kind, parts in kind_parts.items())
+        print(f"  {label:32s} digits {np.mean(digit_scores[held_out] > threshold):5.2%}; {rates}")
+
+
 SIGNAL_ORDER = ("nearest_digits", "energy", "pooled_residual", "pixel_distance", "mahalanobis", "uncertainty")
 OLDER_SIGNALS = ("nearest_digits", "energy", "mahalanobis", "uncertainty")  # what a version 1 novelty.npz can score
 
@@ -254,10 +275,13 @@ def main() -> None:
 
     if args.tuning_per_kind:
         tuning = tuning_non_digits(args.tuning_per_kind, mnist.x_train)
-        report(statistics, digits, {kind: measured(images) for kind, images in tuning.items()}, map_digits, held_out,
+        tuning_scored = {kind: measured(images) for kind, images in tuning.items()}
+        report(statistics, digits, tuning_scored, map_digits, held_out,
                f"THE TUNING SET (what the signals, their scales and the equal weights were chosen on; not the result): "
                f"{args.tuning_per_kind} of each kind, seed {TUNING_SEED}: letters half Greek/Cyrillic in Debian's fonts "
                f"({len(TUNING_GLYPHS)} glyphs), half Latin in Pillow's own font; pairs of training digits")
+        if statistics.scales:
+            combinations_report(statistics, digits, tuning_scored, map_digits, held_out)
 
     before, after = time_novelty_step(source, statistics, test_images[:1000, :, :, 0])
     print(f"\nnovelty step per drawing on the web server (NumPy features + verdict, median of 1,000 test digits, interleaved): before {before:.2f} ms "

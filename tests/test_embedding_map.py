@@ -116,6 +116,11 @@ def test_the_cli_computes_the_files_for_a_run_that_has_none(finished_run, capsys
     assert "wrote" in capsys.readouterr().out
     assert len(EmbeddingMap.load(folder / EMBEDDING_FILE).indices) == 200
     assert DigitStatistics.load(folder / NOVELTY_FILE).digits_thresholded == 200
+    map_written = (folder / EMBEDDING_FILE).stat().st_mtime_ns
+    (folder / NOVELTY_FILE).unlink()  # a run from before the combined score: its statistics alone, the map kept
+    assert cli(["embedding", "--run", "mapped", "--runs-dir", str(runs_dir), "--digits", "200", "--statistics-only"]) == 0
+    assert "novelty.npz" in capsys.readouterr().out and (folder / EMBEDDING_FILE).stat().st_mtime_ns == map_written
+    assert DigitStatistics.load(folder / NOVELTY_FILE).signal == "combined"
     assert cli(["embedding", "--run", "no-such-run", "--runs-dir", str(runs_dir)]) == 2
     assert "no saved model" in capsys.readouterr().err
     assert cli(["embedding", "--run", "mapped", "--runs-dir", str(runs_dir), "--digits", "5"]) == 2

@@ -1,11 +1,13 @@
-"""Whether an image is a digit at all: distances in a model's feature space, fitted on real digits.
+"""Whether an image is a digit at all: distances in a model's feature space and in pixels, fitted on real digits.
 
-- `signals.py`: the measured signals, each larger for less digit-like images: the Mahalanobis
-  distance of the penultimate activations to the nearest class mean, the energy score, and one
-  minus the largest probability;
-- `digit_statistics.py`: `DigitStatistics`, a model's class means, shared covariance and the
-  threshold chosen on digits it never trained on, saved with a run (`novelty.npz`), and the
-  verdict on one image ("that does not look like a digit", with its score).
+- `signals.py`: the measured signals, each larger for less digit-like images: the distance of the
+  penultimate activations to the nearest training digits', the Mahalanobis distance to the nearest class
+  mean, the energy score, one minus the largest probability, the pooled conv features' share unlike
+  digits', and the pixels' distance to the nearest training digit;
+- `combined_score.py`: four of them, each in units of real digits' spread, added up (the default);
+- `digit_statistics.py`: `DigitStatistics`, what the signals need from a model's training digits and the
+  threshold chosen on digits it never trained on, saved with a run (`novelty.npz`), and the verdict on one
+  image ("that does not look like a digit", with its score and the signal that added most).
 
 May import: core.config, core.data, core.models.
 """

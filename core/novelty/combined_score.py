@@ -14,9 +14,10 @@ a typical digit, 1 is as far as the 1-in-100 digit on that signal. The score is 
 threshold is chosen on the same digits' scores (`core.novelty.digit_statistics`), and the largest
 contribution says why a drawing was flagged.
 
-Chosen on bench/not_a_digit.py's tuning set (other letters, other seeds; never the reported set):
-equal weights did as well as any weighting tried there, and the four together beat every pair and
-triple on the rarest kind flagged (bench/results/not_a_digit.txt).
+Chosen on bench/not_a_digit.py's tuning set (other letters, other seeds; never the reported set): the
+sum against the max and against the sum without each signal, all at the same quantile of digits
+(printed in bench/results/not_a_digit.txt); weightings other than equal gained at most a point or two
+there, not worth a less readable score.
 """
 
 from __future__ import annotations

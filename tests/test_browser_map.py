@@ -17,7 +17,9 @@ from live_server import (
     wait_text,
 )
 from network_watch import logged_calls, outside_calls, watch_environment
-from test_browser_draw import CANVAS, PREDICTION_TIMEOUT_MS, SEVEN_BAR, SEVEN_LEG, clear, model_input_src, stroke, wait_classified
+from test_browser_draw import (
+    CANVAS, PREDICTION_TIMEOUT_MS, SEVEN_BAR, SEVEN_LEG, clear, draw, model_input_src, stroke, wait_classified,
+)
 
 SCRIBBLE = [(0.15, 0.3), (0.85, 0.25), (0.2, 0.5), (0.8, 0.45), (0.25, 0.75), (0.9, 0.8)]  # a zigzag, no digit
 # Draw's map picture: where its gold star's pixels are, as fractions of the picture's width and height.
@@ -122,11 +124,8 @@ def test_a_scribble_is_not_a_digit(page):
     wait_idle(page)
     if page.locator("[data-testid='stMetric']").count():
         clear(page)
-    before = model_input_src(page)
-    stroke(page, SCRIBBLE, steps=6)
-    wait_classified(page, before, PREDICTION_TIMEOUT_MS)
+    assert draw(page, SCRIBBLE) == "?"  # draw's retry: a stroke just after Clear's rerun can miss the server (CI, load 17)
     wait_text(page, "That does not look like a digit")
-    assert page.locator("[data-testid='stMetric']", has_text="Prediction").locator("[data-testid='stMetricValue']").inner_text().strip() == "?"
     screenshot(page, "map_draw_scribble")
     assert_page_clean(page)
 

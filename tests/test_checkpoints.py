@@ -291,16 +291,17 @@ def test_cli_forks_a_run_from_a_kept_epoch_on_a_local_worker(parent_run):
     runs_dir, parent_epochs = parent_run
     command = [sys.executable, "-m", "core", "train", "--fork", "parent:1", "--epochs", "1", "--learning-rate", "0.05",
                "--name", "cli-fork", "--runs-dir", str(runs_dir), "--json"]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr
-    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    bad_forks = (("parent:9", "no checkpoint at epoch 9"), ("parent", "--fork takes RUN:EPOCH"), ("nope:1", "No run named 'nope'"))
+    # All at once: the refusals come before any worker starts, while the good fork's worker imports TensorFlow.
+    started = [subprocess.Popen(arguments, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for arguments in [command] + [command[:5] + [bad] + ["--runs-dir", str(runs_dir)] for bad, _ in bad_forks]]
+    (stdout, stderr), *refusals = [process.communicate(timeout=600) for process in started]
+    assert started[0].returncode == 0, stderr
+    lines = [json.loads(line) for line in stdout.splitlines()]
     assert [line["epoch"] for line in lines if line["event"] == "epoch"] == [2]
     assert lines[-1]["event"] == "done" and lines[-1]["name"] == "cli-fork"
     summary = load_run("cli-fork", runs_dir)
     assert summary.parent == {"run": "parent", "epoch": 1} and summary.config["learning_rate"] == 0.05
     assert summary.config["train_size"] == 600  # the parent's settings, but for the flags given
-    for bad, message in (("parent:9", "no checkpoint at epoch 9"), ("parent", "--fork takes RUN:EPOCH"),
-                         ("nope:1", "No run named 'nope'")):
-        refused = subprocess.run(command[:5] + [bad] + ["--runs-dir", str(runs_dir)], cwd=ROOT, capture_output=True,
-                                 text=True, timeout=120)
-        assert refused.returncode == 2 and message in refused.stderr and refused.stderr.count("\n") == 1, refused.stderr
+    for process, (_, refused_stderr), (_, message) in zip(started[1:], refusals, bad_forks):
+        assert process.returncode == 2 and message in refused_stderr and refused_stderr.count("\n") == 1, refused_stderr

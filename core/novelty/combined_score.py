@@ -28,11 +28,11 @@ COMPONENTS = ("nearest_digits", "energy", "pooled_residual", "pixel_distance")
 LOGGED = ("nearest_digits", "pooled_residual", "pixel_distance")  # squared distances and shares: compared as logarithms
 LOG_FLOOR = 1e-4  # below any value a real drawing gives: keeps log finite at 0
 SPREAD_QUANTILE = 0.99  # a contribution of 1 = as far as this quantile of real digits
-COMPONENT_WORDS = {
-    "nearest_digits": "the model's features lie far from its training digits'",
+COMPONENT_WORDS = {  # ends "… mostly because <words>."
+    "nearest_digits": "in the model's features it lies far from every training digit",
     "energy": "the model is unsure of every digit",
-    "pooled_residual": "its stroke patterns (the conv layers' features) are unlike digits'",
-    "pixel_distance": "its pixels lie far from every training digit's",
+    "pooled_residual": "the conv layers see stroke patterns that digits do not have",
+    "pixel_distance": "its pixels lie far from every training digit",
 }
 
 

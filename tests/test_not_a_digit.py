@@ -116,6 +116,11 @@ def test_the_combined_threshold_and_its_scales_are_chosen_on_the_held_out_digits
     assert ours == pytest.approx(brute, rel=0.02, abs=1e-3)  # the PCA holds all 5 patterns: only float16 rounding differs
     with pytest.raises(ValueError, match="pass `images=`"):
         statistics.scores(held_out, logits)
+    # a model whose logits never vary (all alike): its energy says nothing, so the score adds the other two
+    flat_logits = np.zeros_like(logits)
+    flat = fit_digit_statistics(features, labels, held_out, flat_logits, train_images=images, held_out_images=held_out_images)
+    assert set(flat.scales) == {"nearest_digits", "pixel_distance"}
+    assert np.mean(flat.scores(held_out, flat_logits, images=held_out_images) <= flat.threshold) == pytest.approx(0.985, abs=0.002)
     with pytest.raises(ValueError, match="Pass `train_images`"):
         fit_digit_statistics(features, labels, held_out, logits)
 

@@ -45,24 +45,28 @@ def transformed(component: str, values: np.ndarray) -> np.ndarray:
 def fit_scales(digit_values: dict[str, np.ndarray]) -> dict[str, tuple[float, float]]:
     """Each component's median and spread (99th percentile minus median) over real digits.
 
+    A component whose values do not spread over the digits (a model whose logits are all alike, one
+    whose pooled features are all zero) cannot say how unusual a drawing is: it is left out.
+
     Args:
         digit_values: component name → float `(n,)` its values on digits the model did not train on.
 
     Returns:
-        component name → `(median, spread)` of the transformed values.
+        component name → `(median, spread)` of the transformed values, for the components that spread.
 
     Raises:
-        ValueError: for an unknown component, or values with no spread (all alike).
+        ValueError: for an unknown component, or when no component spreads.
     """
     scales = {}
     for component, values in digit_values.items():
         if component not in COMPONENTS:
             raise ValueError(f"Received an invalid component: {component!r}. Pass some of {list(COMPONENTS)}.")
         median, top = np.quantile(transformed(component, values), [0.5, SPREAD_QUANTILE])
-        if not top > median:
-            raise ValueError(f"The digits' {component} values have no spread (median {median:.3g} = "
-                             f"{SPREAD_QUANTILE:.0%} quantile): pass more, or more varied, digits.")
-        scales[component] = (float(median), float(top - median))
+        if top > median:
+            scales[component] = (float(median), float(top - median))
+    if not scales:
+        raise ValueError(f"None of {list(digit_values)} varies over the digits given (all alike): the model's "
+                         "features say nothing of them. Pass more, or more varied, digits, or train the model.")
     return scales
 
 

@@ -314,7 +314,7 @@ def _read_version_2_parts(arrays: dict[str, np.ndarray], meta: dict) -> dict:
     if (not isinstance(scales, dict) or any(component not in COMPONENTS for component in scales)
             or any(not isinstance(scale, list) or len(scale) != 2 or not all(isinstance(v, (int, float)) for v in scale)
                    or not scale[1] > 0 for scale in scales.values())
-            or ("pooled_residual" in scales) != (pooled_basis is not None)):
+            or ("pooled_residual" in scales) != (pooled_basis is not None) or (meta.get("signal") == "combined" and not scales)):
         raise NoveltyFileError("its combined score's scales are missing or do not fit its parts")
     return {"pixel_mean": pixel_mean, "pixel_basis": pixel_basis, "pixel_points": pixel_points.astype(np.float32), "pooled_mean": pooled_mean,
             "pooled_basis": pooled_basis, "scales": {component: (float(m), float(s)) for component, (m, s) in scales.items()}}
@@ -442,6 +442,8 @@ def fit_digit_statistics(train_features: np.ndarray, train_labels: np.ndarray, h
     values = {component: statistics.scores(held_out_features, held_out_logits, component, held_out_images, held_out_pooled)
               for component in components}
     statistics = replace(statistics, scales=fit_scales(values))
+    if "pooled_residual" not in statistics.scales:  # no pooling layer, or pooled features that never vary
+        statistics = replace(statistics, pooled_mean=None, pooled_basis=None)
     if signal == "combined":
         held_out_scores = combined(contributions(values, statistics.scales))
     else:

@@ -159,6 +159,12 @@ def train_command(args: argparse.Namespace) -> int:
         last_epoch = resume_epoch(runs_dir, name) + config.epochs  # a fork's and a resume's epochs are numbered on
     else:
         last_epoch = (0 if fork_from is None else fork_from[1]) + config.epochs
+    if args.resume is not None or fork_from is not None:  # a one-cycle continuation says which cycle it trains with
+        from core.runs.continuations import continuation_schedule_note
+
+        note = continuation_schedule_note(runs_dir, *(fork_from or (name, last_epoch - config.epochs)), config)
+        if note:
+            print(note, file=sys.stderr)
     # Workers started while Ctrl-C is ignored keep ignoring it (an ignored signal survives `spawn`'s
     # exec), so the terminal's SIGINT, sent to the whole process group, reaches only this process.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -25,6 +25,7 @@ from core.config.train_form import FORM_FIELDS
 from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import QueueFullError
 from core.runs.checkpoints import list_checkpoints
+from core.runs.continuations import continuation_schedule_note
 from dashboard.shared_jobs import shared_jobs
 from dashboard.visitor import may_manage, visitor_id
 
@@ -168,6 +169,11 @@ if kept:  # go on from a checkpoint: a fork (a new run, anyone's) or a resume (t
         more = st.number_input("More epochs", 1, FORM_FIELDS["epochs"].high, 1, key="runs_resume_epochs")
         resume_help = (f"Goes on with this run itself from epoch {kept[-1]}, its last checkpoint, with its own settings; "
                        "the new epochs are appended (anything recorded after that checkpoint is dropped).")
+        try:  # a one-cycle run: which cycle the resume trains with, said before the click
+            schedule_note = continuation_schedule_note(runs_dir, run.name, kept[-1],
+                                                       from_dict({**run.config, "epochs": int(more)}))
+        except (ConfigError, RunError):  # the button's own refusal says what is wrong
+            schedule_note = None
         if st.button(f"Resume for {more} more epoch{'s' if more != 1 else ''}", key="runs_resume",
                      icon=":material/play_circle:", disabled=not owned or run.status == RUNNING,
                      help=("Only the visitor who trained this run, or a signed-in teacher, can resume it; anyone "
@@ -180,6 +186,8 @@ if kept:  # go on from a checkpoint: a fork (a new run, anyone's) or a resume (t
             else:
                 st.session_state[TRAIN_JOB_KEY] = job_id  # the Train page follows it
                 st.switch_page(PAGES / "train.py")
+        if schedule_note:
+            st.caption(f"Its learning rate, resumed: {markdown_text(schedule_note, 300)}.")
 
 has_model = run.has_model and not (run.path / MODEL_FILE).is_symlink()
 downloads = st.columns(4)

@@ -273,6 +273,8 @@ def show_job(state: JobState, epoch_seconds: float | None) -> None:
         lineage = f" · fork of {markdown_code(state.fork_from[0])} at epoch {state.fork_from[1]}"
     elif state.resumes is not None:
         lineage = f" · resumed from epoch {state.first_epoch - 1}"
+    if state.schedule_note:  # a one-cycle continuation: which cycle it trains with (core.training.one_cycle_plan)
+        lineage += f" · {markdown_text(state.schedule_note, 300)}"
     st.caption(f"`{config.model}` · {images} · batch {config.batch_size or 'full'} · "
                f"{config.optimizer} lr {learning_rate_story(config.learning_rate, state.learning_rate_changes)}"
                + (f" · run `{state.run_name}`" if state.run_name else "") + lineage)
@@ -400,7 +402,7 @@ with form_column:
         inactive["hidden_units"] = "a fork keeps its parent's width"
     spec = SPECS[values["model"]]
     if fork is not None:  # said first: the form below is the fork's
-        st.info(f"**Fork** of run {markdown_code(fork[0])} from epoch {fork[1]}: Start trains a new run, yours, from "
+        st.container(key="train_fork_note").info(f"**Fork** of run {markdown_code(fork[0])} from epoch {fork[1]}: Start trains a new run, yours, from "
                 f"that checkpoint's weights and optimizer state, for **Epochs** more epochs (numbered from "
                 f"{fork[1] + 1}), with the settings below. Change the learning rate, the optimizer, augmentation…; "
                 "the model and its width stay the parent's.", icon=":material/call_split:")

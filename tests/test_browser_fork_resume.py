@@ -53,6 +53,26 @@ def page(server):
         page.context.close()
 
 
+PROJECTOR = {"width": 1280, "height": 720}
+IN_VIEW = """([selector, height]) => {
+    document.querySelector("[data-testid='stMain']")?.scrollTo(0, 0);
+    const element = document.querySelector(selector);
+    if (!element) return null;
+    const box = element.getBoundingClientRect();
+    return {top: box.top, bottom: box.bottom, inView: box.height > 0 && box.top >= 0 && box.bottom <= height};
+}"""
+
+
+def in_view_on_a_projector(page, selector: str) -> dict:
+    """`selector`'s box at 1280x720, the page at its top: waited for until it lies in the window (a layout that
+    moves as widgets arrive), else the last box seen, for the assertion's message."""
+    try:
+        page.wait_for_function(f"(arg) => ({IN_VIEW})(arg)?.inView", arg=[selector, PROJECTOR["height"]], timeout=10_000)
+    except PlaywrightTimeout:
+        pass
+    return page.evaluate(f"(arg) => ({IN_VIEW})(arg)", [selector, PROJECTOR["height"]])
+
+
 def overlay_traces(page) -> list[dict]:
     """The Runs overlay's traces (name and x values as ints), once plotly has drawn them."""
     page.wait_for_function(f"() => ({TRACES})({OVERLAY!r})", timeout=60_000)
@@ -96,6 +116,14 @@ def test_a_fork_with_ten_times_the_learning_rate_continues_the_parents_curve(ser
 
     wait_text(page, re.compile(rf"Fork of run {PARENT} from epoch 1"))
     wait_idle(page)
+    size = page.viewport_size
+    page.set_viewport_size(PROJECTOR)  # a class's projector: the note and Start both in view, no scrolling
+    try:
+        for selector in (".st-key-train_fork_note", ".st-key-train_start"):
+            box = in_view_on_a_projector(page, selector)
+            assert box and box["inView"], f"{selector} is not in the 1280x720 window: {box}"
+    finally:
+        page.set_viewport_size(size)
     rate = page.locator(".st-key-train_learning_rate input")
     assert float(rate.input_value()) == pytest.approx(0.01)  # the parent's settings fill the form
     rate.fill("0.1")

@@ -34,9 +34,9 @@ def checkpointed(mnist, tmp_path_factory):
     seen = {}  # epoch -> the probabilities the model gave at that epoch's end, taken in the training thread
     write = run.checkpoints.write
 
-    def write_and_remember(epoch, model, val_loss):
+    def write_and_remember(epoch, model, val_loss, state=None):
         seen[epoch] = model.predict(x_test, verbose=0, batch_size=1000)
-        return write(epoch, model, val_loss)
+        return write(epoch, model, val_loss, state)
 
     run.checkpoints.write = write_and_remember
     events = list(run)
@@ -48,7 +48,8 @@ def test_each_epoch_has_a_checkpoint_in_its_own_folder(checkpointed):
     assert list_checkpoints(runs_dir, "mlp-ckpt") == [1, 2, 3, 4]
     folder = checkpoint_path(runs_dir, "mlp-ckpt", 3)
     assert folder == runs_dir.resolve() / "mlp-ckpt" / CHECKPOINTS_DIR / "epoch-0003"
-    assert sorted(p.name for p in folder.iterdir()) == [KERAS_STATE_FILE, "model.numpy.npz", "predictions.npz"]
+    assert sorted(p.name for p in folder.iterdir()) == [KERAS_STATE_FILE, "model.numpy.npz", "predictions.npz",
+                                                        "training_state.json"]
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
 

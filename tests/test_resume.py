@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.cli import main as cli_main
@@ -16,11 +17,19 @@ from core.config.train_config import ConfigError, preset_config
 from core.jobs.executor import PAUSE, STEP, Command, JobRequest, WorkerLost
 from core.jobs.local_executor import LocalExecutor
 from core.jobs.training_jobs import TrainingJobs
-from core.runs.checkpoints import checkpoint_path, list_checkpoints
-from core.runs.continuations import resume_epoch
+from core.runs.checkpoints import (
+    checkpoint_path, folder_bytes, list_checkpoints, load_checkpoint_numpy_model, load_checkpoint_predictions,
+)
+from core.runs.continuations import (
+    continuation_files, continuation_schedule_note, cut_back_to, place_files, resume_epoch, resume_shipping,
+)
 from core.runs.recorded_run import RecordedRun
+from core.runs.run_mirror import RunMirror, returned_files
 from core.runs.store import RunError, load_points, load_run, process_start_time
-from core.training.events import COMPLETED, INTERRUPTED, EpochEnd, Progress, RunDone
+from core.training.compiled_models import CompiledModels
+from core.training.events import COMPLETED, EARLY_STOPPED, INTERRUPTED, EpochEnd, Progress, RunDone
+from core.training.one_cycle_plan import continued_cycles, describe_continued_cycles, fresh_cycles
+from core.training.patience import PatienceCount, continued_early_stopping
 
 ROOT = Path(__file__).resolve().parents[1]
 WARM_UP_SECONDS = 300  # generous for a CPU shared with other work; never a performance check
@@ -180,3 +189,201 @@ def test_the_job_queue_refuses_a_resume_or_a_fork_it_could_not_start(three_epoch
         assert jobs.active_count() == (0, 0)
     finally:
         jobs.close()
+
+
+# --- what a resume carries besides the model: early stopping's count, the one-cycle schedule ------------------------
+
+
+# As a worker trains them: its compiled models kept from run to run (a continuation of a one-cycle run, whose
+# schedule differs, compiles its own).
+WARM = CompiledModels()
+
+
+def interrupted_copy(runs_dir, name: str, copy: str, epoch: int) -> None:
+    """Run `name` as a kill after `epoch` leaves it: its checkpoints past `epoch` gone, its process dead (the
+    epoch lines after it stay, as a kill between a line and its checkpoint leaves them: the resume drops them)."""
+    shutil.copytree(runs_dir / name, runs_dir / copy)
+    for later in [kept for kept in list_checkpoints(runs_dir, copy) if kept > epoch]:
+        shutil.rmtree(checkpoint_path(runs_dir, copy, later))
+    status = json.loads((runs_dir / copy / "status.json").read_text())
+    status.update(status="running", pid=2**22 + 7, pid_started="0")  # its process is gone: it reads as interrupted
+    (runs_dir / copy / "status.json").write_text(json.dumps(status))
+    assert load_run(copy, runs_dir).status == INTERRUPTED and resume_epoch(runs_dir, copy) == epoch
+
+
+def test_patience_counts_as_kerass_early_stopping_and_goes_on_from_a_carried_count():
+    import keras
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=100)
+    callback.set_model(model)
+    callback.on_train_begin()
+    count = PatienceCount()
+    for index, value in enumerate([0.9, 0.8, 0.85, 0.8, 0.7, float("nan"), 0.71, 0.7, 0.69, 0.75]):
+        callback.on_epoch_end(index, {"val_loss": value})
+        count = count.after(index + 1, value)
+        assert (count.waited, count.best_val_loss, count.best_epoch) == (callback.wait, callback.best, callback.best_epoch + 1)
+    assert PatienceCount.from_dict(json.loads(json.dumps(count.to_dict()))) == count
+
+    carried = continued_early_stopping(PatienceCount(0.5, 3, 1), monitor="val_loss", patience=2)
+    carried.set_model(model)
+    model.stop_training = False
+    carried.on_train_begin()
+    carried.on_epoch_end(3, {"val_loss": 0.6})  # epoch 4 waits a second epoch: patience 2 is used up
+    assert model.stop_training and carried.stopped_epoch == 3
+    with pytest.raises(ValueError, match="`waited` must be a non-negative integer"):
+        PatienceCount.from_dict({"best_val_loss": 0.5, "best_epoch": 3, "waited": -1})
+
+
+@pytest.fixture(scope="module")
+def patient(mnist, tmp_path_factory):
+    """A run stopped by its patience (2): the uninterrupted reference."""
+    runs_dir = tmp_path_factory.mktemp("patience") / "runs"
+    config = small_config(epochs=20, train_size=600, batch_size=50, learning_rate=3e-3, patience=2, hidden_units=32)
+    events = list(RecordedRun(config, runs_dir=runs_dir, name="patient", mnist=mnist, compiled_models=WARM))
+    return runs_dir, config, events
+
+
+def test_a_resume_goes_on_counting_patience_and_stops_where_the_uninterrupted_run_stopped(patient, mnist):
+    """The reference stopped at epoch e (its best e-2). Interrupted after e-1, one epoch already waited, and resumed,
+    it stops after epoch e too: the count came with the checkpoint (started afresh, it trained two epochs more)."""
+    runs_dir, config, events = patient
+    done, reference = events[-1], epochs_of(events)
+    assert done.status == EARLY_STOPPED, f"the reference must stop by its patience: {done.status} ({done.reason})"
+    stop = done.epochs_completed
+    assert min(reference, key=lambda e: e.val_loss).epoch == stop - 2
+    interrupted_copy(runs_dir, "patient", "patient-cut", stop - 1)
+    assert json.loads((checkpoint_path(runs_dir, "patient-cut", stop - 1) / "training_state.json").read_text())[
+        "patience"]["waited"] == 1
+
+    resumed = list(RecordedRun(config.replace(epochs=config.epochs - (stop - 1)), runs_dir=runs_dir, name="patient-cut",
+                               mnist=mnist, resume=True, compiled_models=WARM))
+    assert [e.epoch for e in epochs_of(resumed)] == [stop]
+    assert resumed[-1].status == EARLY_STOPPED and resumed[-1].epochs_completed == stop
+    for metric in METRICS:
+        assert getattr(epochs_of(resumed)[0], metric) == pytest.approx(getattr(reference[-1], metric), rel=1e-4, abs=1e-6)
+    run, uninterrupted = load_run("patient-cut", runs_dir), load_run("patient", runs_dir)
+    assert run.model_epoch == uninterrupted.model_epoch == stop - 2  # the best epoch's model, from its checkpoint
+    assert run.test_accuracy == pytest.approx(uninterrupted.test_accuracy, abs=1e-4)
+
+
+def test_one_cycle_cycles_continue_as_planned_and_new_epochs_get_a_cycle_of_their_own():
+    assert fresh_cycles(48) == ((0, 48),)
+    assert continued_cycles(((0, 48),), 24, 48) == ((0, 48),)  # interrupted at half, resumed to its epochs
+    assert continued_cycles(((0, 48),), 24, 72) == ((0, 48), (48, 72))  # resumed for more: the cycle ends, a new one
+    assert continued_cycles(((0, 48),), 48, 72) == ((0, 48), (48, 72))  # a finished run resumed
+    assert continued_cycles(((0, 48), (48, 72)), 48, 60) == ((0, 48), (48, 60))  # a later cycle's plan is dropped
+    assert continued_cycles((), 24, 48) == ((24, 48),)  # a constant-rate parent forked into one-cycle
+    assert describe_continued_cycles(((0, 48),), 24, 12) == "one-cycle: goes on with its cycle over epochs 1-4 as planned"
+    assert describe_continued_cycles(((0, 48), (48, 72)), 48, 12) == (
+        "one-cycle: a new cycle over epochs 5-6 (warm-up to the learning rate, then annealing); "
+        "its cycle had ended at epoch 4")
+    assert describe_continued_cycles(((0, 48), (48, 60)), 24, 12) == (
+        "one-cycle: goes on with its cycle over epochs 1-4 as planned, then a new cycle over epoch 5 "
+        "(warm-up to the learning rate, then annealing)")
+
+
+@pytest.fixture(scope="module")
+def one_cycle(mnist, tmp_path_factory):
+    """A finished 4-epoch one-cycle run (12 batches an epoch), and a copy of it interrupted after epoch 2."""
+    runs_dir = tmp_path_factory.mktemp("one-cycle") / "runs"
+    config = small_config(schedule="one_cycle", learning_rate=0.01, train_size=600, batch_size=50)
+    run = RecordedRun(config, runs_dir=runs_dir, name="cycle", mnist=mnist, compiled_models=WARM)
+    events = list(run)
+    interrupted_copy(runs_dir, "cycle", "cycle-cut", 2)
+    return runs_dir, config, run, events
+
+
+def test_an_interrupted_one_cycle_run_resumed_to_its_epochs_trains_each_batch_at_the_uninterrupted_rate(one_cycle, mnist):
+    runs_dir, config, reference, events = one_cycle
+    resumed = RecordedRun(config.replace(epochs=2), runs_dir=runs_dir, name="cycle-cut", mnist=mnist, resume=True,
+                          compiled_models=WARM)
+    assert resumed.trainer.cycles == ((0, 48),)  # the run's own cycle, not one over the 2 epochs left
+    again = list(resumed)
+    optimizer, uninterrupted = resumed.trainer.model.optimizer, reference.trainer.model.optimizer
+    assert int(optimizer.iterations) == int(uninterrupted.iterations) == 48  # the same steps, numbered the same
+    rates = [float(optimizer._learning_rate(step)) for step in range(24, 48)]  # the rate of each batch of epochs 3-4
+    assert rates == [float(uninterrupted._learning_rate(step)) for step in range(24, 48)]
+    assert rates[-1] < rates[0] / 100  # annealed to its end, as planned (a cycle over 2 epochs would have ended already)
+    for kept, later in zip(epochs_of(events)[2:], epochs_of(again), strict=True):
+        assert later.learning_rate == kept.learning_rate
+        for metric in METRICS:
+            assert getattr(later, metric) == pytest.approx(getattr(kept, metric), rel=1e-4, abs=1e-6)
+    first = {point["step"]: point["learning_rate"] for point in load_points("cycle", runs_dir)[0] if point["epoch"] > 2}
+    second = {point["step"]: point["learning_rate"] for point in load_points("cycle-cut", runs_dir)[0] if point["epoch"] > 2}
+    assert set(first) & set(second) and all(first[step] == second[step] for step in set(first) & set(second))
+    status = json.loads((runs_dir / "cycle-cut" / "status.json").read_text())
+    assert status["resumed"][-1]["one_cycle"] == "one-cycle: goes on with its cycle over epochs 1-4 as planned"
+
+
+def test_a_finished_one_cycle_run_resumed_for_more_epochs_warms_up_a_new_cycle_and_says_so(one_cycle, mnist):
+    runs_dir, config, _, events = one_cycle
+    said = continuation_schedule_note(runs_dir, "cycle", 4, config.replace(epochs=2))  # what Runs and Train show first
+    assert said == ("one-cycle: a new cycle over epochs 5-6 (warm-up to the learning rate, then annealing); "
+                    "its cycle had ended at epoch 4")
+    resumed = RecordedRun(config.replace(epochs=2), runs_dir=runs_dir, name="cycle", mnist=mnist, resume=True,
+                          compiled_models=WARM)
+    assert resumed.trainer.cycles == ((0, 48), (48, 72))
+    later = epochs_of(list(resumed))
+    schedule = resumed.trainer.model.optimizer._learning_rate
+    assert float(schedule(48)) == pytest.approx(0.01 / 25, rel=1e-5)  # warming up again from a 25th of the peak
+    assert max(float(schedule(step)) for step in range(48, 72)) == pytest.approx(0.01, rel=1e-3)
+    assert epochs_of(events)[-1].learning_rate < 1e-4 < later[0].learning_rate  # not trained at the old cycle's end
+    assert json.loads((runs_dir / "cycle" / "status.json").read_text())["resumed"][-1]["one_cycle"] == said
+
+
+# --- a resume on another machine (the Ray executor's path, without a cluster) -------------------------------------
+
+
+def test_a_resume_elsewhere_ships_only_what_training_reads_and_ends_as_the_same_resume_here(mnist, tmp_path):
+    """What `RayExecutor.start` ships for a resume (`continuation_files`), trained on a scratch 'node' folder as
+    `_train_on_node` trains it, and mirrored back as `_RayJob` mirrors it: the kept checkpoints, their predictions
+    and the disk budget's pruning end as those of the same resume trained here."""
+    runs_dir, node = tmp_path / "runs", tmp_path / "node"
+    config = small_config(epochs=3, train_size=600, batch_size=50, hidden_units=32, checkpoint_budget_mb=2.5)
+    list(RecordedRun(config, runs_dir=runs_dir, name="origin", mnist=mnist, compiled_models=WARM))
+    kept = list_checkpoints(runs_dir, "origin")
+    assert kept == [1, 2, 3]  # within the budget at 3 epochs; 5 are not
+    best = load_run("origin", runs_dir).best_epoch
+
+    finished = resume_shipping(runs_dir, "origin")  # a finished run: every checkpoint has its predictions
+    assert set(finished.wanted) == {3, best} and finished.wanted[3] == ("keras_state.npz", "training_state.json")
+    shipped = continuation_files(runs_dir, "origin")
+    assert {name for name in shipped if name.startswith("checkpoints/")} == {
+        f"checkpoints/epoch-{epoch:04d}/{file}" for epoch, files in finished.wanted.items() for file in files}
+    every_checkpoint = folder_bytes(runs_dir / "origin" / "checkpoints")
+    assert sum(map(len, shipped.values())) < every_checkpoint / 2
+
+    for twin in ("here", "there"):  # killed before its end: no checkpoint has test-set predictions yet
+        interrupted_copy(runs_dir, "origin", twin, 3)
+        for epoch in kept:
+            (checkpoint_path(runs_dir, twin, epoch) / "predictions.npz").unlink()
+    killed = resume_shipping(runs_dir, "there")
+    assert set(killed.wanted) == {1, 2, 3} and killed.wanted[1] == killed.wanted[2] == ("keras_state.npz",)
+    assert all(not predicted for _, predicted in killed.elsewhere.values())
+
+    more = config.replace(epochs=2)
+    here = list(RecordedRun(more, runs_dir=runs_dir, name="here", mnist=mnist, resume=True, compiled_models=WARM))
+    cut_back_to(runs_dir, "there", 3)  # RayExecutor.start
+    shipped = continuation_files(runs_dir, "there")
+    place_files(node / "there", shipped)  # _train_on_node
+    on_node = RecordedRun(more, runs_dir=node, name="there", mnist=mnist, resume=True, compiled_models=WARM,
+                          checkpoints_elsewhere=killed.elsewhere)
+    mirror = RunMirror(more, runs_dir, "there", resumed_from=3)  # _RayJob
+    for event in on_node:
+        mirror.record(event)
+    returned = returned_files(node / "there", shipped)
+    came_back = {name for name in returned if name.startswith("checkpoints/")} & set(shipped)
+    assert not came_back  # the checkpoint files that came, unchanged, are not sent back
+    mirror.finish_from(returned, kept_checkpoints=on_node.checkpoints.written)
+
+    there_status = json.loads((runs_dir / "there" / "status.json").read_text())
+    assert here[-1].epochs_completed == 5 and there_status["epochs_completed"] == 5
+    assert [e["epoch"] for e in load_run("there", runs_dir).epochs] == [1, 2, 3, 4, 5]
+    kept_here = list_checkpoints(runs_dir, "here")
+    assert list_checkpoints(runs_dir, "there") == kept_here and len(kept_here) < 5  # pruned alike, by the budget
+    for epoch in kept_here:
+        y_here, here_probabilities = load_checkpoint_predictions(runs_dir, "here", epoch)
+        y_there, there_probabilities = load_checkpoint_predictions(runs_dir, "there", epoch)
+        assert (y_here == y_there).all() and np.allclose(here_probabilities, there_probabilities, atol=2e-3)
+        load_checkpoint_numpy_model(runs_dir, "there", epoch)  # the views' files of each kept epoch are whole

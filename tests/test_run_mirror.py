@@ -90,7 +90,8 @@ def test_a_nodes_checkpoints_arrive_whole_and_read_back_as_on_the_node(mnist, tm
     (node_runs / "trained" / CHECKPOINTS_DIR / ".epoch-0003.tmp-abcdef12" / "predictions.npz").write_bytes(b"half")
     files = collect_run_files(node_runs / "trained")
     assert {name for name in files if name.startswith(CHECKPOINTS_DIR + "/epoch-0001/")} == {
-        f"{CHECKPOINTS_DIR}/epoch-0001/{file}" for file in ("keras_state.npz", "model.numpy.npz", "predictions.npz")}
+        f"{CHECKPOINTS_DIR}/epoch-0001/{file}" for file in ("keras_state.npz", "model.numpy.npz", "predictions.npz",
+                                                            "training_state.json")}
 
     runs_dir = tmp_path / "runs"
     mirror = RunMirror(config, runs_dir, "trained")

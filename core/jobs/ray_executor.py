@@ -12,9 +12,12 @@ so a node needs only the Python packages of `requirements-ray.txt`. On its node 
 `ray.util.queue.Queue`; this side mirrors them into `JobRequest.runs_dir` as they arrive
 (`core.runs.run_mirror.RunMirror`: config and status at the start, a metrics line per epoch, the
 batch-level points).
-A fork's parent checkpoint (its config and `keras_state.npz`), and a resumed run's folder (cut back here
-to its last kept checkpoint first; its final model and logs excepted), travel with the task as bytes and
-are placed in the node's scratch runs directory, so a fork or a resume trains on any node.
+A fork's parent checkpoint (its config, `keras_state.npz` and `training_state.json`), and a resumed run's
+record (cut back here to its last kept checkpoint first) with the few checkpoint files its training reads
+(`core.runs.continuations.resume_shipping`: the state of the checkpoint it resumes from, the best epoch's
+weights, the weights of checkpoints still without predictions), travel with the task as bytes and are
+placed in the node's scratch runs directory, so a fork or a resume trains on any node; the views' files of
+the other kept checkpoints stay here, and come back only where the node added to them.
 When the run ends, the node ships its finished files (model, NumPy model, predictions,
 TensorBoard logs, the point files) back as the task's result, and they are written here atomically, the status
 last. Commands travel the other way through a second queue, which a thread in the task reads and
@@ -57,9 +60,11 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 import core
 from core.data.mnist import candidate_paths
 from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost, obey
-from core.runs.continuations import check_fork, continuation_files, cut_back_to, place_files, resume_epoch
+from core.runs.continuations import (
+    check_fork, continuation_files, cut_back_to, place_files, resume_epoch, resume_shipping,
+)
 from core.runs.lost_runs import mark_interrupted
-from core.runs.run_mirror import RunMirror, collect_run_files
+from core.runs.run_mirror import RunMirror, returned_files
 from core.runs.store import RunError, run_path
 from core.training.events import EpochEnd, Progress, RunDone
 
@@ -163,16 +168,20 @@ def _where(scratch: str) -> dict:
 
 
 @ray.remote(max_retries=0)
-def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: Queue, carried: dict | None = None) -> dict:
+def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: Queue, carried: dict | None = None,
+                   elsewhere: dict | None = None) -> dict:
     """Train `request` on this node into a scratch runs directory, stream its events, return its files.
 
     `carried`: run name → the files a fork or a resume needs of it (`continuation_files`), placed in the
-    scratch runs directory first: a fork's parent's checkpoint, or the whole run a resume goes on with.
+    scratch runs directory first: a fork's parent's checkpoint, or a resumed run's record and the few
+    checkpoint files training reads. `elsewhere`: a resume's kept checkpoints as they lie on the submitting
+    machine (`ResumeShipping.elsewhere`), for its disk budget.
 
     Messages on `events`, each led by the run's name: ("recording", where) once the run folder
     exists, ("event", event) for each event (a `RunDone` last), or ("error", message). Commands
-    arrive on `commands` as (run name, Command). Returns `{"files": {...}}`, with an `"error"`
-    too when the training failed.
+    arrive on `commands` as (run name, Command). Returns `{"files": {...}, "checkpoints": [...]}` (the run's
+    files, but those that came with the task unchanged; its kept checkpoints' epochs, None if unknown), with
+    an `"error"` too when the training failed.
     """
     from core.runs.recorded_run import RecordedRun
     from core.training.compiled_models import CompiledModels
@@ -183,7 +192,14 @@ def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: 
     threading.Thread(target=_obey, args=(commands, request.run_name, control, finished), name="ray-job-commands",
                      daemon=True).start()
     scratch = tempfile.mkdtemp(prefix="mnist-lab-ray-")
-    folder = None
+    folder = run = None
+    came = (carried or {}).get(request.run_name, {})  # a resume's own files: shipped back only if changed
+
+    def result(**more) -> dict:
+        files = returned_files(folder, came) if folder else {}
+        kept = run.checkpoints.written if run is not None and run.checkpoints is not None else None
+        return {"files": files, "checkpoints": kept, **more}
+
     try:
         _limit_tensorflow_threads()
         if not _compiled:
@@ -192,20 +208,20 @@ def _train_on_node(request: JobRequest, shipped: list, events: Queue, commands: 
             place_files(run_path(scratch, name), files)
         run = RecordedRun(request.config, runs_dir=scratch, name=request.run_name,
                           mnist=_node_mnist(request, shipped), control=control, compiled_models=_compiled[0],
-                          fork_from=request.fork_from, resume=request.resume)
+                          fork_from=request.fork_from, resume=request.resume, checkpoints_elsewhere=elsewhere)
         folder = run.writer.path
         events.put((request.run_name, "recording", _where(scratch)))
         for event in run:
             events.put((request.run_name, "event", event))
         run.wait_for_feature_files()  # the map and statistics travel back with the run's other files
-        return {"files": collect_run_files(folder)}
+        return result()
     except Exception as error:  # ConfigError, DatasetError, RunError, errors inside TensorFlow
         message = str(error) or type(error).__name__
         if not isinstance(error, (ValueError, RuntimeError, OSError)):
             message = f"{type(error).__name__}: {message}"
         traceback.print_exc()  # the node's worker log keeps the details; the page shows the message
         events.put((request.run_name, "error", message))
-        return {"files": collect_run_files(folder) if folder else {}, "error": message}
+        return result(error=message)
     finally:
         finished.set()
         import shutil
@@ -348,17 +364,18 @@ class _RayJob(JobHandle):
                 self._write(lambda: self._mirror.record(payload))
                 self._out.put(payload)
             elif kind == "error":
-                files = self._result().get("files", {})
+                result = self._result()
+                files, kept = result.get("files", {}), result.get("checkpoints")
                 self._clean_end = True
                 if self._mirror is not None:
-                    self._write(lambda: self._mirror.write_files(files))  # what the node wrote before failing
+                    self._write(lambda: self._mirror.write_files(files, kept))  # what the node wrote before failing
                     self._mirror.fail_from(payload, self._origin())
                 raise JobError(payload)
 
     def _finish(self, done: RunDone) -> RunDone:
-        files = self._result()["files"]
+        result = self._result()
         self._clean_end = True
-        self._write(lambda: self._mirror.finish_from(files, self._origin()))
+        self._write(lambda: self._mirror.finish_from(result["files"], self._origin(), result.get("checkpoints")))
         return replace(done, run_dir=str(self._mirror.path), name=self._mirror.name)
 
     def _write(self, write) -> None:
@@ -495,21 +512,22 @@ class RayExecutor(Executor):
         with self._lock:
             if self._closed:
                 raise JobError("The executor was shut down; the server is stopping.")
-        carried, resumed_from = {}, None
+        carried, resumed_from, elsewhere = {}, None, None
         if request.fork_from is not None:  # the parent's checkpoint lies here: it travels with the task
             parent, epoch = request.fork_from
             check_fork(request.runs_dir, request.config, parent, epoch)
             carried[parent] = continuation_files(request.runs_dir, parent, epoch)
-        elif request.resume:  # the run lies here: cut back to its last checkpoint, it travels with the task
+        elif request.resume:  # the run lies here: cut back to its last checkpoint; what training reads of it travels
             resumed_from = resume_epoch(request.runs_dir, request.run_name)
             cut_back_to(request.runs_dir, request.run_name, resumed_from)
             carried[request.run_name] = continuation_files(request.runs_dir, request.run_name)
+            elsewhere = resume_shipping(request.runs_dir, request.run_name).elsewhere
         events, commands = self._take_queues()
         options = {"num_cpus": self.cpus_per_job, "name": f"train:{request.run_name}"}
         if self.resources:
             options["resources"] = self.resources
         task = _train_on_node.options(**options).remote(request, self._shipped_mnist(request), events, commands,
-                                                        carried or None)
+                                                        carried or None, elsewhere)
         job = _RayJob(self, request, task, events, commands, resumed_from)
         with self._lock:
             self._jobs.add(job)

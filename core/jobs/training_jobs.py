@@ -32,7 +32,7 @@ from core.jobs.local_executor import DEFAULT_WORKERS as DEFAULT_MAX_CONCURRENT  
 from core.jobs.local_executor import WORKERS_ENV as MAX_CONCURRENT_ENV  # noqa: F401
 from core.jobs.local_executor import default_workers as default_max_concurrent
 from core.jobs.sharing import SharingLimitError, SharingRules
-from core.runs.continuations import check_fork, resume_epoch
+from core.runs.continuations import check_fork, continuation_schedule_note, resume_epoch
 from core.runs.run_owners import record_owner
 from core.runs.store import RunError, new_run_name, resolve_runs_dir
 from core.training.batch_points import add_point
@@ -79,6 +79,7 @@ class JobState:
     fork_from: tuple[str, int] | None = None  # a fork: the run and the epoch of its checkpoint it continues from
     resumes: str | None = None  # a resume: the run it goes on with (its `run_name` too)
     first_epoch: int = 1  # the number of its first epoch (a fork's and a resume's are numbered on)
+    schedule_note: str | None = None  # a one-cycle fork's or resume's schedule, in words (core.training.one_cycle_plan)
 
     @property
     def last_epoch(self) -> int:
@@ -202,15 +203,17 @@ class TrainingJobs:
         job_id = secrets.token_urlsafe(12)
         self.rules.check_epochs(config.epochs)
         check_memory_cap(config)
-        first_epoch = 1
+        first_epoch, schedule_note = 1, None
         if resume:
             if name is None or fork_from is not None:
                 raise ValueError("A resume names its run (`name`) and is no fork. Received: "
                                  f"name={name!r}, fork_from={fork_from!r}")
             first_epoch = resume_epoch(self.runs_dir, name) + 1
+            schedule_note = continuation_schedule_note(self.runs_dir, name, first_epoch - 1, config)
         elif fork_from is not None:
             check_fork(self.runs_dir, config, *fork_from)
             first_epoch = fork_from[1] + 1
+            schedule_note = continuation_schedule_note(self.runs_dir, *fork_from, config)
         live = self._live_now() if self._live_visitors is not None and len(self._waiting) >= MAX_QUEUED else None
         with self._lock:
             limit = self.rules.jobs_per_visitor
@@ -233,7 +236,8 @@ class TrainingJobs:
                 if self._live_visitors is not None:
                     self._last_live[owner] = time.monotonic()  # pressing Start, on a live page
             self._put(job_id, JobState(job_id, config, owner=owner, fork_from=fork_from,
-                                       resumes=name if resume else None, first_epoch=first_epoch))
+                                       resumes=name if resume else None, first_epoch=first_epoch,
+                                       schedule_note=schedule_note))
             self._waiting.append(job_id)
             self._renumber_queue()
             self._start_watcher()

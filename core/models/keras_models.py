@@ -162,11 +162,12 @@ BUILDERS = {
 }
 
 
-def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """The config's optimizer, with a one-cycle learning-rate schedule when asked for."""
+def make_optimizer(config: TrainConfig, steps_per_epoch: int, cycles=None) -> keras.optimizers.Optimizer:
+    """The config's optimizer, with a one-cycle learning-rate schedule when asked for (over `cycles`, optimizer
+    steps `((start, end), ...)`, when given: a continued run's, `core.training.one_cycle_plan`)."""
     learning_rate = config.learning_rate
     if config.schedule == "one_cycle":
-        learning_rate = OneCycle(config.learning_rate, total_steps=config.epochs * steps_per_epoch)
+        learning_rate = OneCycle(config.learning_rate, total_steps=config.epochs * steps_per_epoch, cycles=cycles)
     if config.optimizer == "sgd":
         return keras.optimizers.SGD(learning_rate)
     if config.optimizer == "momentum":
@@ -205,8 +206,11 @@ def default_steps_per_execution(batch_size: int, steps_per_epoch: int | None = N
     return max(1, min(grouped, steps_per_epoch // MIN_CALLS_PER_EPOCH))
 
 
-def build_keras_model(config: TrainConfig, steps_per_epoch: int, steps_per_execution: int | None = None) -> keras.Model:
+def build_keras_model(config: TrainConfig, steps_per_epoch: int, steps_per_execution: int | None = None,
+                      cycles=None) -> keras.Model:
     """Build and compile the zoo model `config.model` for `steps_per_epoch` batches an epoch.
+
+    `cycles`: a continued one-cycle run's cycles (see `make_optimizer`); None = one over `config.epochs`.
 
     `steps_per_execution` defaults to `default_steps_per_execution(config.batch_size, steps_per_epoch)`; pass 1 for
     Keras's own default (the benchmarks' "plain Keras" baselines do).
@@ -218,7 +222,7 @@ def build_keras_model(config: TrainConfig, steps_per_epoch: int, steps_per_execu
     name_layers_in_order(stack)
     model = keras.Sequential(stack, name=config.model)
     model.compile(
-        optimizer=make_optimizer(config, steps_per_epoch),
+        optimizer=make_optimizer(config, steps_per_epoch, cycles),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         steps_per_execution=steps_per_execution or default_steps_per_execution(config.batch_size, steps_per_epoch),

@@ -8,6 +8,9 @@ A run folder's `checkpoints/` holds one folder per kept epoch (1-based, as `Epoc
                              the run ends
         keras_state.npz      what fork and resume need: `weight.000…` (the Keras model's `get_weights()`) and
                              `optimizer.000.<name>…` (its optimizer's variables in order, the step counter first)
+        training_state.json  what else they need to go on as the run would have: early stopping's count
+                             (`core.training.patience`) and, for a one-cycle run, its cycles
+                             (`core.training.one_cycle_plan`); absent from checkpoints saved before it was
 
 Each folder is written under a temporary name (`.epoch-0003.tmp-…`) and renamed when whole, so a
 crash mid-write leaves no half checkpoint (`list_checkpoints` never lists a temporary folder, and
@@ -23,6 +26,7 @@ run still training, or of one killed mid-way, has none yet (Errors shows ended r
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -42,6 +46,7 @@ from core.runs.store import (
 
 CHECKPOINTS_DIR = "checkpoints"
 KERAS_STATE_FILE = "keras_state.npz"
+TRAINING_STATE_FILE = "training_state.json"
 EPOCH_FOLDER_PREFIX = "epoch-"
 TEMPORARY_MARK = ".tmp-"
 STALE_FOLDER_SECONDS = 600.0  # no checkpoint takes this long to write: an older temporary folder was orphaned
@@ -137,6 +142,31 @@ def load_keras_state(runs_dir: str | os.PathLike | None, name: str, epoch: int) 
     """
     folder = _existing_checkpoint(runs_dir, name, epoch)
     return read_keras_state(folder / KERAS_STATE_FILE, f"Run {name!r}, epoch {epoch}")
+
+
+def load_training_state(runs_dir: str | os.PathLike | None, name: str, epoch: int) -> dict:
+    """What run `name`'s checkpoint at `epoch` saved for a continuation besides the model (`training_state.json`:
+    `{"patience": {...}, "one_cycle": {...}}`); {} for a checkpoint saved before it was.
+
+    Raises:
+        RunError: if there is no such checkpoint or the file is not a JSON object.
+    """
+    folder = _existing_checkpoint(runs_dir, name, epoch)
+    return read_training_state(folder / TRAINING_STATE_FILE, f"Run {name!r}, epoch {epoch}")
+
+
+def read_training_state(path: Path, what: str) -> dict:
+    if path.is_symlink():
+        raise RunError(f"{what}: {TRAINING_STATE_FILE} is a symbolic link, which is never followed. {CHECKPOINT_FIX}")
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise RunError(f"{what}: {TRAINING_STATE_FILE} is corrupt ({type(error).__name__}). {CHECKPOINT_FIX}") from None
+    if not isinstance(state, dict):
+        raise RunError(f"{what}: {TRAINING_STATE_FILE} is not a JSON object. {CHECKPOINT_FIX}")
+    return state
 
 
 def read_keras_state(path: Path, what: str) -> tuple[list[np.ndarray], list[tuple[str, np.ndarray]]]:
@@ -311,16 +341,22 @@ class CheckpointWriter:
         translate: `model -> NumpyModel`, raising to say the model has no translation
             (`core.models.numpy_forward.translate_checked`).
         predict: `model -> probabilities (n, 10)` on the test images.
+        elsewhere: a resume on another machine (`core.runs.continuations.resume_shipping`): the run's kept epochs
+            as they are on the machine that submitted it, `{epoch: (bytes, has predictions)}`, of which only a few
+            files came here. They count in the budget by those sizes and are pruned by number (`written` says
+            which are kept; that machine removes the others); those with predictions are not predicted again.
     """
 
-    def __init__(self, run_folder: Path, budget_mb: float, epochs: int, y_test: np.ndarray, translate, predict):
+    def __init__(self, run_folder: Path, budget_mb: float, epochs: int, y_test: np.ndarray, translate, predict,
+                 elsewhere: dict[int, tuple[int, bool]] | None = None):
         self.folder = Path(run_folder) / CHECKPOINTS_DIR
         self.budget_bytes = budget_mb * MEGABYTE
         self.epochs = epochs
         self.y_test = y_test
         self.translate = translate
         self.predict = predict
-        self.written: list[int] = epochs_in(self.folder)  # a resumed run keeps its earlier ones
+        self.elsewhere = dict(elsewhere or {})
+        self.written: list[int] = sorted(set(epochs_in(self.folder)) | set(self.elsewhere))  # a resumed run keeps its earlier ones
         self.best_epoch: int | None = None
         self.best_val_loss = math.inf
         self.largest_bytes = 0
@@ -329,8 +365,11 @@ class CheckpointWriter:
         self._in_flight: threading.Thread | None = None
         self._failure: BaseException | None = None
 
-    def write(self, epoch: int, model, val_loss: float | None) -> Path:
+    def write(self, epoch: int, model, val_loss: float | None, state: dict | None = None) -> Path:
         """Take epoch `epoch`'s checkpoint of `model` now; write it and prune to the budget in the background.
+
+        `state`: what a continuation needs besides the model (`Trainer.continuation_state`), saved as
+        `training_state.json`; None = none.
 
         Raises:
             OSError: what the previous checkpoint's write raised (a full disk, a removed folder).
@@ -340,6 +379,8 @@ class CheckpointWriter:
         """
         self.flush()
         files = self._take(model)
+        if state is not None:
+            files[TRAINING_STATE_FILE] = json.dumps(state).encode()
         final = self.folder / epoch_folder_name(epoch)
         self._in_flight = threading.Thread(target=self._write_and_prune, args=(final, files, val_loss),
                                            name=f"checkpoint-{epoch}", daemon=True)
@@ -370,8 +411,8 @@ class CheckpointWriter:
             OSError: a write failed.
         """
         self.flush()
-        missing = [epoch for epoch in self.written
-                   if not (self.folder / epoch_folder_name(epoch) / PREDICTIONS_FILE).is_file()]
+        missing = [epoch for epoch in self.written if not self.elsewhere.get(epoch, (0, False))[1]
+                   and not (self.folder / epoch_folder_name(epoch) / PREDICTIONS_FILE).is_file()]
         if not missing:
             return []
         final = [np.array(array) for array in model.get_weights()]
@@ -436,6 +477,8 @@ class CheckpointWriter:
                 content.save(folder / name)
             elif name == NO_NUMPY_MODEL_FILE:
                 (folder / name).write_text(content)
+            elif isinstance(content, bytes):
+                (folder / name).write_bytes(content)
             else:
                 np.savez(folder / name, **content)
         for file in folder.iterdir():
@@ -444,9 +487,15 @@ class CheckpointWriter:
 
     def _bytes_when_predicted(self) -> int:
         """The kept checkpoints' bytes once each has its predictions file (counted before it is written)."""
-        return folder_bytes(self.folder) + sum(
-            self.predictions_bytes for epoch in self.written
-            if not (self.folder / epoch_folder_name(epoch) / PREDICTIONS_FILE).is_file())
+        total = 0
+        for epoch in self.written:
+            if epoch in self.elsewhere:  # its size where the run's folder lies
+                size, predicted = self.elsewhere[epoch]
+            else:
+                folder = self.folder / epoch_folder_name(epoch)
+                size, predicted = folder_bytes(folder), (folder / PREDICTIONS_FILE).is_file()
+            total += size + (0 if predicted else self.predictions_bytes)
+        return total
 
     def _prune(self) -> None:
         self.interval = checkpoint_interval(self.budget_bytes, self.largest_bytes, self.epochs)

@@ -17,15 +17,21 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from core.config.train_config import ConfigError
 from core.runs.atomic_files import write_bytes_atomic
-from core.runs.checkpoints import CHECKPOINTS_DIR, KERAS_STATE_FILE, checkpoint_path, epoch_folder_name, list_checkpoints
-from core.runs.store import (
-    BATCHES_FILE, CONFIG_FILE, CONTROLS_FILE, METRICS_FILE, STATUS_FILE, RunError, load_run, run_path,
+from core.runs.checkpoints import (
+    CHECKPOINTS_DIR, KERAS_STATE_FILE, TRAINING_STATE_FILE, checkpoint_path, epoch_folder_name, folder_bytes,
+    list_checkpoints, load_training_state,
 )
+from core.runs.store import (
+    BATCHES_FILE, CONFIG_FILE, CONTROLS_FILE, METRICS_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError, load_run, run_path,
+)
+from core.training.epoch_estimate import split_sizes
 from core.training.events import RUNNING
+from core.training.one_cycle_plan import continued_cycles, describe_continued_cycles
 
 ARCHITECTURE = ("model", "hidden_units")  # what a fork must keep: the weights' shapes follow from them
 RESUME_FIX = "Train a new run instead (or fork one of the run's kept checkpoints: python -m core train --fork RUN:EPOCH)."
@@ -155,11 +161,14 @@ def best_of(epochs: list[dict]) -> tuple[float, int | None]:
 def continuation_files(runs_dir: str | os.PathLike | None, name: str, epoch: int | None = None) -> dict[str, bytes]:
     """The files of run `name` that a continuation on another machine needs, by their `/`-separated path in its folder.
 
-    A fork (`epoch` given) needs the parent's `config.json` and the `keras_state.npz` of its checkpoint at
-    `epoch`; a resume (`epoch` None) needs the whole run as recorded (config, status, epoch records, points,
-    every kept checkpoint), not its final model or TensorBoard logs, which the continuation writes anew.
-    The status shipped says how the run reads here (`interrupted` for a run whose process died), so the
-    other machine never mistakes a process of its own for the run's owner.
+    A fork (`epoch` given) needs the parent's `config.json`, the `keras_state.npz` and `training_state.json` of
+    its checkpoint at `epoch`, and the weights of early stopping's best epoch where that is another kept one
+    (`restore_best_weights`). A resume (`epoch` None) needs the run's record (config, status, epoch records,
+    points) and of its kept checkpoints only what training reads (`resume_shipping`): the state of the one it
+    resumes from, the weights of its best epoch, and the weights of those without test-set predictions yet
+    (the run's end makes them); never the NumPy models and predictions the views read, which stay here. The
+    status shipped says how the run reads here (`interrupted` for a run whose process died), so the other
+    machine never mistakes a process of its own for the run's owner.
 
     Raises:
         RunError: the run or the checkpoint is missing.
@@ -172,8 +181,11 @@ def continuation_files(runs_dir: str | os.PathLike | None, name: str, epoch: int
         if not state.is_file() or state.is_symlink():
             raise RunError(f"Run {name!r} has no checkpoint at epoch {epoch}. Pick a kept epoch: "
                            f"python -m core runs --checkpoints {name}")
-        files[f"{CHECKPOINTS_DIR}/{epoch_folder_name(epoch)}/{KERAS_STATE_FILE}"] = state.read_bytes()
-        return files
+        wanted = {epoch: (KERAS_STATE_FILE, TRAINING_STATE_FILE)}
+        best = _patience_best_epoch(runs_dir, name, epoch)
+        if best is not None and best != epoch and best in list_checkpoints(runs_dir, name):
+            wanted[best] = (KERAS_STATE_FILE,)
+        return {**files, **_checkpoint_files(runs_dir, name, wanted)}
     try:
         status = json.loads((folder / STATUS_FILE).read_text())
     except (OSError, ValueError, UnicodeDecodeError):
@@ -184,12 +196,93 @@ def continuation_files(runs_dir: str | os.PathLike | None, name: str, epoch: int
         path = folder / file
         if path.is_file() and not path.is_symlink():
             files[file] = path.read_bytes()
-    for kept in list_checkpoints(runs_dir, name):
-        checkpoint = checkpoint_path(runs_dir, name, kept)
-        for entry in sorted(checkpoint.iterdir()):
-            if entry.is_file() and not entry.is_symlink():
-                files[f"{CHECKPOINTS_DIR}/{epoch_folder_name(kept)}/{entry.name}"] = entry.read_bytes()
+    return {**files, **_checkpoint_files(runs_dir, name, resume_shipping(runs_dir, name).wanted)}
+
+
+@dataclass(frozen=True)
+class ResumeShipping:
+    """What of a run's kept checkpoints a resume on another machine takes with it, and what it leaves here.
+
+    Args:
+        wanted: epoch -> the checkpoint files shipped of it.
+        elsewhere: every kept epoch -> `(bytes, has predictions)` as it is here: the other machine counts them
+            in the run's disk budget and prunes them by number (`CheckpointWriter(elsewhere=...)`); this machine
+            removes the ones it pruned when the run's files come back (`RunMirror.write_files`).
+    """
+
+    wanted: dict[int, tuple[str, ...]]
+    elsewhere: dict[int, tuple[int, bool]]
+
+
+def resume_shipping(runs_dir: str | os.PathLike | None, name: str) -> ResumeShipping:
+    """The checkpoint files a resume of run `name` on another machine needs (see `ResumeShipping`).
+
+    The checkpoint it resumes from (`resume_epoch`): its `keras_state.npz` and `training_state.json`. The best
+    epoch (lowest `val_loss`, whose weights the run keeps with `keep_best_epoch`, and early stopping's best, for
+    `restore_best_weights`): its `keras_state.npz`. Each kept checkpoint without `predictions.npz` (a run killed
+    before its end has none): its `keras_state.npz`, from which the resumed run's end predicts the test set.
+
+    Raises:
+        RunError: the run is missing, training, or kept no checkpoint.
+    """
+    last = resume_epoch(runs_dir, name)
+    kept = list_checkpoints(runs_dir, name)
+    wanted: dict[int, tuple[str, ...]] = {last: (KERAS_STATE_FILE, TRAINING_STATE_FILE)}
+    best_epochs = {best_of([e for e in load_run(name, runs_dir).epochs if e["epoch"] <= last])[1],
+                   _patience_best_epoch(runs_dir, name, last)}
+    elsewhere = {}
+    for epoch in kept:
+        folder = checkpoint_path(runs_dir, name, epoch)
+        predicted = (folder / PREDICTIONS_FILE).is_file()
+        elsewhere[epoch] = (folder_bytes(folder), predicted)
+        if epoch != last and (epoch in best_epochs or not predicted):
+            wanted[epoch] = (KERAS_STATE_FILE,)
+    return ResumeShipping(dict(sorted(wanted.items())), elsewhere)
+
+
+def _patience_best_epoch(runs_dir, name: str, epoch: int) -> int | None:
+    """Early stopping's best epoch as run `name`'s checkpoint at `epoch` saved it; None if it saved none."""
+    try:
+        best = load_training_state(runs_dir, name, epoch).get("patience", {}).get("best_epoch")
+    except (RunError, AttributeError):
+        return None
+    return best if isinstance(best, int) and not isinstance(best, bool) else None
+
+
+def _checkpoint_files(runs_dir, name: str, wanted: dict[int, tuple[str, ...]]) -> dict[str, bytes]:
+    files = {}
+    for epoch, names in wanted.items():
+        folder = checkpoint_path(runs_dir, name, epoch)
+        for file in names:
+            path = folder / file
+            if path.is_file() and not path.is_symlink():
+                files[f"{CHECKPOINTS_DIR}/{epoch_folder_name(epoch)}/{file}"] = path.read_bytes()
     return files
+
+
+def continuation_schedule_note(runs_dir: str | os.PathLike | None, name: str, epoch: int, config) -> str | None:
+    """Which one-cycle schedule a continuation of run `name` from its checkpoint at `epoch` with `config` (its
+    `epochs`: the epochs more) will train with, in words; None for a constant rate. Said before it starts (the
+    Runs page's Resume, the Train page's caption); the run's `status.json` records the same words.
+
+    Raises:
+        RunError: the checkpoint is missing or its `training_state.json` corrupt.
+    """
+    if config.schedule != "one_cycle":
+        return None
+    state = load_training_state(runs_dir, name, epoch).get("one_cycle")
+    n_train, _ = split_sizes(config)
+    steps_per_epoch = math.ceil(n_train / (config.batch_size or n_train))
+    recorded, parent_steps = (), steps_per_epoch
+    if isinstance(state, dict):
+        try:
+            recorded = tuple((int(start), int(end)) for start, end in state.get("cycles", ()))
+            parent_steps = int(state.get("steps_per_epoch", steps_per_epoch))
+        except (TypeError, ValueError):
+            recorded = ()
+    done = epoch * parent_steps
+    cycles = continued_cycles(recorded, done, done + config.epochs * steps_per_epoch)
+    return describe_continued_cycles(cycles, done, steps_per_epoch)
 
 
 def place_files(folder: str | os.PathLike, files: dict[str, bytes]) -> None:

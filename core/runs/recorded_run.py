@@ -18,7 +18,7 @@ from core.training.events import DIVERGED, EpochEnd, LearningRateChanged, Progre
 from core.data.input_pipeline import prediction_batches
 from core.models.numpy_forward import translate_checked
 from core.models.penultimate import keras_features_and_logits
-from core.runs.checkpoints import CheckpointWriter, load_keras_state
+from core.runs.checkpoints import CheckpointWriter, load_keras_state, load_training_state
 from core.runs.continuations import best_of, check_fork, cut_back_to, resume_epoch
 from core.runs.background_feature_files import BackgroundFeatureFiles
 from core.runs.epoch_map_files import EpochPlanes, compute_epoch_planes, keras_checkpoint_features, write_epoch_maps
@@ -26,6 +26,8 @@ from core.runs.feature_files import embedding_digits, precomputed_features
 from core.runs.run_writer import RunWriter
 from core.runs.store import RunError, load_run
 from core.data.splits import make_splits
+from core.training.one_cycle_plan import describe_continued_cycles
+from core.training.patience import PatienceCount
 from core.training.trainer import Trainer
 from core.training.training_start import TrainingStart
 
@@ -50,6 +52,8 @@ class RecordedRun:
             (`config` is the run's own, but for `epochs`): what it recorded after that checkpoint is dropped
             (`core.runs.continuations.cut_back_to`), the epochs trained now are appended, and the run ends with
             all its epochs counted (`RunDone.epochs_completed`), its best chosen among all of them.
+        checkpoints_elsewhere: a resume on another machine, whose kept checkpoints came only in part
+            (`core.runs.continuations.resume_shipping`; see `CheckpointWriter`'s `elsewhere`).
 
     Raises:
         DatasetError, ConfigError, RunError: at construction, before any folder is created
@@ -64,7 +68,8 @@ class RecordedRun:
     def __init__(self, config: TrainConfig, runs_dir: str | os.PathLike | None = None,
                  name: str | None = None, mnist: Mnist | None = None, control: TrainingControl | None = None,
                  supervisor_pid: int | None = None, compiled_models: CompiledModels | None = None,
-                 fork_from: tuple[str, int] | None = None, resume: bool = False):
+                 fork_from: tuple[str, int] | None = None, resume: bool = False,
+                 checkpoints_elsewhere: dict[int, tuple[int, bool]] | None = None):
         self.config = config
         if resume and (name is None or fork_from is not None):
             raise ConfigError("A resume names the run it goes on with (`name`), and is no fork (`fork_from`=None).")
@@ -87,13 +92,17 @@ class RecordedRun:
         self.writer = RunWriter(config, runs_dir, name, supervisor_pid, resumed_from=self.resumed_from)
         if fork_from is not None:
             self.writer.record_parent(*fork_from)
+        if start is not None and self.trainer.cycles is not None:  # the run's record says which schedule it goes on with
+            self.writer.record_one_cycle(describe_continued_cycles(
+                self.trainer.cycles, start.steps_done(self.trainer.steps_per_epoch), self.trainer.steps_per_epoch))
         self.checkpoints = None
         self.feature_files: BackgroundFeatureFiles | None = None  # the map and statistics, written after RunDone
         epochs_done = 0 if start is None else start.epochs_done
         earlier_best_loss, earlier_best_epoch = best_of(self._earlier_epochs)
         if config.checkpoint_budget_mb:
             self.checkpoints = CheckpointWriter(self.writer.path, config.checkpoint_budget_mb, epochs_done + config.epochs,
-                                                splits.y_test, translate=translate_checked, predict=self._predict_test_set)
+                                                splits.y_test, translate=translate_checked, predict=self._predict_test_set,
+                                                elsewhere=checkpoints_elsewhere)
             self.checkpoints.best_val_loss, self.checkpoints.best_epoch = earlier_best_loss, earlier_best_epoch
         # (val_loss, epoch, the Keras weights after it); an earlier epoch's weights are in its checkpoint (None here)
         self._best = (earlier_best_loss, earlier_best_epoch, None)
@@ -147,10 +156,11 @@ class RecordedRun:
         if test_accuracy is not None:
             self._save_feature_files()
 
-    def _on_epoch_model(self, epoch: int, model, val_loss: float | None) -> None:
-        """After each epoch, in the training thread: its checkpoint, and its weights if it is the best so far."""
+    def _on_epoch_model(self, epoch: int, model, val_loss: float | None, state: dict) -> None:
+        """After each epoch, in the training thread: its checkpoint (with what a continuation needs besides the
+        model, `state`), and its weights if it is the best so far."""
         if self.checkpoints is not None:
-            self.checkpoints.write(epoch, model, val_loss)
+            self.checkpoints.write(epoch, model, val_loss, state)
         self.writer.log_histograms(epoch, model)  # TensorBoard's Histograms and Distributions
         if self.keeps_best and val_loss is not None and math.isfinite(val_loss) and val_loss < self._best[0]:
             self._best = (val_loss, epoch, [np.array(array) for array in model.get_weights()])
@@ -248,8 +258,14 @@ class RecordedRun:
         return test_loss, test_accuracy
 
 
+VALIDATION_FIELDS = ("validation", "validation_size")  # which images score val_loss (core.data.splits)
+
+
 def fork_start(runs_dir, config: TrainConfig, parent: str, epoch: int) -> TrainingStart:
-    """The state run `parent` had after `epoch`, for a new run with `config` to continue from.
+    """The state run `parent` had after `epoch`, for a new run with `config` to continue from: its weights and
+    optimizer state, early stopping's count (afresh where `config` validates on other images than the parent,
+    `VALIDATION_FIELDS`), the best epoch's weights where `restore_best_weights` needs them, and the one-cycle
+    schedule's cycles and scale (`core.runs.checkpoints.load_training_state`).
 
     Raises:
         RunError: if the parent or its checkpoint at `epoch` is missing or damaged.
@@ -257,4 +273,30 @@ def fork_start(runs_dir, config: TrainConfig, parent: str, epoch: int) -> Traini
     """
     check_fork(runs_dir, config, parent, epoch)
     weights, optimizer = load_keras_state(runs_dir, parent, epoch)
-    return TrainingStart(epoch, weights, tuple(optimizer))
+    state = load_training_state(runs_dir, parent, epoch)
+    parent_config = load_run(parent, runs_dir).config
+    patience = None
+    if "patience" in state and all(parent_config.get(name) == getattr(config, name) for name in VALIDATION_FIELDS):
+        try:
+            patience = PatienceCount.from_dict(state["patience"])
+        except ValueError as error:
+            raise RunError(f"Run {parent!r}, epoch {epoch}: training_state.json holds no patience count ({error}). "
+                           "Pick another epoch, or delete the run and retrain.") from None
+    best_weights = None
+    if patience is not None and patience.best_epoch is not None and config.patience and config.restore_best_weights:
+        if patience.best_epoch == epoch:
+            best_weights = weights
+        else:
+            try:
+                best_weights, _ = load_keras_state(runs_dir, parent, patience.best_epoch)
+            except RunError:  # pruned: Keras then takes the first epoch after the checkpoint as its best so far
+                best_weights = None
+    one_cycle = state.get("one_cycle") if isinstance(state.get("one_cycle"), dict) else {}
+    try:
+        cycles = tuple((int(start), int(end)) for start, end in one_cycle.get("cycles", ()))
+        scale = float(one_cycle.get("scale", 1.0))
+    except (TypeError, ValueError):
+        raise RunError(f"Run {parent!r}, epoch {epoch}: training_state.json holds no valid one-cycle cycles. "
+                       "Pick another epoch, or delete the run and retrain.") from None
+    return TrainingStart(epoch, weights, tuple(optimizer), patience=patience, best_weights=best_weights,
+                         cycles=cycles, schedule_scale=scale)

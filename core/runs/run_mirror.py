@@ -27,7 +27,8 @@ from core.runs.store import CONFIG_FILE, METRICS_FILE, STATUS_FILE, RunError
 from core.training.events import RUNNING, EpochEnd, RunDone
 
 MIRRORED_LIVE = (CONFIG_FILE, METRICS_FILE)  # written here as the run goes, never replaced from the node
-FINAL_STATUS_KEYS = ("status", "reason", "epochs_completed", "best_epoch", "model_epoch", "test_loss", "test_accuracy")
+FINAL_STATUS_KEYS = ("status", "reason", "epochs_completed", "best_epoch", "model_epoch", "test_loss", "test_accuracy",
+                     "one_cycle")
 
 
 def collect_run_files(folder: str | os.PathLike) -> dict[str, bytes]:
@@ -40,6 +41,13 @@ def collect_run_files(folder: str | os.PathLike) -> dict[str, bytes]:
             if path.is_file() and not path.is_symlink():
                 files[path.relative_to(folder).as_posix()] = path.read_bytes()
     return files
+
+
+def returned_files(folder: str | os.PathLike, came: dict[str, bytes]) -> dict[str, bytes]:
+    """What a node sends back of a run folder: `collect_run_files`, but for the files that `came` with its task
+    (`core.runs.continuations.continuation_files`) and are unchanged: a resumed run's earlier checkpoints stay
+    where they lie, and only what the node added to them travels (their test-set predictions)."""
+    return {path: data for path, data in collect_run_files(folder).items() if came.get(path) != data}
 
 
 def _safe_relative(name: str) -> PurePosixPath:
@@ -87,10 +95,13 @@ class RunMirror(RunWriter):
     def _log_scalars(self, epoch: EpochEnd) -> None:
         """Nothing: the node writes the TensorBoard logs, and they arrive with the finished files."""
 
-    def write_files(self, files: dict[str, bytes]) -> None:
+    def write_files(self, files: dict[str, bytes], kept_checkpoints=None) -> None:
         """Write shipped files into the run folder, each atomically; `status.json` is left to `finish_from`.
 
-        `config.json` and `metrics.jsonl` are skipped: this side wrote them as the run went.
+        `config.json` and `metrics.jsonl` are skipped: this side wrote them as the run went. A checkpoint new
+        here arrives whole; one already here (a resumed run's earlier epochs) gains the files the node added
+        (its test-set predictions). `kept_checkpoints`: the epochs the node's run kept (None = unknown); the
+        ones here that it pruned (a resumed run's, by its disk budget) are removed.
 
         Raises:
             RunError: for a path that would leave the run folder.
@@ -109,20 +120,27 @@ class RunMirror(RunWriter):
             target.parent.mkdir(parents=True, exist_ok=True)
             write_bytes_atomic(target, data)
         for folder, folder_files in sorted(checkpoints.items()):
-            write_checkpoint_folder(self.path / CHECKPOINTS_DIR / folder, folder_files)
-        if checkpoints:  # the node's are the run's: a resumed run's checkpoints it pruned go here too
+            here = self.path / CHECKPOINTS_DIR / folder
+            if here.is_dir() and not here.is_symlink():  # an earlier epoch of a resumed run: what the node added
+                for name, data in folder_files.items():
+                    write_bytes_atomic(here / name, data)
+            else:
+                write_checkpoint_folder(here, folder_files)
+        if kept_checkpoints is not None:  # the node's are the run's: a resumed run's checkpoints it pruned go here too
+            kept = {int(epoch) for epoch in kept_checkpoints}
             for epoch in epochs_in(self.path / CHECKPOINTS_DIR):
-                if epoch_folder_name(epoch) not in checkpoints:
+                if epoch not in kept:
                     shutil.rmtree(self.path / CHECKPOINTS_DIR / epoch_folder_name(epoch), ignore_errors=True)
 
-    def finish_from(self, files: dict[str, bytes], origin: dict | None = None) -> None:
+    def finish_from(self, files: dict[str, bytes], origin: dict | None = None, kept_checkpoints=None) -> None:
         """Write the node's finished files, then the status: how the node's `status.json` says the run ended.
 
         The node's pid and clock stay on the node: this status keeps this side's start time.
 
         Args:
-            files: what `collect_run_files` read on the node.
+            files: what `collect_run_files` read on the node (but for what it was sent and left unchanged).
             origin: where it trained (e.g. the Ray node), kept in `status.json` under `"origin"`.
+            kept_checkpoints: the epochs whose checkpoints the node's run kept (see `write_files`).
 
         Raises:
             RunError: for a shipped path that would leave the run folder, or a node status that does not parse.
@@ -134,8 +152,12 @@ class RunMirror(RunWriter):
             raise RunError(f"The node sent a {STATUS_FILE} that does not parse ({error}).") from None
         if not isinstance(node_status, dict):
             raise RunError(f"The node sent a {STATUS_FILE} that is not a JSON object.")
-        self.write_files(files)
+        self.write_files(files, kept_checkpoints)
         self._status.update({key: node_status.get(key) for key in FINAL_STATUS_KEYS if key in node_status})
+        resumes, node_resumes = self._status.get("resumed"), node_status.get("resumed")
+        if resumes and isinstance(node_resumes, list) and node_resumes and isinstance(node_resumes[-1], dict) \
+                and "one_cycle" in node_resumes[-1]:  # which schedule the resume went on with, as the node said
+            resumes[-1]["one_cycle"] = node_resumes[-1]["one_cycle"]
         self._status["ended"] = time.time()
         if origin:
             self._status["origin"] = origin

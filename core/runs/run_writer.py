@@ -119,6 +119,13 @@ class RunWriter:
         self._status["parent"] = {"run": run, "epoch": epoch}
         write_json_atomic(self.path / STATUS_FILE, self._status)
 
+    def record_one_cycle(self, note: str) -> None:
+        """Say in `status.json` which one-cycle schedule a continued run trains with (`one_cycle`, in words): a
+        resume's under its entry in `resumed`, a fork's at the top."""
+        resumes = self._status.get("resumed")
+        (resumes[-1] if resumes else self._status)["one_cycle"] = note
+        write_json_atomic(self.path / STATUS_FILE, self._status)
+
     def append_epoch(self, epoch: EpochEnd) -> None:
         """Append one epoch's metrics (one fsynced JSON line) and its TensorBoard scalars."""
         line = json.dumps({k: v for k, v in epoch.to_dict().items() if k != "event"}) + "\n"

@@ -19,21 +19,27 @@ import math
 from collections import OrderedDict
 
 from core.config.train_config import TrainConfig
+from core.training.one_cycle_plan import fresh_cycles
 
 DEFAULT_CAPACITY = 2  # compiled models kept per worker; each holds its traced graphs and weights
 
 
-def graph_key(config: TrainConfig, steps_per_epoch: int) -> tuple:
+def graph_key(config: TrainConfig, steps_per_epoch: int, cycles=None) -> tuple:
     """What the compiled graph depends on: the config without the knobs it does not bake in.
 
     The seed only sets starting values (reset on reuse); early-stopping and the target accuracy
     are callbacks; a constant learning rate is a variable the step reads. A one-cycle schedule
-    bakes its peak rate and length into the graph, so those stay in the key.
+    bakes its peak rate and its cycles (a new run's: one over its epochs; a continued run's `cycles`)
+    into the graph, so those stay in the key.
     """
     ignored = {"seed": 0, "patience": 0, "restore_best_weights": True, "target_accuracy": 0.0}
     if config.schedule == "constant":
         ignored.update(learning_rate=1.0, epochs=1)
-    return tuple(sorted({**dataclasses.asdict(config), **ignored}.items())) + (("steps_per_epoch", steps_per_epoch),)
+        cycles = None
+    elif cycles is not None and tuple(map(tuple, cycles)) == fresh_cycles(config.epochs * steps_per_epoch):
+        cycles = None  # a continuation with a new run's one cycle shares a new run's graph
+    key = tuple(sorted({**dataclasses.asdict(config), **ignored}.items())) + (("steps_per_epoch", steps_per_epoch),)
+    return key if cycles is None else key + (("cycles", tuple(map(tuple, cycles))),)
 
 
 class CompiledModels:
@@ -67,12 +73,13 @@ class CompiledModels:
         set_order(seed, 1)
         return dataset, lambda k: set_order(seed, k)
 
-    def model_for(self, config: TrainConfig, steps_per_epoch: int):
-        """A compiled model for `config`, in the state a fresh `build_keras_model` would give."""
+    def model_for(self, config: TrainConfig, steps_per_epoch: int, cycles=None):
+        """A compiled model for `config`, in the state a fresh `build_keras_model` would give (`cycles`: a
+        continued one-cycle run's, see `core.training.one_cycle_plan`)."""
         from core.models.keras_models import build_keras_model  # Keras loads with the first model, not on import
 
-        fresh = build_keras_model(config, steps_per_epoch)  # seeds Keras, builds weights; nothing traced yet
-        key = graph_key(config, steps_per_epoch)
+        fresh = build_keras_model(config, steps_per_epoch, cycles=cycles)  # seeds Keras, builds weights; nothing traced yet
+        key = graph_key(config, steps_per_epoch, cycles)
         kept = self._models.get(key)
         if kept is None or not kept.optimizer.built:
             self.misses += 1

@@ -27,6 +27,8 @@ from core.config.train_config import ConfigError, TrainConfig
 from core.training.batch_points import point_due
 from core.training.compiled_models import CompiledModels
 from core.training.control import TrainingControl
+from core.training.one_cycle_plan import continued_cycles, fresh_cycles
+from core.training.patience import PatienceCount, continued_early_stopping
 from core.training.training_start import TrainingStart
 from core.training.events import (
     COMPLETED, DIVERGED, EARLY_STOPPED, STOPPED, TARGET_REACHED, EpochEnd, LearningRateChanged, Progress, TrainingEnd,
@@ -60,12 +62,14 @@ class Trainer:
         control: the run's commands (pause, resume, step, learning rate, stop); a new one if None.
         compiled_models: a warm worker's cache of compiled models to take this run's from
             (tracing skipped, same metrics); None = build and compile a new one.
-        on_epoch_model: called as `on_epoch_model(epoch, model, val_loss)` in the thread that trains,
+        on_epoch_model: called as `on_epoch_model(epoch, model, val_loss, state)` in the thread that trains,
             after each epoch that did not diverge, with the Keras model as that epoch left it (for the
-            NumPy model, an equivalent Keras one), before the next epoch changes it: where the run's
+            NumPy model, an equivalent Keras one), before the next epoch changes it, and `state`, what a
+            continuation from that epoch needs besides the model (`continuation_state`): where the run's
             checkpoints are written. None = nothing.
-        start: continue from a checkpoint's state (a fork): its weights and optimizer state, its
-            epochs counted, the data order of the epochs after it; then train `config.epochs` more.
+        start: continue from a checkpoint's state (a fork, a resume): its weights and optimizer state, its
+            epochs counted, the data order of the epochs after it, early stopping's count and the one-cycle
+            schedule's cycles (`core.training.one_cycle_plan`); then train `config.epochs` more.
             Keras models only.
 
     Iterating yields `Progress` (points within an epoch), `EpochEnd` (after each epoch),
@@ -96,6 +100,27 @@ class Trainer:
             raise ConfigError("`numpy_logreg` runs cannot be continued from a checkpoint; "
                               "fork or resume a Keras model such as `softmax`.")
         self.start = start
+        self.steps_per_epoch = math.ceil(splits.train_count / self.batch_size)
+        self.cycles = None  # the one-cycle schedule's cycles, in optimizer steps
+        if config.schedule == "one_cycle":
+            steps = config.epochs * self.steps_per_epoch
+            if start is None:
+                self.cycles = fresh_cycles(steps)
+            else:
+                done = start.steps_done(self.steps_per_epoch)
+                self.cycles = continued_cycles(start.cycles, done, done + steps)
+        self.patience = PatienceCount() if start is None or start.patience is None else start.patience
+
+    def continuation_state(self) -> dict:
+        """What a continuation from the epoch just ended needs besides the model: early stopping's count and
+        the one-cycle schedule (its cycles, its steps per epoch and the scale a live rate change gave it)."""
+        state = {"patience": self.patience.to_dict()}
+        if self.cycles is not None:
+            schedule = getattr(getattr(self.model, "optimizer", None), "_learning_rate", None)
+            scale = getattr(schedule, "scale", None)
+            state["one_cycle"] = {"cycles": [list(cycle) for cycle in self.cycles], "steps_per_epoch": self.steps_per_epoch,
+                                  "scale": 1.0 if scale is None else float(scale.numpy())}
+        return state
 
     def stop(self) -> None:
         """Ask the run to stop; it does so after the batch in progress, keeping finished epochs."""
@@ -127,26 +152,31 @@ class Trainer:
         from core.training.streaming_callback import StreamingCallback
 
         config, splits = self.config, self.splits
-        steps_per_epoch = math.ceil(splits.train_count / self.batch_size)
+        steps_per_epoch = self.steps_per_epoch
         if self.compiled_models is not None:
-            self.model = self.compiled_models.model_for(config, steps_per_epoch)
+            self.model = self.compiled_models.model_for(config, steps_per_epoch, self.cycles)
         else:
-            self.model = build_keras_model(config, steps_per_epoch)
+            self.model = build_keras_model(config, steps_per_epoch, cycles=self.cycles)
         events: queue.Queue = queue.Queue()
         streaming = StreamingCallback(
             events, self.control, steps_per_epoch, self.batch_size, splits.train_count,
             self.progress_interval, config.target_accuracy, _AbortFit,
         )
         callbacks = [streaming]  # first: on a diverged epoch it raises, and no checkpoint is written
-        if self.on_epoch_model is not None:
-            on_epoch_model = self.on_epoch_model
-            callbacks.append(keras.callbacks.LambdaCallback(
-                on_epoch_end=lambda epoch, logs: on_epoch_model(epoch + 1, self.model, _maybe_float(logs.get("val_loss")))
-            ))
+
+        def epoch_ended(epoch, logs):
+            val_loss = _maybe_float(logs.get("val_loss"))
+            self.patience = self.patience.after(epoch + 1, val_loss)
+            if self.on_epoch_model is not None:
+                self.on_epoch_model(epoch + 1, self.model, val_loss, self.continuation_state())
+
+        callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=epoch_ended))
         early_stopping = None
-        if config.patience:
-            early_stopping = keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.patience, restore_best_weights=config.restore_best_weights
+        if config.patience:  # counting on from a continuation's checkpoint (`core.training.patience`)
+            start = self.start
+            early_stopping = continued_early_stopping(
+                self.patience, None if start is None else start.best_weights,
+                monitor="val_loss", patience=config.patience, restore_best_weights=config.restore_best_weights,
             )
             callbacks.append(early_stopping)
         epochs_done = 0
@@ -259,7 +289,7 @@ class Trainer:
                 status, reason = DIVERGED, f"the loss became {loss} at epoch {epoch}; lower the learning rate"
                 break
             if self.on_epoch_model is not None:
-                self.on_epoch_model(epoch, model.to_keras(), val_loss)
+                self.on_epoch_model(epoch, model.to_keras(), val_loss, {})  # numpy_logreg never continues
             if config.target_accuracy and accuracy > config.target_accuracy:
                 status, reason = TARGET_REACHED, f"train accuracy passed {config.target_accuracy:g}"
                 break

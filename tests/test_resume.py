@@ -239,7 +239,7 @@ def test_patience_counts_as_kerass_early_stopping_and_goes_on_from_a_carried_cou
 def patient(mnist, tmp_path_factory):
     """A run stopped by its patience (2): the uninterrupted reference."""
     runs_dir = tmp_path_factory.mktemp("patience") / "runs"
-    config = small_config(epochs=20, train_size=600, batch_size=50, learning_rate=3e-3, patience=2, hidden_units=32)
+    config = small_config(epochs=8, train_size=600, batch_size=50, learning_rate=3e-3, patience=2)
     events = list(RecordedRun(config, runs_dir=runs_dir, name="patient", mnist=mnist, compiled_models=WARM))
     return runs_dir, config, events
 
@@ -285,49 +285,49 @@ def test_one_cycle_cycles_continue_as_planned_and_new_epochs_get_a_cycle_of_thei
 
 @pytest.fixture(scope="module")
 def one_cycle(mnist, tmp_path_factory):
-    """A finished 4-epoch one-cycle run (12 batches an epoch), and a copy of it interrupted after epoch 2."""
+    """A finished 2-epoch one-cycle run (12 batches an epoch), and a copy of it interrupted after epoch 1."""
     runs_dir = tmp_path_factory.mktemp("one-cycle") / "runs"
-    config = small_config(schedule="one_cycle", learning_rate=0.01, train_size=600, batch_size=50)
+    config = small_config(epochs=2, schedule="one_cycle", learning_rate=0.01, train_size=600, batch_size=50)
     run = RecordedRun(config, runs_dir=runs_dir, name="cycle", mnist=mnist, compiled_models=WARM)
     events = list(run)
-    interrupted_copy(runs_dir, "cycle", "cycle-cut", 2)
+    interrupted_copy(runs_dir, "cycle", "cycle-cut", 1)
     return runs_dir, config, run, events
 
 
 def test_an_interrupted_one_cycle_run_resumed_to_its_epochs_trains_each_batch_at_the_uninterrupted_rate(one_cycle, mnist):
     runs_dir, config, reference, events = one_cycle
-    resumed = RecordedRun(config.replace(epochs=2), runs_dir=runs_dir, name="cycle-cut", mnist=mnist, resume=True,
+    resumed = RecordedRun(config.replace(epochs=1), runs_dir=runs_dir, name="cycle-cut", mnist=mnist, resume=True,
                           compiled_models=WARM)
-    assert resumed.trainer.cycles == ((0, 48),)  # the run's own cycle, not one over the 2 epochs left
+    assert resumed.trainer.cycles == ((0, 24),)  # the run's own cycle, not one over the epoch left
     again = list(resumed)
     optimizer, uninterrupted = resumed.trainer.model.optimizer, reference.trainer.model.optimizer
-    assert int(optimizer.iterations) == int(uninterrupted.iterations) == 48  # the same steps, numbered the same
-    rates = [float(optimizer._learning_rate(step)) for step in range(24, 48)]  # the rate of each batch of epochs 3-4
-    assert rates == [float(uninterrupted._learning_rate(step)) for step in range(24, 48)]
-    assert rates[-1] < rates[0] / 100  # annealed to its end, as planned (a cycle over 2 epochs would have ended already)
-    for kept, later in zip(epochs_of(events)[2:], epochs_of(again), strict=True):
+    assert int(optimizer.iterations) == int(uninterrupted.iterations) == 24  # the same steps, numbered the same
+    rates = [float(optimizer._learning_rate(step)) for step in range(12, 24)]  # the rate of each batch of epoch 2
+    assert rates == [float(uninterrupted._learning_rate(step)) for step in range(12, 24)]
+    assert rates[-1] < rates[0] / 50  # annealed to its end, as planned (a cycle over 1 epoch would have ended already)
+    for kept, later in zip(epochs_of(events)[1:], epochs_of(again), strict=True):
         assert later.learning_rate == kept.learning_rate
         for metric in METRICS:
             assert getattr(later, metric) == pytest.approx(getattr(kept, metric), rel=1e-4, abs=1e-6)
-    first = {point["step"]: point["learning_rate"] for point in load_points("cycle", runs_dir)[0] if point["epoch"] > 2}
-    second = {point["step"]: point["learning_rate"] for point in load_points("cycle-cut", runs_dir)[0] if point["epoch"] > 2}
+    first = {point["step"]: point["learning_rate"] for point in load_points("cycle", runs_dir)[0] if point["epoch"] > 1}
+    second = {point["step"]: point["learning_rate"] for point in load_points("cycle-cut", runs_dir)[0] if point["epoch"] > 1}
     assert set(first) & set(second) and all(first[step] == second[step] for step in set(first) & set(second))
     status = json.loads((runs_dir / "cycle-cut" / "status.json").read_text())
-    assert status["resumed"][-1]["one_cycle"] == "one-cycle: goes on with its cycle over epochs 1-4 as planned"
+    assert status["resumed"][-1]["one_cycle"] == "one-cycle: goes on with its cycle over epochs 1-2 as planned"
 
 
 def test_a_finished_one_cycle_run_resumed_for_more_epochs_warms_up_a_new_cycle_and_says_so(one_cycle, mnist):
     runs_dir, config, _, events = one_cycle
-    said = continuation_schedule_note(runs_dir, "cycle", 4, config.replace(epochs=2))  # what Runs and Train show first
-    assert said == ("one-cycle: a new cycle over epochs 5-6 (warm-up to the learning rate, then annealing); "
-                    "its cycle had ended at epoch 4")
+    said = continuation_schedule_note(runs_dir, "cycle", 2, config.replace(epochs=2))  # what Runs and Train show first
+    assert said == ("one-cycle: a new cycle over epochs 3-4 (warm-up to the learning rate, then annealing); "
+                    "its cycle had ended at epoch 2")
     resumed = RecordedRun(config.replace(epochs=2), runs_dir=runs_dir, name="cycle", mnist=mnist, resume=True,
                           compiled_models=WARM)
-    assert resumed.trainer.cycles == ((0, 48), (48, 72))
+    assert resumed.trainer.cycles == ((0, 24), (24, 48))
     later = epochs_of(list(resumed))
     schedule = resumed.trainer.model.optimizer._learning_rate
-    assert float(schedule(48)) == pytest.approx(0.01 / 25, rel=1e-5)  # warming up again from a 25th of the peak
-    assert max(float(schedule(step)) for step in range(48, 72)) == pytest.approx(0.01, rel=1e-3)
+    assert float(schedule(24)) == pytest.approx(0.01 / 25, rel=1e-5)  # warming up again from a 25th of the peak
+    assert max(float(schedule(step)) for step in range(24, 48)) == pytest.approx(0.01, rel=1e-3)
     assert epochs_of(events)[-1].learning_rate < 1e-4 < later[0].learning_rate  # not trained at the old cycle's end
     assert json.loads((runs_dir / "cycle" / "status.json").read_text())["resumed"][-1]["one_cycle"] == said
 
@@ -340,14 +340,14 @@ def test_a_resume_elsewhere_ships_only_what_training_reads_and_ends_as_the_same_
     `_train_on_node` trains it, and mirrored back as `_RayJob` mirrors it: the kept checkpoints, their predictions
     and the disk budget's pruning end as those of the same resume trained here."""
     runs_dir, node = tmp_path / "runs", tmp_path / "node"
-    config = small_config(epochs=3, train_size=600, batch_size=50, hidden_units=32, checkpoint_budget_mb=2.5)
+    config = small_config(epochs=2, train_size=600, batch_size=50, hidden_units=32, checkpoint_budget_mb=2.0)
     list(RecordedRun(config, runs_dir=runs_dir, name="origin", mnist=mnist, compiled_models=WARM))
     kept = list_checkpoints(runs_dir, "origin")
-    assert kept == [1, 2, 3]  # within the budget at 3 epochs; 5 are not
+    assert kept == [1, 2]  # within the budget at 2 epochs; 4 are not
     best = load_run("origin", runs_dir).best_epoch
 
     finished = resume_shipping(runs_dir, "origin")  # a finished run: every checkpoint has its predictions
-    assert set(finished.wanted) == {3, best} and finished.wanted[3] == ("keras_state.npz", "training_state.json")
+    assert set(finished.wanted) == {2, best} and finished.wanted[2] == ("keras_state.npz", "training_state.json")
     shipped = continuation_files(runs_dir, "origin")
     assert {name for name in shipped if name.startswith("checkpoints/")} == {
         f"checkpoints/epoch-{epoch:04d}/{file}" for epoch, files in finished.wanted.items() for file in files}
@@ -355,21 +355,21 @@ def test_a_resume_elsewhere_ships_only_what_training_reads_and_ends_as_the_same_
     assert sum(map(len, shipped.values())) < every_checkpoint / 2
 
     for twin in ("here", "there"):  # killed before its end: no checkpoint has test-set predictions yet
-        interrupted_copy(runs_dir, "origin", twin, 3)
+        interrupted_copy(runs_dir, "origin", twin, 2)
         for epoch in kept:
             (checkpoint_path(runs_dir, twin, epoch) / "predictions.npz").unlink()
     killed = resume_shipping(runs_dir, "there")
-    assert set(killed.wanted) == {1, 2, 3} and killed.wanted[1] == killed.wanted[2] == ("keras_state.npz",)
+    assert set(killed.wanted) == {1, 2} and killed.wanted[1] == ("keras_state.npz",)
     assert all(not predicted for _, predicted in killed.elsewhere.values())
 
     more = config.replace(epochs=2)
     here = list(RecordedRun(more, runs_dir=runs_dir, name="here", mnist=mnist, resume=True, compiled_models=WARM))
-    cut_back_to(runs_dir, "there", 3)  # RayExecutor.start
+    cut_back_to(runs_dir, "there", 2)  # RayExecutor.start
     shipped = continuation_files(runs_dir, "there")
     place_files(node / "there", shipped)  # _train_on_node
     on_node = RecordedRun(more, runs_dir=node, name="there", mnist=mnist, resume=True, compiled_models=WARM,
                           checkpoints_elsewhere=killed.elsewhere)
-    mirror = RunMirror(more, runs_dir, "there", resumed_from=3)  # _RayJob
+    mirror = RunMirror(more, runs_dir, "there", resumed_from=2)  # _RayJob
     for event in on_node:
         mirror.record(event)
     returned = returned_files(node / "there", shipped)
@@ -378,10 +378,10 @@ def test_a_resume_elsewhere_ships_only_what_training_reads_and_ends_as_the_same_
     mirror.finish_from(returned, kept_checkpoints=on_node.checkpoints.written)
 
     there_status = json.loads((runs_dir / "there" / "status.json").read_text())
-    assert here[-1].epochs_completed == 5 and there_status["epochs_completed"] == 5
-    assert [e["epoch"] for e in load_run("there", runs_dir).epochs] == [1, 2, 3, 4, 5]
+    assert here[-1].epochs_completed == 4 and there_status["epochs_completed"] == 4
+    assert [e["epoch"] for e in load_run("there", runs_dir).epochs] == [1, 2, 3, 4]
     kept_here = list_checkpoints(runs_dir, "here")
-    assert list_checkpoints(runs_dir, "there") == kept_here and len(kept_here) < 5  # pruned alike, by the budget
+    assert list_checkpoints(runs_dir, "there") == kept_here and len(kept_here) < 4  # pruned alike, by the budget
     for epoch in kept_here:
         y_here, here_probabilities = load_checkpoint_predictions(runs_dir, "here", epoch)
         y_there, there_probabilities = load_checkpoint_predictions(runs_dir, "there", epoch)

@@ -3,9 +3,10 @@
 Trains one run (`lenet5`'s preset by default, on a subset, its default checkpoint budget), then measures
 what `core.runs.continuations.continuation_files` ships for resuming it: before this change, the run's record
 and every file of every kept checkpoint (`before_bytes=`); now, the record and only what training reads
-(`after_bytes=`: the state of the checkpoint it resumes from, the best epoch's weights, the weights of
-checkpoints without test-set predictions). Twice: the run as it finished (every checkpoint has its
-predictions), and as a kill before its end leaves it (none has). Then the killed run is resumed for one epoch
+(`after_bytes=`: the whole state of the checkpoint it resumes from; the weights alone of the best epoch and of
+checkpoints without test-set predictions, and, where runs map their digits at each epoch, of every kept one).
+Three times: the run as it finished (every checkpoint has its predictions) with and without the map through
+the epochs, and as a kill before its end leaves it (none has), without. Then the killed run is resumed for one epoch
 on a scratch "node" folder as `_train_on_node` does (no cluster), and the bytes coming back are measured: every
 file of the node's run folder before (`back_before_bytes=`), those that did not come unchanged now
 (`back_after_bytes=`). Bytes do not depend on the load; CPU and load are printed beside all the same.
@@ -40,12 +41,14 @@ def every_file_bytes(run_folder: Path) -> int:
     return record + folder_bytes(run_folder / "checkpoints")
 
 
-def shipped(runs_dir: Path, name: str, label: str) -> dict:
-    from core.runs.continuations import continuation_files, resume_shipping
+def shipped(runs_dir: Path, name: str, label: str, with_maps: bool = False) -> dict:
+    from core.runs.checkpoints import list_checkpoints
+    from core.runs.continuations import continuation_files
 
+    os.environ["MNIST_LAB_EMBEDDING_DIGITS"] = "5000" if with_maps else "0"
     files = continuation_files(runs_dir, name)
     figures = {"before_bytes": every_file_bytes(runs_dir / name), "after_bytes": sum(map(len, files.values())),
-               "checkpoints_kept": len(resume_shipping(runs_dir, name).elsewhere),
+               "checkpoints_kept": len(list_checkpoints(runs_dir, name)),
                "checkpoint_files_shipped": sorted(path for path in files if path.startswith("checkpoints/"))}
     print(f"{label}: before_bytes={figures['before_bytes']:,} after_bytes={figures['after_bytes']:,} "
           f"ratio={figures['after_bytes'] / figures['before_bytes']:.3f} ({figures['checkpoints_kept']} checkpoints kept; "
@@ -67,6 +70,7 @@ def main() -> None:
     from core.runs.run_mirror import collect_run_files, returned_files
 
     print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; load average before: {os.getloadavg()}", flush=True)
+    os.environ["MNIST_LAB_EMBEDDING_DIGITS"] = "0"  # the runs here compute no map (its t-SNE takes minutes)
     mnist = load_mnist()
     config = preset_config(args.model, epochs=args.epochs, train_size=args.train_size)
     with tempfile.TemporaryDirectory() as scratch:
@@ -74,6 +78,8 @@ def main() -> None:
         list(RecordedRun(config, runs_dir=runs_dir, name="finished", mnist=mnist))
         result = {"model": args.model, "epochs": args.epochs, "train_size": args.train_size,
                   "finished": shipped(runs_dir, "finished", f"{args.model}, {args.epochs} epochs, finished")}
+        result["finished_with_maps"] = shipped(runs_dir, "finished", f"{args.model}, {args.epochs} epochs, finished, "
+                                               "with the map through the epochs", with_maps=True)
         shutil.copytree(runs_dir / "finished", runs_dir / "killed")
         for epoch in list_checkpoints(runs_dir, "killed"):  # as a kill before the run's end leaves them
             (checkpoint_path(runs_dir, "killed", epoch) / "predictions.npz").unlink()
@@ -82,6 +88,7 @@ def main() -> None:
         result["killed"] = shipped(runs_dir, "killed", f"{args.model}, {args.epochs} epochs, killed before its end")
 
         last = list_checkpoints(runs_dir, "killed")[-1]
+        os.environ["MNIST_LAB_EMBEDDING_DIGITS"] = "0"  # the node's resume: no map (minutes of t-SNE), as measured above
         elsewhere = resume_shipping(runs_dir, "killed").elsewhere
         cut_back_to(runs_dir, "killed", last)
         files = continuation_files(runs_dir, "killed")

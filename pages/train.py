@@ -401,21 +401,24 @@ with form_column:
     if fork is not None:
         inactive["hidden_units"] = "a fork keeps its parent's width"
     spec = SPECS[values["model"]]
-    if fork is not None:  # said first: the form below is the fork's
-        st.container(key="train_fork_note").info(f"**Fork** of run {markdown_code(fork[0])} from epoch {fork[1]}: Start trains a new run, yours, from "
-                f"that checkpoint's weights and optimizer state, for **Epochs** more epochs (numbered from "
-                f"{fork[1] + 1}), with the settings below. Change the learning rate, the optimizer, augmentation…; "
-                "the model and its width stay the parent's.", icon=":material/call_split:")
-        st.button("Cancel the fork", key="train_fork_cancel", icon=":material/close:", on_click=cancel_fork)
+    fork_story = None if fork is None else (
+        f"**Fork** of run {markdown_code(fork[0])} from epoch {fork[1]}: Start trains a new run, yours, from that "
+        f"checkpoint's weights and optimizer state, for **Epochs** more epochs (numbered from {fork[1] + 1}), with the "
+        "settings below. Change the learning rate, the optimizer, augmentation…; the model and its width stay the parent's.")
+    if fork is not None:  # said first, in two lines (the whole story beside the form): Start stays in view at 1280x720
+        st.container(key="train_fork_note").info(f"**Fork** of run {markdown_code(fork[0])} from epoch {fork[1]}",
+                                                 icon=":material/call_split:")
     st.selectbox("Model", MODEL_NAMES, key=widget_key("model"), on_change=load_preset, persist_state="session",
                  format_func=menu_label, disabled=fork is not None,
                  help="A fork keeps its parent's model." if fork is not None else None)
     changes = architecture_changes(values)
     st.markdown(f"{spec.architecture}." if not changes else f"{spec.architecture}, as the write-up built it; "
                 f"**changed here**: {markdown_text('; '.join(changes), 400)}.")
-    write_up = values["model"] in WRITE_UP_MODELS  # one of the tutorials': its write-up is one click away
-    st.caption(spec.preset_caption + (" " + write_up_note(values, write_up_time(values, saved_runs(str(resolve_runs_dir()))))
-                                      if write_up else ""))
+    # One of the tutorials': its write-up is one click away (not for a fork, whose settings start as its parent's).
+    write_up = values["model"] in WRITE_UP_MODELS and fork is None
+    if fork is None:
+        st.caption(spec.preset_caption + (" " + write_up_note(values, write_up_time(values, saved_runs(str(resolve_runs_dir()))))
+                                          if write_up else ""))
     # Start comes before the knobs' tabs, so a phone or a projector shows it without scrolling past them;
     # the widgets' values are already in the session state when the script reruns.
     try:
@@ -439,12 +442,15 @@ with form_column:
 
     # Your own unfinished training holds Start; following someone else's (their `?job=` link) never does.
     active = state is not None and not state.finished and state.owner == visitor_id()
-    start_column, write_up_column = st.columns(2) if write_up else (st.container(), None)
+    start_column, write_up_column = st.columns(2) if write_up or fork is not None else (st.container(), None)
     start_column.button("Start training", key="train_start", type="primary", icon=":material/play_arrow:",
                         disabled=config is None or active or bool(too_big),
-                        help="Your training is still going: stop it first." if active else None,
+                        help="Your training is still going: stop it first." if active else fork_story,
                         on_click=start_training)  # submits before this script reruns: the live view comes in the same run
-    if write_up:
+    if fork is not None:
+        write_up_column.button("Cancel the fork", key="train_fork_cancel", icon=":material/close:", on_click=cancel_fork,
+                               help="Start then trains a run of its own, from new weights.")
+    elif write_up:
         write_up_column.button("As in the write-up", key="train_write_up", disabled=is_write_up(values), on_click=load_write_up,
                                help="Loads the write-up's settings, on all its training images (the caption above "
                                     "says what they reached and how long they take here).")
@@ -472,7 +478,9 @@ with form_column:
         st.caption(f"Link to these settings: {markdown_code(settings_url(config), 600)}")
 
 with job_column:
-    if state is None:
+    if state is None and fork_story is not None:  # what the fork's two-line note in the form stands for
+        st.info(fork_story, icon=":material/call_split:")
+    elif state is None:
         st.info("Pick a model, adjust its settings and press **Start training**. The loss and accuracy "
                 "curves appear here and gain points every few batches; you can pause, step and change the "
                 "learning rate while it trains, and it goes on if you change pages.")

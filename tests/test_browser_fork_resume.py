@@ -17,7 +17,7 @@ from core.config.train_config import preset_config
 from core.runs.checkpoints import list_checkpoints
 from core.runs.recorded_run import RecordedRun
 from core.runs.store import list_runs, load_run
-from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
+from live_server import SCREENSHOTS_DIR, assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
 
 END_TIMEOUT_MS = 300_000  # a worker's TensorFlow start and a few tiny epochs on a loaded 2-core box; never a speed check
 PARENT = "parent-lenet5"
@@ -119,8 +119,11 @@ def test_a_fork_with_ten_times_the_learning_rate_continues_the_parents_curve(ser
     size = page.viewport_size
     page.set_viewport_size(PROJECTOR)  # a class's projector: the note and Start both in view, no scrolling
     try:
-        for selector in (".st-key-train_fork_note", ".st-key-train_start"):
-            box = in_view_on_a_projector(page, selector)
+        boxes = {selector: in_view_on_a_projector(page, selector) for selector in (".st-key-train_fork_note",
+                                                                                  ".st-key-train_start")}
+        SCREENSHOTS_DIR.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS_DIR / "train-fork-projector-1280x720.png"))
+        for selector, box in boxes.items():
             assert box and box["inView"], f"{selector} is not in the 1280x720 window: {box}"
     finally:
         page.set_viewport_size(size)

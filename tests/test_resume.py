@@ -1,5 +1,6 @@
 """Resume: a run goes on from its last kept checkpoint as the same run, its epochs appended, none lost or counted twice."""
 
+import io
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from core.jobs.local_executor import LocalExecutor
 from core.jobs.training_jobs import TrainingJobs
 from core.runs.checkpoints import (
     checkpoint_path, folder_bytes, list_checkpoints, load_checkpoint_numpy_model, load_checkpoint_predictions,
+    load_keras_state,
 )
 from core.runs.continuations import (
     continuation_files, continuation_schedule_note, cut_back_to, place_files, resume_epoch, resume_shipping,
@@ -347,20 +349,26 @@ def test_a_resume_elsewhere_ships_only_what_training_reads_and_ends_as_the_same_
     best = load_run("origin", runs_dir).best_epoch
 
     finished = resume_shipping(runs_dir, "origin")  # a finished run: every checkpoint has its predictions
-    assert set(finished.wanted) == {2, best} and finished.wanted[2] == ("keras_state.npz", "training_state.json")
+    assert finished.wanted == {2: ("keras_state.npz", "training_state.json")}
+    assert finished.weights_only == (() if best == 2 else (best,))  # the best epoch's, for the run's kept model
     shipped = continuation_files(runs_dir, "origin")
     assert {name for name in shipped if name.startswith("checkpoints/")} == {
-        f"checkpoints/epoch-{epoch:04d}/{file}" for epoch, files in finished.wanted.items() for file in files}
+        "checkpoints/epoch-0002/keras_state.npz", "checkpoints/epoch-0002/training_state.json",
+        *(f"checkpoints/epoch-{epoch:04d}/keras_state.npz" for epoch in finished.weights_only)}
     every_checkpoint = folder_bytes(runs_dir / "origin" / "checkpoints")
     assert sum(map(len, shipped.values())) < every_checkpoint / 2
+    assert resume_shipping(runs_dir, "origin", with_maps=True).weights_only == (1,)  # each kept epoch on the map
 
     for twin in ("here", "there"):  # killed before its end: no checkpoint has test-set predictions yet
         interrupted_copy(runs_dir, "origin", twin, 2)
         for epoch in kept:
             (checkpoint_path(runs_dir, twin, epoch) / "predictions.npz").unlink()
     killed = resume_shipping(runs_dir, "there")
-    assert set(killed.wanted) == {1, 2} and killed.wanted[1] == ("keras_state.npz",)
-    assert all(not predicted for _, predicted in killed.elsewhere.values())
+    assert killed.weights_only == (1,) and all(not predicted for _, predicted in killed.elsewhere.values())
+    with np.load(io.BytesIO(continuation_files(runs_dir, "there")["checkpoints/epoch-0001/keras_state.npz"])) as state:
+        weights, _ = load_keras_state(runs_dir, "there", 1)
+        assert sorted(state.files) == [f"weight.{index:03d}" for index in range(len(weights))]  # no optimizer slots
+        assert all(np.array_equal(state[f"weight.{index:03d}"], weight) for index, weight in enumerate(weights))
 
     more = config.replace(epochs=2)
     here = list(RecordedRun(more, runs_dir=runs_dir, name="here", mnist=mnist, resume=True, compiled_models=WARM))

@@ -14,17 +14,20 @@ trained next are appended after them.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from core.config.train_config import ConfigError
 from core.runs.atomic_files import write_bytes_atomic
 from core.runs.checkpoints import (
     CHECKPOINTS_DIR, KERAS_STATE_FILE, TRAINING_STATE_FILE, checkpoint_path, epoch_folder_name, folder_bytes,
-    list_checkpoints, load_training_state,
+    list_checkpoints, load_keras_state, load_training_state,
 )
 from core.runs.store import (
     BATCHES_FILE, CONFIG_FILE, CONTROLS_FILE, METRICS_FILE, PREDICTIONS_FILE, STATUS_FILE, RunError, load_run, run_path,
@@ -164,11 +167,12 @@ def continuation_files(runs_dir: str | os.PathLike | None, name: str, epoch: int
     A fork (`epoch` given) needs the parent's `config.json`, the `keras_state.npz` and `training_state.json` of
     its checkpoint at `epoch`, and the weights of early stopping's best epoch where that is another kept one
     (`restore_best_weights`). A resume (`epoch` None) needs the run's record (config, status, epoch records,
-    points) and of its kept checkpoints only what training reads (`resume_shipping`): the state of the one it
-    resumes from, the weights of its best epoch, and the weights of those without test-set predictions yet
-    (the run's end makes them); never the NumPy models and predictions the views read, which stay here. The
-    status shipped says how the run reads here (`interrupted` for a run whose process died), so the other
-    machine never mistakes a process of its own for the run's owner.
+    points) and of its kept checkpoints only what training reads (`resume_shipping`): the whole state of the one
+    it resumes from, and the weights (not the optimizer's slots) of the others its end reads: its best epoch's,
+    those without test-set predictions yet (a killed run's), every one where the run's end maps the digits at
+    each kept epoch; never the NumPy models and predictions the views read, which stay here. The status shipped
+    says how the run reads here (`interrupted` for a run whose process died), so the other machine never
+    mistakes a process of its own for the run's owner.
 
     Raises:
         RunError: the run or the checkpoint is missing.
@@ -181,11 +185,10 @@ def continuation_files(runs_dir: str | os.PathLike | None, name: str, epoch: int
         if not state.is_file() or state.is_symlink():
             raise RunError(f"Run {name!r} has no checkpoint at epoch {epoch}. Pick a kept epoch: "
                            f"python -m core runs --checkpoints {name}")
-        wanted = {epoch: (KERAS_STATE_FILE, TRAINING_STATE_FILE)}
         best = _patience_best_epoch(runs_dir, name, epoch)
-        if best is not None and best != epoch and best in list_checkpoints(runs_dir, name):
-            wanted[best] = (KERAS_STATE_FILE,)
-        return {**files, **_checkpoint_files(runs_dir, name, wanted)}
+        best = (best,) if best is not None and best != epoch and best in list_checkpoints(runs_dir, name) else ()
+        fork = ResumeShipping({epoch: (KERAS_STATE_FILE, TRAINING_STATE_FILE)}, best, {})
+        return {**files, **_checkpoint_files(runs_dir, name, fork)}
     try:
         status = json.loads((folder / STATUS_FILE).read_text())
     except (OSError, ValueError, UnicodeDecodeError):
@@ -196,7 +199,7 @@ def continuation_files(runs_dir: str | os.PathLike | None, name: str, epoch: int
         path = folder / file
         if path.is_file() and not path.is_symlink():
             files[file] = path.read_bytes()
-    return {**files, **_checkpoint_files(runs_dir, name, resume_shipping(runs_dir, name).wanted)}
+    return {**files, **_checkpoint_files(runs_dir, name, resume_shipping(runs_dir, name))}
 
 
 @dataclass(frozen=True)
@@ -204,40 +207,46 @@ class ResumeShipping:
     """What of a run's kept checkpoints a resume on another machine takes with it, and what it leaves here.
 
     Args:
-        wanted: epoch -> the checkpoint files shipped of it.
+        wanted: epoch -> the checkpoint files shipped whole (the checkpoint it resumes from).
+        weights_only: the epochs whose `keras_state.npz` is shipped with the weights alone (no optimizer slots).
         elsewhere: every kept epoch -> `(bytes, has predictions)` as it is here: the other machine counts them
             in the run's disk budget and prunes them by number (`CheckpointWriter(elsewhere=...)`); this machine
             removes the ones it pruned when the run's files come back (`RunMirror.write_files`).
     """
 
     wanted: dict[int, tuple[str, ...]]
+    weights_only: tuple[int, ...]
     elsewhere: dict[int, tuple[int, bool]]
 
 
-def resume_shipping(runs_dir: str | os.PathLike | None, name: str) -> ResumeShipping:
+def resume_shipping(runs_dir: str | os.PathLike | None, name: str, with_maps: bool | None = None) -> ResumeShipping:
     """The checkpoint files a resume of run `name` on another machine needs (see `ResumeShipping`).
 
-    The checkpoint it resumes from (`resume_epoch`): its `keras_state.npz` and `training_state.json`. The best
-    epoch (lowest `val_loss`, whose weights the run keeps with `keep_best_epoch`, and early stopping's best, for
-    `restore_best_weights`): its `keras_state.npz`. Each kept checkpoint without `predictions.npz` (a run killed
-    before its end has none): its `keras_state.npz`, from which the resumed run's end predicts the test set.
+    The checkpoint it resumes from (`resume_epoch`): its `keras_state.npz` and `training_state.json`. The weights
+    of: the best epoch (lowest `val_loss`, whose model the run keeps with `keep_best_epoch`; early stopping's best,
+    for `restore_best_weights`); each kept checkpoint without `predictions.npz` (a run killed before its end has
+    none), from which the resumed run's end predicts the test set; and, `with_maps` (default: when runs map their
+    digits, `core.runs.feature_files.embedding_digits`), every kept one, whose digits the run's end places on the
+    map through the epochs.
 
     Raises:
         RunError: the run is missing, training, or kept no checkpoint.
     """
+    if with_maps is None:
+        from core.runs.feature_files import embedding_digits  # reads one setting; the map's modules load with it
+
+        with_maps = embedding_digits() > 0
     last = resume_epoch(runs_dir, name)
-    kept = list_checkpoints(runs_dir, name)
-    wanted: dict[int, tuple[str, ...]] = {last: (KERAS_STATE_FILE, TRAINING_STATE_FILE)}
     best_epochs = {best_of([e for e in load_run(name, runs_dir).epochs if e["epoch"] <= last])[1],
                    _patience_best_epoch(runs_dir, name, last)}
-    elsewhere = {}
-    for epoch in kept:
+    weights_only, elsewhere = [], {}
+    for epoch in list_checkpoints(runs_dir, name):
         folder = checkpoint_path(runs_dir, name, epoch)
         predicted = (folder / PREDICTIONS_FILE).is_file()
         elsewhere[epoch] = (folder_bytes(folder), predicted)
-        if epoch != last and (epoch in best_epochs or not predicted):
-            wanted[epoch] = (KERAS_STATE_FILE,)
-    return ResumeShipping(dict(sorted(wanted.items())), elsewhere)
+        if epoch != last and (with_maps or epoch in best_epochs or not predicted):
+            weights_only.append(epoch)
+    return ResumeShipping({last: (KERAS_STATE_FILE, TRAINING_STATE_FILE)}, tuple(weights_only), elsewhere)
 
 
 def _patience_best_epoch(runs_dir, name: str, epoch: int) -> int | None:
@@ -249,14 +258,19 @@ def _patience_best_epoch(runs_dir, name: str, epoch: int) -> int | None:
     return best if isinstance(best, int) and not isinstance(best, bool) else None
 
 
-def _checkpoint_files(runs_dir, name: str, wanted: dict[int, tuple[str, ...]]) -> dict[str, bytes]:
+def _checkpoint_files(runs_dir, name: str, shipping: ResumeShipping) -> dict[str, bytes]:
     files = {}
-    for epoch, names in wanted.items():
+    for epoch, names in shipping.wanted.items():
         folder = checkpoint_path(runs_dir, name, epoch)
         for file in names:
             path = folder / file
             if path.is_file() and not path.is_symlink():
                 files[f"{CHECKPOINTS_DIR}/{epoch_folder_name(epoch)}/{file}"] = path.read_bytes()
+    for epoch in shipping.weights_only:
+        weights, _ = load_keras_state(runs_dir, name, epoch)
+        buffer = io.BytesIO()
+        np.savez(buffer, **{f"weight.{index:03d}": array for index, array in enumerate(weights)})
+        files[f"{CHECKPOINTS_DIR}/{epoch_folder_name(epoch)}/{KERAS_STATE_FILE}"] = buffer.getvalue()
     return files
 
 

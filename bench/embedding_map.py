@@ -12,9 +12,9 @@ Run: `python bench/embedding_map.py [--epochs 4] [--train-size 3000] [--skip-epo
    quality: trustworthiness (k = 10, sklearn), the share of each digit's 10 nearest neighbours in the 50-D
    space that stay among its 10 nearest on the map, and the 10-NN label agreement on the map.
 3. The map through the epochs: a LeNet-5 run with a checkpoint per epoch trained here (`--epochs`,
-   `--train-size`), then `core.runs.epoch_map_files.compute_epoch_planes` with Keras (in line in the worker:
-   each epoch's features and its principal plane) and `write_epoch_maps` (on the map's thread: the alignment):
-   seconds per kept epoch. Beside it, the other design measured: a t-SNE per epoch started
+   `--train-size`), then `core.runs.epoch_map_files.compute_kept_epoch_features` with Keras (in line in the
+   worker: each kept epoch's features of the 5,000 map digits) and `write_epoch_maps` (on the map's thread:
+   each epoch's PCA to 2-D and its alignment): seconds per kept epoch. Beside it, the other design measured: a t-SNE per epoch started
    from the next epoch's layout (no exaggeration, `CHAINED_TSNE_ITERATIONS` iterations), its CPU per epoch.
 
 Prints CPU and load first and last; the last lines are `map_worker_seconds=` (features + statistics + PCA +
@@ -88,14 +88,16 @@ def quality(space: np.ndarray, layout: np.ndarray, labels: np.ndarray) -> str:
 def tsne_settings() -> dict[str, dict]:
     from core.embedding import reducers
 
-    lab = {"early_exaggeration_iter": reducers.TSNE_EXAGGERATION_ITERATIONS, "n_iter": reducers.TSNE_ITERATIONS}
+    lab = {"early_exaggeration_iter": reducers.TSNE_EXAGGERATION_ITERATIONS, "n_iter": reducers.TSNE_ITERATIONS,
+           "neighbors": reducers.TSNE_NEIGHBOURS}
     return {
         "openTSNE defaults (250 + 500 iterations)": {},
-        f"the lab's ({lab['early_exaggeration_iter']} + {lab['n_iter']}, Barnes-Hut)": lab,
+        f"{lab['early_exaggeration_iter']} + {lab['n_iter']}, Annoy neighbours (before)": {**lab, "neighbors": "annoy"},
+        f"the lab's ({lab['early_exaggeration_iter']} + {lab['n_iter']}, {lab['neighbors']} neighbours)": lab,
         "the lab's, FFT gradients": {**lab, "negative_gradient_method": "fft"},
         "the lab's, 2 threads": {**lab, "n_jobs": 2},
         "the lab's, perplexity 15": {**lab, "perplexity": 15},
-        "100 + 150, Barnes-Hut": {"early_exaggeration_iter": 100, "n_iter": 150},
+        "the lab's, 100 + 150 iterations": {**lab, "early_exaggeration_iter": 100, "n_iter": 150},
     }
 
 
@@ -160,13 +162,14 @@ def time_epoch_maps(mnist, epochs: int, train_size: int) -> float:
     from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap
     from core.embedding.epoch_maps import EPOCH_MAPS_FILE, EpochMaps
     from core.models.penultimate import keras_features_and_logits
-    from core.runs.epoch_map_files import compute_epoch_planes, keras_checkpoint_features, write_epoch_maps
+    from core.runs.epoch_map_files import compute_kept_epoch_features, keras_checkpoint_features, write_epoch_maps
     from core.runs.feature_files import EMBEDDING_DIGITS_ENV, write_feature_files
     from core.runs.recorded_run import RecordedRun
 
     with tempfile.TemporaryDirectory() as runs_dir:
         os.environ[EMBEDDING_DIGITS_ENV] = "0"  # the run computes no map itself: this process times it
-        run = RecordedRun(preset_config("lenet5", epochs=epochs, train_size=train_size, batch_size=64, validation="none"),
+        run = RecordedRun(preset_config("lenet5", epochs=epochs, train_size=train_size, batch_size=64, validation="none",
+                                        patience=0),
                           runs_dir=runs_dir, mnist=mnist)
         for event in run:
             pass
@@ -179,22 +182,22 @@ def time_epoch_maps(mnist, epochs: int, train_size: int) -> float:
             write_feature_files(folder, function, mnist)
         features_at = keras_checkpoint_features(model, runs_dir, name)
         features_at(1, to_model_input(mnist.x_test[:512]))  # its extractor's first predict traces it (once per run)
-        with Clock() as planes_clock:  # in line in the worker: the Keras model is the next job's
-            planes = compute_epoch_planes(runs_dir, name, features_at, mnist, anchor=run.writer.model_epoch)
+        with Clock() as features_clock:  # in line in the worker: the Keras model is the next job's
+            kept = compute_kept_epoch_features(runs_dir, name, features_at, mnist, anchor=run.writer.model_epoch)
         with Clock() as align_clock:  # on the map's thread, after the map
-            write_epoch_maps(folder, planes)
+            seconds = write_epoch_maps(folder, kept)
         maps = EpochMaps.load(folder / EPOCH_MAPS_FILE)
-        moved = len(planes.planes)
+        moved = len(kept.features)
         print(f"  the run's own map (features, statistics, PCA, t-SNE)   {map_clock}")
-        print(f"  the map at {len(maps.epochs)} kept epochs ({moved} computed): in line (features and PCA of each epoch) "
-              f"{planes_clock}, {planes_clock.wall / moved:.2f} s wall ({planes_clock.cpu / moved:.2f} s CPU) per epoch "
-              f"(features {planes.seconds['features']:.2f} s, PCA {planes.seconds['pca']:.3f} s in all); "
-              f"then aligned and written {align_clock}")
+        print(f"  the map at {len(maps.epochs)} kept epochs ({moved} computed): in line, each epoch's features "
+              f"{features_clock}, {features_clock.wall / moved:.2f} s wall ({features_clock.cpu / moved:.2f} s CPU) per epoch; "
+              f"then on the map's thread, each epoch's PCA, the alignment and the file {align_clock}, "
+              f"{align_clock.wall / moved:.3f} s wall ({align_clock.cpu / moved:.3f} s CPU) per epoch")
 
         embedding = EmbeddingMap.load(folder / EMBEDDING_FILE)
         images = to_model_input(mnist.x_test[embedding.indices])
         layout, chained = np.asarray(embedding.views["tsne"], np.float64), []
-        for epoch in sorted(planes.planes, reverse=True):
+        for epoch in sorted(kept.features, reverse=True):
             features, _ = features_at(epoch, images)
             with Clock() as clock:
                 centred = features - features.mean(axis=0)
@@ -205,7 +208,7 @@ def time_epoch_maps(mnist, epochs: int, train_size: int) -> float:
         print(f"  the design not taken, a t-SNE per epoch from the next one's layout ({CHAINED_TSNE_ITERATIONS} iterations): "
               f"{np.mean([c.wall for c in chained]):.2f} s wall ({np.mean([c.cpu for c in chained]):.2f} s CPU) per epoch")
         epochs_clock = Clock()
-        epochs_clock.wall = planes_clock.wall + align_clock.wall
+        epochs_clock.wall = features_clock.wall + align_clock.wall
     return epochs_clock.wall / moved
 
 

@@ -61,9 +61,11 @@ def train(runs_dir: Path, epochs: int, train_size: int) -> str:
     from core.runs.recorded_run import RecordedRun
 
     os.environ["MNIST_LAB_EMBEDDING_DIGITS"] = "5000"
-    config = preset_config("lenet5", epochs=epochs, train_size=train_size, batch_size=64, validation="none")
-    for event in RecordedRun(config, runs_dir=runs_dir):
+    config = preset_config("lenet5", epochs=epochs, train_size=train_size, batch_size=64, validation="none", patience=0)
+    run = RecordedRun(config, runs_dir=runs_dir)
+    for event in run:
         pass
+    run.wait_for_feature_files()  # the map and the map through the epochs, written on a thread of their own
     if event.status != "completed":
         raise SystemExit(f"the run did not complete: {event}")
     return event.name

@@ -396,15 +396,15 @@ def embedding_command(args: argparse.Namespace) -> int:
     steps = ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
     print(f"wrote {feature_file(source, 'embedding.npz')} and {feature_file(source, 'novelty.npz')} ({steps})")
     if not source.is_pretrained:
-        from core.runs.epoch_map_files import EPOCH_MAPS_FILE, compute_epoch_planes, numpy_checkpoint_features, write_epoch_maps
+        from core.runs.epoch_map_files import EPOCH_MAPS_FILE, compute_kept_epoch_features, numpy_checkpoint_features, write_epoch_maps
 
-        planes = compute_epoch_planes(args.runs_dir, source.run_name, numpy_checkpoint_features(args.runs_dir, source.run_name),
+        kept = compute_kept_epoch_features(args.runs_dir, source.run_name, numpy_checkpoint_features(args.runs_dir, source.run_name),
                                       mnist, digits)
-        if planes is None:
+        if kept is None:
             feature_file(source, EPOCH_MAPS_FILE).unlink(missing_ok=True)  # one from before would not fit the new map
         else:
-            seconds = write_epoch_maps(Path(source.path).parent, planes)
-            print(f"wrote {feature_file(source, EPOCH_MAPS_FILE)} (the map at {len(planes.planes) + 1} kept epochs, "
+            seconds = write_epoch_maps(Path(source.path).parent, kept)
+            print(f"wrote {feature_file(source, EPOCH_MAPS_FILE)} (the map at {len(kept.features) + 1} kept epochs, "
                   f"{seconds['total']:.1f} s)")
     return 0
 

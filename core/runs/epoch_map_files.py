@@ -2,8 +2,8 @@
 
 When a run with two or more kept checkpoints ends, the worker that trained it runs each kept epoch's weights
 on the map's 5,000 test digits (Keras: the model is built, only its weights change; in line, as the map's own
-features, since the next job reuses the model) and keeps each epoch's digits on its own principal plane
-(`compute_epoch_planes`); once the map is written, on the map's thread, it aligns them with the map and writes
+features, since the next job reuses the model: `compute_kept_epoch_features`); once the map is written, on the
+map's thread, it takes each epoch's two directions of most variance, aligns them with the map and writes
 `core.embedding.epoch_maps.EpochMaps` (`write_epoch_maps`): each epoch's PCA view, aligned with its
 neighbours', and each epoch's predictions for those digits (its checkpoint's test predictions, as Errors
 shows them). `python -m core embedding --run NAME` does the same from the checkpoints' NumPy models, for a
@@ -87,30 +87,30 @@ def epoch_predictions(runs_dir, name: str, epoch: int, indices: np.ndarray, logi
 
 
 @dataclass(frozen=True)
-class EpochPlanes:
+class KeptEpochFeatures:
     """What the map at each kept epoch needs from the checkpoints, computed before the map itself exists.
 
     Attributes:
         anchor: the epoch whose model the map shows (its own view and predictions are the map's).
         indices: int `(n,)`: the map's test digits.
-        planes: float `(n, 2)` per other kept epoch: the digits on that epoch's own principal plane.
+        features: float32 `(n, d)` per other kept epoch: the digits' penultimate activations after it.
         predictions: int `(n,)` per other kept epoch: its predictions for them.
-        seconds: how long the features (`features`) and the planes (`pca`) took.
+        seconds: how long the features took (`features`).
     """
 
     anchor: int
     indices: np.ndarray
-    planes: dict[int, np.ndarray]
+    features: dict[int, np.ndarray]
     predictions: dict[int, np.ndarray]
     seconds: dict[str, float]
 
 
-def compute_epoch_planes(runs_dir, name: str, features_at: EpochFeatures, mnist: Mnist, map_digits: int = MAP_DIGITS,
-                         anchor: int | None = None) -> EpochPlanes | None:
-    """Each kept epoch's map digits on its own principal plane, and its predictions for them.
+def compute_kept_epoch_features(runs_dir, name: str, features_at: EpochFeatures, mnist: Mnist, map_digits: int = MAP_DIGITS,
+                         anchor: int | None = None) -> KeptEpochFeatures | None:
+    """Each kept epoch's features of the map digits, and its predictions for them.
 
-    Where a run ends, this runs in line (the worker's Keras model is reused by its next job); only `(n, 2)` per
-    epoch is kept. `write_epoch_maps` aligns them with the map once the map is written.
+    Where a run ends, this runs in line (the worker's Keras model is reused by its next job), and nothing
+    else does: `write_epoch_maps` makes each epoch's PCA and aligns it with the map, on the map's thread.
 
     Args:
         runs_dir, name: the run (its checkpoints).
@@ -119,7 +119,7 @@ def compute_epoch_planes(runs_dir, name: str, features_at: EpochFeatures, mnist:
         anchor: the epoch whose model the map shows; None = the run's recorded one (`anchor_epoch`).
 
     Returns:
-        The `EpochPlanes`; None for a run with fewer than two kept checkpoints (nothing to scrub).
+        The `KeptEpochFeatures`; None for a run with fewer than two kept checkpoints (nothing to scrub).
 
     Raises:
         RunError: if the anchor epoch has no checkpoint, or a checkpoint cannot be read.
@@ -133,28 +133,25 @@ def compute_epoch_planes(runs_dir, name: str, features_at: EpochFeatures, mnist:
                        "epochs cannot be aligned with it.")
     indices = sample_indices(mnist, map_digits)[0]
     images = to_model_input(mnist.x_test[indices])
-    planes, predictions, seconds = {}, {}, {"features": 0.0, "pca": 0.0}
+    features, predictions, started = {}, {}, time.perf_counter()
     for epoch in epochs:
         if epoch == anchor:
             continue  # the map's own view and predictions
-        step = time.perf_counter()
-        features, logits = features_at(epoch, images)
-        seconds["features"] += time.perf_counter() - step
-        step = time.perf_counter()
-        planes[epoch] = principal_plane(features)
-        seconds["pca"] += time.perf_counter() - step
+        features[epoch], logits = features_at(epoch, images)
         predictions[epoch] = epoch_predictions(runs_dir, name, epoch, indices, logits)
-    return EpochPlanes(anchor=anchor, indices=indices, planes=planes, predictions=predictions, seconds=seconds)
+    return KeptEpochFeatures(anchor=anchor, indices=indices, features=features, predictions=predictions,
+                             seconds={"features": time.perf_counter() - started})
 
 
-def write_epoch_maps(folder: str | Path, planes: EpochPlanes) -> dict[str, float]:
-    """Align `planes` with the run's map (its `embedding.npz`, already written) and write `embedding_epochs.npz`.
+def write_epoch_maps(folder: str | Path, kept: KeptEpochFeatures) -> dict[str, float]:
+    """Each kept epoch's PCA, aligned with the run's map (its `embedding.npz`, already written): `embedding_epochs.npz`.
 
     Returns:
-        Seconds per step: `features`, `pca` (from `planes`), `align` (and writing), `total`.
+        Seconds per step: `features` (from `kept`), `pca` (each epoch's principal plane, the alignment and the
+        writing), `total`.
 
     Raises:
-        RunError: if the run has no readable map, or its map is of other digits than `planes`.
+        RunError: if the run has no readable map, or its map is of other digits than `kept`'s.
         OSError: if the file cannot be written.
     """
     started = time.perf_counter()
@@ -163,10 +160,11 @@ def write_epoch_maps(folder: str | Path, planes: EpochPlanes) -> dict[str, float
         embedding = EmbeddingMap.load(folder / EMBEDDING_FILE)
     except (ValueError, OSError) as error:
         raise RunError(f"{folder.name} has no readable map to follow through its epochs ({error}).") from None
-    if not np.array_equal(embedding.indices, planes.indices):
+    if not np.array_equal(embedding.indices, kept.indices):
         raise RunError(f"{folder.name}'s map is of other digits than its epochs' features were computed for.")
-    maps = build_epoch_maps(embedding, planes.anchor, planes.planes, planes.predictions)
-    seconds = {**planes.seconds, "align": time.perf_counter() - started}
+    planes = {epoch: principal_plane(features) for epoch, features in kept.features.items()}
+    maps = build_epoch_maps(embedding, kept.anchor, planes, kept.predictions)
+    seconds = {**kept.seconds, "pca": time.perf_counter() - started}
     seconds["total"] = sum(seconds.values())
     maps = EpochMaps(**{**maps.__dict__, "meta": {"seconds": {key: round(value, 3) for key, value in seconds.items()}}})
     with atomic_path(folder / EPOCH_MAPS_FILE, suffix=".npz") as temporary:

@@ -21,7 +21,7 @@ from core.models.penultimate import keras_features_and_logits
 from core.runs.checkpoints import CheckpointWriter, load_keras_state, load_training_state
 from core.runs.continuations import best_of, check_fork, cut_back_to, resume_epoch
 from core.runs.background_feature_files import BackgroundFeatureFiles
-from core.runs.epoch_map_files import EpochPlanes, compute_epoch_planes, keras_checkpoint_features, write_epoch_maps
+from core.runs.epoch_map_files import KeptEpochFeatures, compute_kept_epoch_features, keras_checkpoint_features, write_epoch_maps
 from core.runs.feature_files import embedding_digits, precomputed_features
 from core.runs.run_writer import RunWriter
 from core.runs.store import RunError, load_run
@@ -198,20 +198,20 @@ class RecordedRun:
             print(f"run {self.name}: no map or digit statistics ({type(error).__name__}: {error}); "
                   f"`python -m core embedding --run {self.name}` tries again", file=sys.stderr, flush=True)
             return
-        planes = self._epoch_planes(digits)  # in line too: they need the Keras model the next job reuses
+        kept = self._kept_epoch_features(digits)  # in line too: they need the Keras model the next job reuses
         self.feature_files = BackgroundFeatureFiles(
             self.writer.path, self.name, features, self.mnist, digits, extra_meta={"model_epoch": self.writer.model_epoch},
-            then=None if planes is None else lambda: self._write_epoch_maps(planes))
+            then=None if kept is None else lambda: self._write_epoch_maps(kept))
 
-    def _epoch_planes(self, digits: int) -> EpochPlanes | None:
-        """Each kept epoch's map digits on their own principal plane, from its checkpoint's weights on the Keras
-        model (`core.runs.epoch_map_files`); None without two kept checkpoints or when it fails (never fatal)."""
+    def _kept_epoch_features(self, digits: int) -> KeptEpochFeatures | None:
+        """Each kept epoch's features of the map digits, from its checkpoint's weights on the Keras model
+        (`core.runs.epoch_map_files`); None without two kept checkpoints or when it fails (never fatal)."""
         if self.checkpoints is None:
             return None
         model = self.trainer.model
         final = [np.array(array) for array in model.get_weights()]
         try:
-            return compute_epoch_planes(self.writer.path.parent, self.name,
+            return compute_kept_epoch_features(self.writer.path.parent, self.name,
                                         keras_checkpoint_features(model, self.writer.path.parent, self.name),
                                         self.mnist, digits, anchor=self.writer.model_epoch)
         except Exception as error:  # a damaged checkpoint: the run's own map is still made
@@ -221,11 +221,11 @@ class RecordedRun:
         finally:
             model.set_weights(final)
 
-    def _write_epoch_maps(self, planes: EpochPlanes) -> None:
+    def _write_epoch_maps(self, kept: KeptEpochFeatures) -> None:
         """After the map is written, on its thread: the map at each kept epoch, aligned with it; never fatal."""
         try:
-            seconds = write_epoch_maps(self.writer.path, planes)
-            print(f"run {self.name}: map at {len(planes.planes) + 1} kept epochs in {seconds['total']:.1f} s",
+            seconds = write_epoch_maps(self.writer.path, kept)
+            print(f"run {self.name}: map at {len(kept.features) + 1} kept epochs in {seconds['total']:.1f} s",
                   file=sys.stderr, flush=True)
         except Exception as error:  # a full disk, a run deleted meanwhile
             print(f"run {self.name}: no map through the epochs ({type(error).__name__}: {error}); "

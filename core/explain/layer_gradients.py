@@ -99,7 +99,8 @@ def conv2d_step(spec: LayerSpec) -> DifferentiableStep:
 
     def convolve_backward(dz, input_shape):
         n, oh, ow, _ = dz.shape
-        d_patches = (dz.reshape(n * oh * ow, c_out) @ convolution.matrix.T).reshape(n, oh, ow, input_shape[3], kh, kw)
+        d_rows = (dz.reshape(n * oh * ow, c_out) @ convolution.matrix.T).reshape(n, oh, ow, kh, kw, input_shape[3])
+        d_patches = d_rows.transpose(0, 1, 2, 5, 3, 4)  # (n, oh, ow, c, kh, kw), as `windows` lays them out
         return scatter_windows(d_patches, input_shape, convolution.window, convolution.strides, convolution.padding)
 
     return activated(spec, spec.config["activation"], convolve, convolve_backward)

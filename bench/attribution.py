@@ -43,7 +43,7 @@ from PIL import Image  # noqa: E402
 from core.data.mnist import load_mnist  # noqa: E402
 from core.drawing.preprocess import canvas_to_input  # noqa: E402
 from core.explain.attribution import METHODS, attribute, explain, methods_for  # noqa: E402
-from core.explain.blas_threads import one_blas_thread  # noqa: E402
+from core.models.blas_threads import one_blas_thread  # noqa: E402
 from core.explain.integrated_gradients import STEPS  # noqa: E402
 from core.explain.logit_gradients import LogitModel  # noqa: E402
 from core.figures.attribution_overlay import attribution_overlay  # noqa: E402

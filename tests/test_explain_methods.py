@@ -15,7 +15,7 @@ import pytest
 
 from core.data.mnist import load_mnist
 from core.explain.attribution import METHODS, attribute, explain, methods_for
-from core.explain.blas_threads import one_blas_thread, openblas_thread_functions
+from core.models.blas_threads import one_blas_thread, openblas_thread_functions
 from core.explain.grad_cam import grad_cam
 from core.explain.integrated_gradients import integrated_gradients
 from core.explain.logit_gradients import LogitModel

@@ -118,6 +118,26 @@ def test_the_unperturbed_level_is_the_runs_test_accuracy_exactly(trained, mnist)
     assert np.array_equal(samples["rotation"][3], mnist.x_test[[3, 2, 1, 18, 4, 8, 11, 0, 61, 7]])  # the first of each digit
 
 
+def test_levels_computed_two_at_a_time_give_what_one_at_a_time_gives_in_the_same_order(trained, mnist):
+    runs_dir, name = trained
+    model = load_numpy_model(name, runs_dir)
+    names = ("shift", "noise", "contrast")  # seeded noise drawn in two threads at once; the identity in all three
+    seen = []
+    one_results, one_samples = robustness_sweep(model, mnist.x_test, mnist.y_test, names=names, threads=1)
+    two_results, two_samples = robustness_sweep(model, mnist.x_test, mnist.y_test, names=names, threads=2,
+                                                on_level=lambda done, total, result: seen.append((done, total, result)))
+    assert two_results == one_results
+    assert list(two_samples) == list(one_samples) == list(names)
+    assert all(np.array_equal(two_samples[key], one_samples[key]) for key in names)
+    evaluated = [(r["perturbation"], r["level"]) for r in one_results
+                 if r["level"] != PERTURBATIONS[r["perturbation"]].identity or r["perturbation"] == "shift"]
+    assert [(done, total) for done, total, _ in seen] == [(done, level_count(names)) for done in range(1, len(evaluated) + 1)]
+    assert [(result["perturbation"], result["level"]) for _, _, result in seen] == evaluated  # in order, the identity once
+    assert len({r["accuracy"] for r in one_results}) > 5
+    with pytest.raises(ValueError, match="`threads`: 0"):
+        robustness_sweep(model, mnist.x_test, mnist.y_test, names=names, threads=0)
+
+
 def test_cli_prints_one_json_line_per_perturbation_and_level_and_caches_the_sweep(trained):
     runs_dir, name = trained
     command = [sys.executable, "-m", "core", "robustness", "--run", name, "--runs-dir", str(runs_dir), "--json"]

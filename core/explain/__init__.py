@@ -7,8 +7,8 @@
 - `occlusion.py`: occlusion sensitivity (cover a patch with black, see the target's logit fall);
 - `integrated_gradients.py`: integrated gradients from a black image;
 - `grad_cam.py`: Grad-CAM over the last convolution, for the conv models;
-- `attribution.py`: the methods by name, what their colours mean, and one call for a page.
-- `blas_threads.py`: one BLAS thread while an attribution runs (4x less CPU on a busy machine).
+- `attribution.py`: the methods by name, what their colours mean, and one call for a page, on one
+  BLAS thread (`core.models.blas_threads`: 4x less CPU on a busy machine).
 
 The web server runs all of it: no TensorFlow (the backward pass is checked against
 `tf.GradientTape` in `tests/test_explain_gradients.py`).

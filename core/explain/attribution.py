@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from core.data.mnist import IMAGE_SHAPE, NUM_CLASSES
-from core.explain.blas_threads import one_blas_thread
+from core.models.blas_threads import one_blas_thread
 from core.explain.grad_cam import grad_cam
 from core.explain.integrated_gradients import integrated_gradients
 from core.explain.logit_gradients import LogitModel

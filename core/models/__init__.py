@@ -12,6 +12,8 @@
 - `model_size.py`: a config's model counted without building it: parameters, arithmetic and
   activations per image (what the time and memory estimates scale by);
 - `penultimate.py`: a model's penultimate activations (its features) and logits, in NumPy or Keras;
+- `blas_threads.py`: OpenBLAS on one thread while a block runs (attribution's small matmuls, the
+  robustness sweep's threads);
 - `fused_adam.py`, `one_cycle.py`, `layer_names.py`, `seeding.py`: the optimizer, schedule,
   layer naming and seeding the builders use.
 

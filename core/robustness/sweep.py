@@ -18,11 +18,13 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from core.data.mnist import Mnist, load_mnist
 from core.data.splits import to_model_input
+from core.models.blas_threads import one_blas_thread
 from core.models.numpy_model import NumpyModel
 from core.robustness.perturbations import PERTURBATION_NAMES, PERTURBATIONS, perturbation
 from core.runs.atomic_files import atomic_path, write_json_atomic
@@ -33,6 +35,7 @@ SAMPLES_FILE = "robustness_samples.npz"
 PROGRESS_FILE = "robustness.progress.json"
 REPORT_ERROR_FILE = "report_error.txt"  # why the report process failed, for the page
 CACHE_VERSION = 1
+SWEEP_THREADS = 2  # levels computed at once: this machine's two cores, each level on one BLAS thread
 
 OnLevel = Callable[[int, int, dict], None]  # (levels done, levels in all, the level's result)
 
@@ -55,15 +58,21 @@ def level_count(names: Sequence[str]) -> int:
 
 def robustness_sweep(model: NumpyModel, test_images: np.ndarray, y_test: np.ndarray,
                      names: Sequence[str] = PERTURBATION_NAMES, on_level: OnLevel | None = None,
-                     ) -> tuple[list[dict], dict[str, np.ndarray]]:
+                     threads: int = SWEEP_THREADS) -> tuple[list[dict], dict[str, np.ndarray]]:
     """Accuracy of `model` at each level of each perturbation in `names`.
+
+    The levels are independent: `threads` of them are perturbed and evaluated at once, each in its
+    own thread on one BLAS thread (`core.models.blas_threads`), and their results are taken in
+    order. The identity level is evaluated once, at its first appearance: the others are the same
+    inputs, and the same accuracy.
 
     Args:
         model: the run's NumPy model, taking float32 `(n, 28, 28, 1)` in `[0, 1]`.
         test_images: uint8 `(n, 28, 28)`, as MNIST stores them.
         y_test: uint8 `(n,)` labels.
         names: perturbations to sweep, e.g. `("rotation",)`.
-        on_level: called after each level is evaluated.
+        on_level: called after each level is evaluated, in order.
+        threads: levels computed at once (1: one after the other).
 
     Returns:
         `(results, samples)`: one `{"perturbation", "level", "accuracy"}` per perturbation and
@@ -71,32 +80,41 @@ def robustness_sweep(model: NumpyModel, test_images: np.ndarray, y_test: np.ndar
         uint8 array `(levels, 10, 28, 28)`: the first test digit of each class at each level.
 
     Raises:
-        ValueError: if a name is not a perturbation.
+        ValueError: if a name is not a perturbation, or `threads` is below 1.
     """
+    if threads < 1:
+        raise ValueError(f"Received an invalid `threads`: {threads}. Pass 1 or more (1: one level after the other).")
     sweeps = [perturbation(name) for name in names]
     digits = to_model_input(test_images)[..., 0]  # float32 (n, 28, 28): the run's own test inputs
     picked = sample_indices(y_test)
-    total, done = level_count(names), 0
-    identity_accuracy = None
+    levels = [(sweep, level) for sweep in sweeps for level in sweep.levels]
+    identity = next(((sweep, level) for sweep, level in levels if level == sweep.identity), None)
+    evaluated = [(sweep, level) for sweep, level in levels if level != sweep.identity or (sweep, level) == identity]
+    total = len(evaluated)
+
+    def evaluate(sweep, level) -> tuple[np.ndarray, float]:
+        changed = sweep.apply(digits, level)
+        return np.round(changed[picked] * 255).astype(np.uint8), accuracy_of(model, changed, y_test)
+
+    outcomes = {}  # (name, level) -> (strip row, accuracy)
+    with one_blas_thread(), ThreadPoolExecutor(max_workers=threads, thread_name_prefix="robustness") as pool:
+        futures = [pool.submit(evaluate, sweep, level) for sweep, level in evaluated]
+        try:
+            for done, ((sweep, level), future) in enumerate(zip(evaluated, futures), start=1):
+                outcomes[(sweep.name, level)] = future.result()
+                if on_level is not None:
+                    on_level(done, total, {"perturbation": sweep.name, "level": level,
+                                           "accuracy": outcomes[(sweep.name, level)][1]})
+        finally:
+            for future in futures:
+                future.cancel()  # a failure or Ctrl-C: the levels not started are not computed
     results, samples = [], {}
     for sweep in sweeps:
         strip = []
         for level in sweep.levels:
-            evaluated = True
-            if level == sweep.identity and identity_accuracy is not None:  # the same inputs: evaluated once
-                changed, accuracy, evaluated = digits, identity_accuracy, False
-            else:
-                changed = sweep.apply(digits, level)
-                accuracy = accuracy_of(model, changed, y_test)
-                if level == sweep.identity:
-                    identity_accuracy = accuracy
-            result = {"perturbation": sweep.name, "level": level, "accuracy": accuracy}
-            results.append(result)
-            strip.append(np.round(changed[picked] * 255).astype(np.uint8))
-            if evaluated:
-                done += 1
-                if on_level is not None:
-                    on_level(done, total, result)
+            row, accuracy = outcomes[(sweep.name, level) if level != sweep.identity else (identity[0].name, identity[1])]
+            results.append({"perturbation": sweep.name, "level": level, "accuracy": accuracy})
+            strip.append(row)
         samples[sweep.name] = np.stack(strip)
     return results, samples
 

@@ -1,10 +1,13 @@
-"""One BLAS thread while an attribution runs: the small matmuls of a 28×28 backward pass go faster alone.
+"""One BLAS thread while a block runs: an attribution's small matmuls, or a robustness sweep's threads of their own.
 
 NumPy's OpenBLAS splits a matmul over every core. An attribution is hundreds of small matmuls;
 splitting each costs a hand-over between threads, and on a busy two-core machine (a training, other
 visitors) the second thread is often not running, so each hand-over waits for the scheduler.
 Measured at load 14 (`bench/results/attribution.txt`): Grad-CAM of one drawing took 38 ms with two
 BLAS threads and 0.9 ms with one; integrated gradients 388 ms and 92 ms, with 4x less CPU time.
+
+A robustness sweep (`core.robustness.sweep`) evaluates two levels at once, one in each of its own
+threads; each thread's matmuls then run on one BLAS thread, with no hand-over at all.
 
 `one_blas_thread()` sets OpenBLAS to one thread while the block runs and puts the previous count
 back when the last block running (in any thread of the server) ends. It finds OpenBLAS among the

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.models.blas_threads import one_blas_thread
 from core.models.numpy_model_layers import LayerSpec, UnsupportedModel, build_layer, build_steps
 
 FORMAT = "mnist-lab-numpy-model"
@@ -83,7 +84,12 @@ class NumpyModel:
         return x.astype(np.float32, copy=False)
 
     def predict(self, x: np.ndarray, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
-        """The model's output for many inputs, `batch_size` at a time (bounded memory).
+        """The model's output for many inputs, `batch_size` at a time (bounded memory), on one BLAS thread.
+
+        One BLAS thread (`core.models.blas_threads`): a batch's matmuls are small, and OpenBLAS's
+        hand-overs between two threads wait for the scheduler on a busy machine. The `fast` model
+        on the 10,000 test digits at load 13-15 (2 cores): 1.1-1.8 s on one thread, 6-18 s on two
+        (and 4-9x the CPU time, spent spinning).
 
         Args:
             x: float array of shape `(n, *input_shape)`.
@@ -92,7 +98,8 @@ class NumpyModel:
         Returns:
             float32 array of shape `(n, *output_shape)`.
         """
-        return np.concatenate([self(x[start : start + batch_size]) for start in range(0, len(x), batch_size)])
+        with one_blas_thread():
+            return np.concatenate([self(x[start : start + batch_size]) for start in range(0, len(x), batch_size)])
 
     def layer_outputs(self, x: np.ndarray, class_name: str) -> list[tuple[LayerSpec, np.ndarray]]:
         """What every layer of one kind outputs for a batch, activation included.

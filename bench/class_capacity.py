@@ -141,13 +141,17 @@ class CpuSplit:
     simulated visitors (this bench process with its children: Chromium and Playwright's driver, or
     the websocket client), and everything else (other users of the machine).
 
-    Read the end before the server stops: the visitors' processes that ended were reaped by now
-    (their time is in this process's children's time), the server's are still running.
+    `finish()` takes the end reading while the visitors' processes still run (a Chromium renderer that
+    ended may have been reaped by a process that never reports it), before the server stops.
     """
 
     def __init__(self, server_pid: int):
         self.server_pid = server_pid
         self.start = self._reading()
+        self.end: dict[str, float] | None = None
+
+    def finish(self) -> None:
+        self.end = self._reading()
 
     def _reading(self) -> dict[str, float]:
         server_tree = descendants(self.server_pid)
@@ -161,8 +165,8 @@ class CpuSplit:
                 "wall": time.monotonic()}
 
     def line(self) -> str:
-        """`cpu_s_server=… cpu_s_workers=… cpu_s_visitors=… cpu_s_others=… wall_s=…` since the split was made."""
-        end = self._reading()
+        """`cpu_s_server=… cpu_s_workers=… cpu_s_visitors=… cpu_s_others=… wall_s=…` from the split to `finish()`."""
+        end = self.end or self._reading()
         used = {key: end[key] - self.start[key] for key in end}
         others = used["machine"] - used["server"] - used["workers"] - used["visitors"]
         return (f"cpu_s_server={used['server']:.0f} cpu_s_workers={used['workers']:.0f} "
@@ -223,7 +227,7 @@ def human_pace(round_started: float) -> None:
     time.sleep(max(0.0, round_started + HUMAN_PACE_SECONDS - time.monotonic()))
 
 
-def chromium_crowd(server: LiveServer, runs_dir: Path, visitors: int, minutes: float) -> Crowd:
+def chromium_crowd(server: LiveServer, runs_dir: Path, visitors: int, minutes: float, cpu: CpuSplit) -> Crowd:
     """N visitors in Chromium pages (ten browser contexts per Chromium process), one action at a time."""
     crowd_result = Crowd()
     with ExitStack() as stack:
@@ -275,10 +279,11 @@ def chromium_crowd(server: LiveServer, runs_dir: Path, visitors: int, minutes: f
                 break
             human_pace(round_started)
         crowd_result.dropped = sum(visitor.dropped or visitor.connection_error_shown() for visitor in crowd)
+        cpu.finish()  # the browsers still run
     return crowd_result
 
 
-async def websocket_crowd(server: LiveServer, runs_dir: Path, visitors: int, minutes: float) -> Crowd:
+async def websocket_crowd(server: LiveServer, runs_dir: Path, visitors: int, minutes: float, cpu: CpuSplit) -> Crowd:
     """N visitors through Streamlit's websocket protocol (`bench/streamlit_client.py`), one action at a time,
     every session's fragments re-run on their intervals meanwhile, all from one asyncio loop."""
     crowd_result = Crowd()
@@ -337,6 +342,7 @@ async def websocket_crowd(server: LiveServer, runs_dir: Path, visitors: int, min
                 break
             await asyncio.sleep(max(0.0, round_started + HUMAN_PACE_SECONDS - time.monotonic()))
         crowd_result.dropped = sum(session.closed_by_server for session in crowd)
+        cpu.finish()
     finally:
         for session in crowd:
             await session.close()
@@ -361,10 +367,10 @@ def run_class(visitors: int, minutes: float, client: str, profile_dir: Path | No
             with HealthProbe(server.url, interval=0.25) as health, PeakMemory(server.pid) as memory:
                 cpu = CpuSplit(server.pid)
                 if client == "chromium":
-                    crowd = chromium_crowd(server, runs_dir, visitors, minutes)
+                    crowd = chromium_crowd(server, runs_dir, visitors, minutes, cpu)
                 else:
-                    crowd = asyncio.run(websocket_crowd(server, runs_dir, visitors, minutes))
-                cpu_line = cpu.line()  # the browsers are closed and reaped by now (see CpuSplit)
+                    crowd = asyncio.run(websocket_crowd(server, runs_dir, visitors, minutes, cpu))
+                cpu_line = cpu.line()
                 health_samples = [latency for _, latency in health.samples]
         finally:
             server.stop()

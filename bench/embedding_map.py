@@ -108,8 +108,7 @@ def time_worker_map(mnist) -> float:
     from core.data.splits import to_model_input
     from core.embedding.reducers import fit_pca, tsne_2d
     from core.models.penultimate import keras_features_and_logits
-    from core.novelty.digit_statistics import fit_digit_statistics
-    from core.runs.feature_files import sample_indices
+    from core.runs.feature_files import sample_indices, write_digit_statistics
     from core.runs.pretrained import load_pretrained_model
 
     test, train = sample_indices(mnist)
@@ -118,8 +117,8 @@ def time_worker_map(mnist) -> float:
     function(images[:512])  # Keras traces its predict once: a worker did that while training
     with Clock() as features_clock:
         features, logits = function(images)
-    with Clock() as statistics_clock:
-        fit_digit_statistics(features[len(test):], mnist.y_train[train], features[: len(test)], logits[: len(test)])
+    with Clock() as statistics_clock, tempfile.TemporaryDirectory() as folder:  # as write_feature_files calls it
+        write_digit_statistics(folder, function, mnist, computed=(images, (features, logits)))
     test_features = features[: len(test)]
     with Clock() as pca_clock:
         mean, basis = fit_pca(test_features)

@@ -76,7 +76,12 @@ def test_an_untranslatable_model_falls_back_to_tensorflow_and_still_predicts(ima
 def test_a_translation_that_disagrees_with_the_model_is_not_used(model, images, monkeypatch):
     import core.models.numpy_forward as numpy_forward
 
-    monkeypatch.setitem(numpy_forward.ACTIVATIONS, "relu", lambda x: np.abs(x))  # a wrong translation
+    import core.models.numpy_model_layers as numpy_model_layers
+
+    # A wrong translation: every ReLU the translation looks up (out of place, and in place after a layer's own
+    # computation) becomes abs.
+    monkeypatch.setitem(numpy_forward.ACTIVATIONS, "relu", lambda x: np.abs(x))
+    monkeypatch.setitem(numpy_model_layers.IN_PLACE_ACTIVATIONS, "relu", lambda x: np.abs(x))
     predictor = DigitPredictor(model)
     assert predictor.backend == "tensorflow" and "differs from the model" in predictor.fallback_reason
     np.testing.assert_allclose(predictor.probabilities_batch(images), model.predict(images, verbose=0), atol=1e-6)

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from core.novelty.digit_statistics import read_meta  # the one reader of a feature file's JSON meta
+from core.novelty.digit_statistics import read_archive  # the one reader of a feature file's arrays and meta
 
 FORMAT = "mnist-lab-embedding"
 FORMAT_VERSION = 1
@@ -154,12 +152,7 @@ class EmbeddingMap:
             EmbeddingFileError: if the file is not such a map (the message says what is wrong).
             OSError: if it cannot be read.
         """
-        try:
-            with np.load(Path(path), allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-            raise EmbeddingFileError(f"{Path(path).name} is not a readable .npz file ({error})") from None
-        meta = read_meta(arrays, FORMAT, FORMAT_VERSION, EmbeddingFileError)
+        arrays, meta = read_archive(path, FORMAT, FORMAT_VERSION, EmbeddingFileError)
         method = meta.get("method")
         missing = [name for name in (*ARRAYS, method) if not isinstance(name, str) or name not in arrays]
         if missing:

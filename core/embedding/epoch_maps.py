@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import json
 import os
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from core.embedding.embedding_map import EmbeddingMap
-from core.novelty.digit_statistics import read_meta  # the one reader of a feature file's JSON meta
+from core.novelty.digit_statistics import read_archive  # the one reader of a feature file's arrays and meta
 
 FORMAT = "mnist-lab-embedding-epochs"
 FORMAT_VERSION = 1
@@ -163,12 +161,7 @@ class EpochMaps:
             EpochMapsFileError: if the file is not such maps (the message says what is wrong).
             OSError: if it cannot be read.
         """
-        try:
-            with np.load(Path(path), allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-            raise EpochMapsFileError(f"{Path(path).name} is not a readable .npz file ({error})") from None
-        meta = read_meta(arrays, FORMAT, FORMAT_VERSION, EpochMapsFileError)
+        arrays, meta = read_archive(path, FORMAT, FORMAT_VERSION, EpochMapsFileError)
         views = meta.get("views")
         if not isinstance(views, list) or not all(isinstance(view, str) and view in MOVING_VIEWS for view in views):
             raise EpochMapsFileError(f"its views {views!r} are not among {list(MOVING_VIEWS)}")

@@ -271,12 +271,7 @@ class DigitStatistics:
             NoveltyFileError: if the file is not such statistics (the message says what is wrong).
             OSError: if it cannot be read.
         """
-        try:
-            with np.load(Path(path), allow_pickle=False) as archive:
-                arrays = {key: archive[key] for key in archive.files}
-        except (ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-            raise NoveltyFileError(f"{Path(path).name} is not a readable .npz file ({error})") from None
-        meta = read_meta(arrays, FORMAT, READABLE_VERSIONS, NoveltyFileError)
+        arrays, meta = read_archive(path, FORMAT, READABLE_VERSIONS, NoveltyFileError)
         whitening, means = arrays.get("whitening"), arrays.get("whitened_means")
         unit_mean, unit_basis, unit_points = arrays.get("unit_mean"), arrays.get("unit_basis"), arrays.get("unit_points")
         size = meta.get("feature_size")
@@ -318,6 +313,22 @@ def _read_version_2_parts(arrays: dict[str, np.ndarray], meta: dict) -> dict:
         raise NoveltyFileError("its combined score's scales are missing or do not fit its parts")
     return {"pixel_mean": pixel_mean, "pixel_basis": pixel_basis, "pixel_points": pixel_points.astype(np.float32), "pooled_mean": pooled_mean,
             "pooled_basis": pooled_basis, "scales": {component: (float(m), float(s)) for component, (m, s) in scales.items()}}
+
+
+def read_archive(path: str | os.PathLike, file_format: str, version: int | tuple[int, ...],
+                 error: type[Exception]) -> tuple[dict[str, np.ndarray], dict]:
+    """A feature file's arrays (read without pickle) and its checked JSON `meta` (`read_meta`).
+
+    Raises:
+        error: if the file is not a readable `.npz`, or its meta is not `file_format` at `version`.
+        OSError: if it cannot be read.
+    """
+    try:
+        with np.load(Path(path), allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (ValueError, EOFError, KeyError, zipfile.BadZipFile) as problem:
+        raise error(f"{Path(path).name} is not a readable .npz file ({problem})") from None
+    return arrays, read_meta(arrays, file_format, version, error)
 
 
 def read_meta(arrays: dict[str, np.ndarray], file_format: str, version: int | tuple[int, ...],

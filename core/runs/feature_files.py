@@ -68,6 +68,13 @@ def sample_indices(mnist: Mnist, map_digits: int = MAP_DIGITS, train_digits: int
     return test, train
 
 
+def sample_images(mnist: Mnist, map_digits: int = MAP_DIGITS,
+                  train_digits: int = TRAIN_DIGITS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`sample_indices`' digits and the model's input for them: the map's test digits, then the training digits."""
+    test, train = sample_indices(mnist, map_digits, train_digits)
+    return test, train, to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]]))
+
+
 def write_digit_statistics(folder: str | os.PathLike, features_and_logits: FeaturesAndLogits, mnist: Mnist,
                            map_digits: int = MAP_DIGITS, train_digits: int = TRAIN_DIGITS, prefix: str = "",
                            computed: tuple | None = None) -> float:
@@ -81,10 +88,11 @@ def write_digit_statistics(folder: str | os.PathLike, features_and_logits: Featu
             digits, then the training digits), so `write_feature_files` runs the model once.
     """
     started = time.perf_counter()
-    test, train = sample_indices(mnist, map_digits, train_digits)
     if computed is None:
-        images = to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]]))
+        test, train, images = sample_images(mnist, map_digits, train_digits)
         computed = images, features_and_logits(images)
+    else:
+        test, train = sample_indices(mnist, map_digits, train_digits)
     images, outputs = computed
     features, logits = outputs[0], outputs[1]
     pooled = outputs[2] if len(outputs) > 2 else None
@@ -119,8 +127,7 @@ def write_feature_files(folder: str | os.PathLike, features_and_logits: Features
     """
     folder = Path(folder)
     started = time.perf_counter()
-    test, train = sample_indices(mnist, map_digits, train_digits)
-    images = to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]]))
+    test, train, images = sample_images(mnist, map_digits, train_digits)
     outputs = features_and_logits(images)
     features, logits = outputs[0], outputs[1]
     test_features, train_features = features[: len(test)], features[len(test):]
@@ -222,8 +229,7 @@ def precomputed_features(features_and_logits: FeaturesAndLogits, mnist: Mnist, m
         A function that takes the same sample's images (as `write_feature_files` makes them) and returns
         the features and logits (and pooled features, where `features_and_logits` gives them) computed here.
     """
-    test, train = sample_indices(mnist, map_digits, train_digits)
-    outputs = features_and_logits(to_model_input(np.concatenate([mnist.x_test[test], mnist.x_train[train]])))
+    outputs = features_and_logits(sample_images(mnist, map_digits, train_digits)[2])
 
     def computed(images: np.ndarray) -> tuple[np.ndarray, ...]:
         if len(images) != len(outputs[0]):

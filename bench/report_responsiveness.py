@@ -39,7 +39,7 @@ from core.calibration.run_calibration import CALIBRATION_FILE  # noqa: E402
 from core.robustness.sweep import ROBUSTNESS_FILE, SAMPLES_FILE  # noqa: E402
 from live_server import LiveServer, chromium, fresh_log, new_page, open_view, wait_idle  # noqa: E402
 from rerun_storm import STROKE_EVERY_S, HealthProbe, percentile, stroke  # noqa: E402
-from shared_machine import cpu_model  # noqa: E402
+from shared_machine import cpu_model, load_text, Transcript  # noqa: E402
 
 REPORT_TIMEOUT_S = 900
 CHART_DRAWN = """(key) => {
@@ -47,10 +47,6 @@ CHART_DRAWN = """(key) => {
     return plot && plot.data && plot.data.some(trace => (trace.x || []).length > 0);
 }"""
 CHARTS = ("report_curves", "report_per_digit", "report_calibration", "report_robustness")
-
-
-def load_text() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def summary(strokes: list[float | None], health: list[float]) -> str:
@@ -68,11 +64,8 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--out")
     args = parser.parse_args()
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    transcript = Transcript()
+    say = transcript.say
 
     say(f"cpu: {cpu_model()}, {os.cpu_count()} CPU(s); load average at start: {load_text()}")
     runs_dir = Path(tempfile.mkdtemp(prefix="report-responsiveness-")) / "runs"
@@ -119,7 +112,7 @@ def main() -> int:
     say(f"Draw during the report: {summary(busy_strokes, busy_health)}")
     say(f"load average at the end: {load_text()}")
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        transcript.write(args.out)
     return 0
 
 

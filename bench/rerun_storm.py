@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from live_server import LiveServer, chromium, fresh_log, new_page, open_view, wait_idle  # noqa: E402
-from server_footprint import cpu_model  # noqa: E402
+from shared_machine import Transcript, cpu_model, load_text  # noqa: E402
 
 STROKE_EVERY_S = 1.5
 PREDICTION_TIMEOUT_S = 10.0
@@ -117,14 +117,10 @@ def main() -> int:
     parser.add_argument("--out")
     parser.add_argument("--profile", help="record the server with py-spy (speedscope JSON) during the storm")
     args = parser.parse_args()
-    lines: list[str] = []
+    transcript = Transcript()
+    say = transcript.say
 
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
-
-    say(f"CPU: {cpu_model()} ({os.cpu_count()} cores); load average at start: "
-        + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    say(f"CPU: {cpu_model()} ({os.cpu_count()} cores); load average at start: {load_text()}")
     runs_dir = Path(tempfile.mkdtemp(prefix="storm-")) / "runs"
     server = LiveServer(runs_dir, fresh_log("rerun_storm")).start()
     spy = None
@@ -195,9 +191,9 @@ def main() -> int:
     back = (recovered_at - last_click) if recovered_at else float("nan")
     say(f"back to normal (health under 0.1 s) {back:.2f} s after the last click (target <= 5 s); "
         f"a stroke after it: {after_stroke if after_stroke is not None else float('nan'):.2f} s")
-    say(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    say(f"load average at end: {load_text()}")
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        transcript.write(args.out)
     return 0
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import core  # noqa: E402,F401  (oneDNN on before TensorFlow is imported)
-from shared_machine import cpu_model  # noqa: E402
+from shared_machine import cpu_model, load_line, Transcript  # noqa: E402
 from core.calibration.run_calibration import calibrate_run  # noqa: E402
 from core.config.train_config import preset_config  # noqa: E402
 from core.data.mnist import load_mnist  # noqa: E402
@@ -44,11 +44,6 @@ from core.runs.store import RunError  # noqa: E402
 SWEEP_TARGET_SECONDS = 30.0
 # epochs a preset trains here at most: softmax and numpy_logreg take full-batch steps (one an epoch), the rest minibatches
 FULL_BATCH_EPOCHS = 100
-
-
-def load_line(when: str) -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
 
 
 def train(config, runs_dir: Path, name: str, mnist) -> tuple[str, float, float]:
@@ -67,11 +62,8 @@ def main() -> int:
     parser.add_argument("--preset-epochs", type=int, default=2, help="epochs at most per minibatch preset")
     parser.add_argument("--out", default="bench/results/robustness_calibration.txt")
     args = parser.parse_args()
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    transcript = Transcript()
+    say = transcript.say
 
     say(f"cpu: {cpu_model()}, {os.cpu_count()} CPU(s)")
     say(load_line("at start"))
@@ -129,7 +121,7 @@ def main() -> int:
             f"{result['ece_after_temperature']:>8.4f} {result['temperature']:>6.3f}  {result['fitted_on']} / {result['evaluated_on']}")
     say(load_line("at the end"))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    transcript.write(args.out)
     return 0
 
 

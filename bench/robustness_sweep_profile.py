@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from shared_machine import cpu_model  # noqa: E402
+from shared_machine import cpu_model, load_line, Transcript  # noqa: E402
 from core.data.mnist import load_mnist  # noqa: E402
 from core.data.splits import to_model_input  # noqa: E402
 from core.models.blas_threads import one_blas_thread  # noqa: E402
@@ -38,11 +38,6 @@ from core.models.numpy_model import PREDICT_BATCH_SIZE  # noqa: E402
 from core.robustness.perturbations import PERTURBATIONS  # noqa: E402
 from core.robustness.sweep import accuracy_of, robustness_sweep  # noqa: E402
 from core.runs.store import load_numpy_model  # noqa: E402
-
-
-def load_line(when: str) -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
 
 
 def layer_seconds(model, x: np.ndarray, batch_size: int) -> list[float]:
@@ -64,11 +59,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="timings of parts 2 and 3 (the best is kept)")
     parser.add_argument("--out", help="also write the output to this file")
     args = parser.parse_args()
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    transcript = Transcript()
+    say = transcript.say
 
     say(f"cpu: {cpu_model()}, {os.cpu_count()} CPU(s)")
     say(load_line("at start"))
@@ -122,7 +114,7 @@ def main() -> int:
     say(load_line("at the end"))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        transcript.write(args.out)
     return 0
 
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the browser tests' real-server and Ch
 sys.path.insert(0, str(ROOT / "bench"))
 
 from live_server import LiveServer, chromium, fresh_log, new_page, open_view, process_tree_rss, wait_idle  # noqa: E402
-from shared_machine import cpu_model, cpu_ticks, share_of_run  # noqa: E402
+from shared_machine import cpu_model, cpu_ticks, load_text, share_of_run, Transcript  # noqa: E402
 
 PROGRESS = re.compile(r"^Epoch 1 of 1: (\d+)%")
 ENDING = re.compile(r"Test accuracy ([\d.]+)%")
@@ -182,14 +182,11 @@ def main() -> int:
     parser.add_argument("--trainings", type=int, default=5)
     parser.add_argument("--out")
     args = parser.parse_args()
-    lines: list[str] = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    transcript = Transcript()
+    say = transcript.say
 
     say(f"CPU: {cpu_model()} ({os.cpu_count()} cores; {cpu_flags()})")
-    say(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    say(f"load average at start: {load_text()}")
     ticks = cpu_ticks()
     runs_dir = Path(tempfile.mkdtemp(prefix="footprint-")) / "runs"
     server = LiveServer(runs_dir, fresh_log("server_footprint")).start()
@@ -237,7 +234,7 @@ def main() -> int:
     say()
     say("seed 0 is the first training after the server started: its worker may still be importing TensorFlow or")
     say("tracing the presets; the target is for a warm worker, so it holds the later runs to it")
-    say(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    say(f"load average at end: {load_text()}")
     if firsts:
         say(f"first run after start-up: Start->first progress {firsts[0]:.2f} s")
     if len(firsts) > 1:
@@ -262,7 +259,7 @@ def main() -> int:
         f"Start->first curve point {short['first_point_s'] or float('nan'):.2f} s (page clock "
         f"{short['page_point_s'] or float('nan'):.2f} s), ending {short['ending_s'] or float('nan'):.2f} s)")
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        transcript.write(args.out)
     return 0
 
 

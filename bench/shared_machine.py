@@ -65,3 +65,37 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def load_text() -> str:
+    """The load average over 1, 5 and 15 minutes, as printed beside a figure: `0.42 1.10 2.03`."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def load_line(when: str) -> str:
+    """`load average <when>: 0.42 1.10 2.03 (1, 5, 15 min)`: the load at one moment of a benchmark."""
+    return f"load average {when}: {load_text()} (1, 5, 15 min)"
+
+
+class Transcript:
+    """What a benchmark says: each line printed as it comes, and kept to be written to its results file.
+
+    Example:
+
+    ```python
+    transcript = Transcript()
+    say = transcript.say
+    say(f"cpu: {cpu_model()}")
+    transcript.write("bench/results/x.txt")
+    ```
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def say(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def write(self, path: str | Path) -> None:
+        Path(path).write_text("\n".join(self.lines) + "\n")

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import core  # noqa: E402,F401  (oneDNN on before any worker imports TensorFlow)
-from shared_machine import add_pause_argument, cpu_ticks, paused, paused_line, share_of_run  # noqa: E402
+from shared_machine import add_pause_argument, cpu_ticks, load_line, paused, paused_line, share_of_run  # noqa: E402
 from core.jobs.local_executor import LocalExecutor  # noqa: E402
 from core.jobs.sweep import SweepDone, TrialResult, run_sweep  # noqa: E402
 
@@ -49,11 +49,6 @@ def cpu_line() -> str:
         pass
     shown = [flag for flag in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile") if flag in flags]
     return f"cpu: {model}, {os.cpu_count()} CPU(s), flags {' '.join(shown) or 'none of avx2/fma/avx512'}"
-
-
-def load_line(when: str) -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"load average {when}: {one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min)"
 
 
 def one_sweep(executor, args, pruning: bool, trials: int, label: str, out) -> tuple[float, SweepDone]:

@@ -20,6 +20,7 @@ from dashboard.script_download import script_download_button
 
 PAGES = Path(__file__).resolve().parent
 ROW_HEIGHT = 200  # pixels per chart row: two rows, the pickers and the title fit 1280 x 720
+PHONE_COLUMNS = 2  # robustness charts per row on a phone
 PROGRESS_SECONDS = 1.0
 MAX_COMPARED = 4
 
@@ -138,8 +139,14 @@ tables = {labels[other]: accuracy_table(cached) for other in [name, *compared]
           if (cached := cached_sweep(other, runs_dir)) is not None}
 if tables:
     perturbations = [(key, perturbation.unit) for key, perturbation in PERTURBATIONS.items()]
+    # Six charts in one row on a screen, in rows of two on a phone (where a row of six is 50 px a chart):
+    # both are sent, a media query shows the one that fits (Streamlit's own columns stack at 640 px too).
+    st.html("<style>@media (max-width: 640px) { .st-key-report_robustness { display: none; } } "
+            "@media (min-width: 641px) { .st-key-report_robustness_phone { display: none; } }</style>")
     st.plotly_chart(robustness_figure(perturbations, tables, height=ROW_HEIGHT), key="report_robustness",
                     config={"displayModeBar": False})
+    st.plotly_chart(robustness_figure(perturbations, tables, columns=PHONE_COLUMNS, height=ROW_HEIGHT),
+                    key="report_robustness_phone", config={"displayModeBar": False})
     samples = cached_samples(name, runs_dir)
     with st.expander("How these were measured, and the perturbed digits", icon=":material/grid_on:"):
         if calibration is not None:

@@ -43,12 +43,17 @@ def server(tmp_path_factory, mnist):
         yield live
 
 
+def robustness_key(viewport) -> str:
+    """The robustness chart a screen of this size shows: six in a row, or rows of two on a phone."""
+    return "report_robustness_phone" if viewport["width"] <= 640 else "report_robustness"
+
+
 def open_report(server, browser, viewport):
     page = new_page(browser)
     page.context.add_init_script(WATCH_PROGRESS)
     page.set_viewport_size(viewport)
     page.goto(f"{server.url}/report?run={RUN}", wait_until="domcontentloaded")
-    for key in CHARTS:
+    for key in (*CHARTS[:-1], robustness_key(viewport)):
         page.wait_for_function(CHART_DRAWN, arg=key, timeout=REPORT_TIMEOUT_MS)
     wait_idle(page)
     return page
@@ -86,6 +91,14 @@ def test_the_report_renders_at_desktop_and_phone_sizes(server, viewport):
         page = open_report(server, browser, viewport)
         width = page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollWidth")
         assert width <= viewport["width"] + 1, f"the report scrolls sideways at {viewport}: {width} px"
+        shown = robustness_key(viewport)
+        hidden = ({"report_robustness", "report_robustness_phone"} - {shown}).pop()
+        assert page.locator(f".st-key-{shown}").is_visible() and page.locator(f".st-key-{hidden}").is_hidden()
+        chart_widths = page.evaluate("""(key) => {
+            const layout = document.querySelector(`.st-key-${key} .js-plotly-plot`)._fullLayout;
+            return layout._subplots.xaxis.map(axis => layout[axis === "x" ? "xaxis" : "xaxis" + axis.slice(1)]._length);
+        }""", shown)
+        assert len(chart_widths) == 6 and min(chart_widths) >= 120, f"robustness charts too narrow at {viewport}: {chart_widths}"
         screenshot(page, f"report_{viewport['width']}")
         assert_page_clean(page)
         page.context.close()

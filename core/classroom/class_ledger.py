@@ -1,9 +1,11 @@
 """The class's state, kept in `class.json` in the runs directory, so a server restart keeps it.
 
 It holds the current session (opened, closed), the runs its visitors started while it was open,
-their display names, the names and runs the teacher hid, and the challenge. It is changed
-atomically under a lock like the other ledgers (`core.runs.json_ledger`): a damaged file is kept
-aside and the class starts again empty.
+their display names, the names and runs the teacher hid, and the challenge. Every change is a
+read-modify-write under a lock that holds across processes, like the other ledgers
+(`core.runs.json_ledger`, `core.runs.file_lock`: an `flock` on `.class.json.lock` beside it), so
+several servers on one runs folder never lose each other's names or runs; the write stays atomic
+(a temporary file and one rename). A damaged file is kept aside and the class starts again empty.
 
 Only the teacher opens and closes a class, sets the challenge, hides names and runs and clears
 the session: each of those takes `by_teacher` and raises `NotTeacherError` without it, whatever
@@ -236,6 +238,9 @@ class ClassLedger:
         Returns:
             Whether it was listed.
         """
+        seen = self.state()  # every Start asks: with no class open (a closed session never opens again),
+        if not seen.is_open or not seen.counts(submitted):  # leave the file and its lock alone
+            return False
         listed = []
 
         def change(value: dict) -> bool:

@@ -8,6 +8,7 @@
 - `run_table.py`: the Runs page's table of runs;
 - `run_owners.py`: which visitor started each run (a hosted server's `owners.json`);
 - `run_notes.py`: each run's title and note (`notes.json`); `json_ledger.py`: the one read-and-update of such a file;
+  `file_lock.py`: its lock across processes (several servers on one runs folder);
 - `damaged_files.py`: a damaged file kept aside as `<name>.damaged-<time>`, never overwritten;
 - `pretrained.py`: the small model that ships with the project;
 - `model_sources.py`: every trained model a view can pick (the shipped one and each run's).

@@ -68,6 +68,8 @@ def set_note(runs_dir: str | os.PathLike | None, run_name: str, title: str, note
 
 def forget_note(runs_dir: str | os.PathLike | None, run_name: str) -> None:
     """Drop `run_name`'s title and note (after the run was deleted)."""
+    if run_name not in read_ledger(_path(runs_dir)):  # nothing to drop: no lock taken, no lock file made
+        return
     update_ledger(_path(runs_dir), lambda notes: notes.pop(run_name, None) is not None)
 
 

@@ -39,6 +39,8 @@ def owner_of(runs_dir: str | os.PathLike | None, run_name: str) -> str | None:
 
 def forget_owner(runs_dir: str | os.PathLike | None, run_name: str) -> None:
     """Drop `run_name` from the file (after the run was deleted)."""
+    if run_name not in _read(_owners_path(runs_dir)):  # nothing to drop: no lock taken, no lock file made
+        return
     update_ledger(_owners_path(runs_dir), lambda owners: owners.pop(run_name, None) is not None)
 
 

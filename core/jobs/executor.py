@@ -172,3 +172,19 @@ class Executor(ABC):
             grace_seconds: how long a worker may take to finish what a run does after its `RunDone` (its map
                 and digit statistics) before it is ended.
         """
+
+
+def events_until_done(items) -> Iterator[Progress | EpochEnd | RunDone]:
+    """A job's events in the order its executor received them, up to and including its `RunDone`.
+
+    Args:
+        items: a queue whose `get()` blocks for the job's next event, or for the exception to raise in
+            the job's place (a `JobError`, `WorkerLost`).
+    """
+    while True:
+        item = items.get()
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+        if isinstance(item, RunDone):
+            return

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost
+from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost, events_until_done
 from core.jobs import worker_process
 from core.jobs.memory_cap import DEFAULT_JOB_MEMORY_LIMIT_MB, MemoryCapError, exceeded_reason
 from core.jobs.memory_cap import job_memory_limit_mb as job_memory_limit
@@ -123,13 +123,7 @@ class _LocalJob(JobHandle):
         self.ended = False
 
     def events(self) -> Iterator[Progress | EpochEnd | RunDone]:
-        while True:
-            item = self.queue.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            if isinstance(item, RunDone):
-                return
+        return events_until_done(self.queue)
 
     def send(self, command: Command) -> None:
         if not self.ended:

@@ -59,7 +59,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import core
 from core.data.mnist import candidate_paths
-from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost, obey
+from core.jobs.executor import Command, Executor, JobError, JobHandle, JobRequest, WorkerLost, events_until_done, obey
 from core.runs.continuations import (
     check_fork, continuation_files, cut_back_to, place_files, resume_epoch, resume_shipping,
 )
@@ -298,13 +298,7 @@ class _RayJob(JobHandle):
     # --- JobHandle ---
 
     def events(self) -> Iterator[Progress | EpochEnd | RunDone]:
-        while True:
-            item = self._out.get()
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-            if isinstance(item, RunDone):
-                return
+        return events_until_done(self._out)
 
     def send(self, command: Command) -> None:
         if self.ended:

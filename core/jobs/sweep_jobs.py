@@ -117,13 +117,8 @@ class SweepJobs:
 
     def wait(self, job_id: str, timeout: float | None = None) -> SweepState:
         """Block until the sweep has finished (or `timeout` seconds pass); returns its state."""
-        deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            while not self._states[job_id].finished:
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    break
-                self._lock.wait(remaining)
+            self._lock.wait_for(lambda: self._states[job_id].finished, timeout)
             return self._states[job_id]
 
     def _update(self, job_id: str, **changes) -> None:

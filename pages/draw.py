@@ -19,6 +19,7 @@ from dashboard.attribution_view import show_drawing_attribution
 from dashboard.epoch_scrubber import epoch_scrubber, saved_model_epoch
 from dashboard.feature_space import digit_verdict, show_drawing_on_map, show_verdict
 from dashboard.model_cache import checkpoint_predictor, predictor_for
+from dashboard.stroke_sender import send_strokes_on_release
 
 CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel
 INPUT_ZOOM = 4  # the 28x28 model input shown at 112x112, small: the answer comes first
@@ -48,6 +49,7 @@ canvas_column, result_column = st.columns([2, 3], gap="medium")
 with canvas_column:
     from streamlit_drawable_canvas import st_canvas  # registers its component: only inside a running app
 
+    send_strokes_on_release()  # the canvas alone waits 200 ms after each stroke before it sends it
     canvas_key = f"draw_canvas_{st.session_state['draw_canvas_version']}"
     # Back from another page, the canvas is new (Streamlit dropped its state): it starts from the strokes kept.
     kept = None if canvas_key in st.session_state else st.session_state.get(KEPT_DRAWING_KEY)

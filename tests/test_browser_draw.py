@@ -156,6 +156,39 @@ def test_a_drawn_one_is_read_as_1(draw_page):
     assert draw_page.get_by_text(HINT).count() == 0
 
 
+# Counts, from now on in this page, presses of the canvas toolbar's send button and websocket messages over
+# 1,000 bytes (a rerun request carrying the drawing's PNG); `window.__strokeSends.restore()` undoes the count.
+COUNT_SENDS = """(canvas) => {
+    const counts = window.__strokeSends = {presses: 0, drawings: 0};
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) {
+        if ((data.byteLength ?? data.size ?? data.length ?? 0) > 1000) counts.drawings += 1;
+        return send.call(this, data);
+    };
+    const button = canvas.getRootNode().querySelector("button[aria-label='Update the app with this drawing']");
+    const press = () => { counts.presses += 1; };
+    button.addEventListener("click", press, true);
+    Object.defineProperty(counts, "restore", {value: () => {
+        WebSocket.prototype.send = send;
+        button.removeEventListener("click", press, true);
+    }});
+}"""
+
+
+def test_a_stroke_is_posted_once_at_its_release_by_the_canvas_send_button(draw_page):
+    """The canvas alone posts a stroke 200 ms after the mouse's release (a debounce); Draw's script presses the
+    canvas's own send button at the release instead, which cancels that wait: one press, one post, per stroke."""
+    draw_page.locator(CANVAS).evaluate(COUNT_SENDS)
+    try:
+        assert draw(draw_page, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)]) == 1
+        draw_page.wait_for_timeout(1000)  # give a second, debounced post the time to happen (a pause, then the check)
+        counts = draw_page.evaluate("() => ({presses: window.__strokeSends.presses, drawings: window.__strokeSends.drawings})")
+    finally:
+        draw_page.evaluate("() => window.__strokeSends.restore()")
+    assert counts["presses"] >= 1, "the release did not press the canvas's send button"
+    assert counts["drawings"] == counts["presses"], f"a stroke was posted more than once (or not by the press): {counts}"
+
+
 def inked(page, points) -> list[bool]:
     """Whether the canvas shows ink at each of `points` (fractions of its size), read from its pixels."""
     return page.locator(DRAWING_LAYER).last.evaluate(

@@ -42,6 +42,27 @@ def tmp_runs_dir(tmp_path, monkeypatch):
     return runs_dir
 
 
+CHECKPOINTED_LENET5 = "lenet5-3-epochs"
+
+
+@pytest.fixture(scope="session")
+def checkpointed_lenet5(tmp_path_factory):
+    """The folder of a real LeNet-5 run of 3 epochs on 600 images (batch 32) with a checkpoint after each,
+    trained once for the session: the scrubber's AppTest and browser checks and the browser's fork and resume
+    each trained this same run for themselves. Never change it: copy it into a runs directory of the test's
+    own (`shutil.copytree(folder, runs_dir / name)`; a run's name is its folder's)."""
+    from core.config.train_config import preset_config
+    from core.runs.checkpoints import list_checkpoints
+    from core.runs.recorded_run import RecordedRun
+
+    runs_dir = tmp_path_factory.mktemp("checkpointed_lenet5")
+    config = preset_config("lenet5", epochs=3, train_size=600, batch_size=32)
+    for event in RecordedRun(config, runs_dir=runs_dir, name=CHECKPOINTED_LENET5):
+        pass
+    assert event.status == "completed" and list_checkpoints(runs_dir, CHECKPOINTED_LENET5) == [1, 2, 3], event
+    return runs_dir / CHECKPOINTED_LENET5
+
+
 WORKER_WARM_UP_SECONDS = 300  # generous for a CPU shared with other work; never a performance check
 
 

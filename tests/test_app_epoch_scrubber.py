@@ -3,6 +3,7 @@
 import base64
 import io
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -36,10 +37,12 @@ def train(config, runs_dir: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def checkpointed_runs(tmp_path_factory):
-    """A LeNet-5 run with a checkpoint for each of its 3 epochs, and one trained without checkpoints."""
+def checkpointed_runs(tmp_path_factory, checkpointed_lenet5):
+    """A LeNet-5 run with a checkpoint for each of its 3 epochs (the session's, copied), and one trained without
+    checkpoints."""
     runs_dir = tmp_path_factory.mktemp("runs")
-    scrubbed = train(preset_config("lenet5", epochs=3, train_size=600, batch_size=32), runs_dir)
+    scrubbed = checkpointed_lenet5.name
+    shutil.copytree(checkpointed_lenet5, runs_dir / scrubbed)
     plain = train(preset_config("lenet5", epochs=2, train_size=300, batch_size=32, checkpoint_budget_mb=0.0), runs_dir)
     assert list_checkpoints(runs_dir, scrubbed) == [1, 2, 3] and list_checkpoints(runs_dir, plain) == []
     return runs_dir, scrubbed, plain
@@ -189,8 +192,6 @@ def canvas_state(digit: np.ndarray) -> dict:
 @pytest.fixture
 def copied_run(checkpointed_runs, tmp_path, monkeypatch):
     """A copy of the checkpointed run in a runs directory of its own, to damage."""
-    import shutil
-
     runs_dir, scrubbed, _ = checkpointed_runs
     copy = tmp_path / "runs"
     shutil.copytree(runs_dir / scrubbed, copy / scrubbed)
@@ -217,8 +218,6 @@ def test_a_damaged_checkpoint_says_which_epoch_and_the_fix(copied_run):
 
 
 def test_a_checkpoint_removed_while_shown_falls_back_to_a_kept_epoch(copied_run):
-    import shutil
-
     runs_dir, scrubbed = copied_run
     at = pick(page("inspect").run(), "inspect_model", scrubbed)
     at.select_slider(key="inspect_epoch").set_value(2).run()

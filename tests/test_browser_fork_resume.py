@@ -8,14 +8,13 @@ more epoch: it is the same run, with 4 epochs.
 
 import base64
 import re
+import shutil
 
 import numpy as np
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from core.config.train_config import preset_config
 from core.runs.checkpoints import list_checkpoints
-from core.runs.recorded_run import RecordedRun
 from core.runs.store import list_runs, load_run
 from live_server import SCREENSHOTS_DIR, assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
 
@@ -30,12 +29,12 @@ TRACES = """(selector) => {
 
 
 @pytest.fixture(scope="module")
-def runs_dir(tmp_path_factory):
+def runs_dir(tmp_path_factory, checkpointed_lenet5):
+    """The session's 3-epoch LeNet-5 run (tests/conftest.py), copied in as PARENT: the resume changes it."""
     runs_dir = tmp_path_factory.mktemp("fork_server") / "runs"
-    config = preset_config("lenet5", epochs=3, train_size=300, batch_size=32)
-    for event in RecordedRun(config, runs_dir=runs_dir, name=PARENT):
-        pass
-    assert event.status == "completed" and list_checkpoints(runs_dir, PARENT) == [1, 2, 3]
+    shutil.copytree(checkpointed_lenet5, runs_dir / PARENT)
+    parent = load_run(PARENT, runs_dir)
+    assert parent.status == "completed" and len(parent.epochs) == 3 and list_checkpoints(runs_dir, PARENT) == [1, 2, 3]
     return runs_dir
 
 

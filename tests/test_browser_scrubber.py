@@ -1,21 +1,20 @@
 """The epoch scrubber in a real browser: moving it changes Inspect's filters and Errors' confusion
 matrix, and Play runs the epochs forward to the last one and stops.
 
-The run is real: LeNet-5 trained for 3 epochs with a checkpoint per epoch. The oracle for the
+The run is real: LeNet-5 trained for 3 epochs with a checkpoint per epoch (the session's, tests/conftest.py). The oracle for the
 confusion matrix is the checkpoint's own predictions; for the filters, that their pictures change.
 """
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from core.config.train_config import preset_config
 from core.figures.confusion import confusion_matrix
 from core.runs.checkpoints import list_checkpoints, load_checkpoint_predictions
-from core.runs.recorded_run import RecordedRun
 from live_server import assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle, wait_text
 
 SLIDER = "[data-testid='stSlider'] input[type='range']"  # the thumb's hidden range input, which takes the keys
@@ -27,12 +26,12 @@ SIZES = {"1400x1000": (1400, 1000), "1280x720": (1280, 720), "390x844": (390, 84
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, checkpointed_lenet5):
+    """The session's checkpointed LeNet-5 run, copied into the server's runs directory."""
     runs_dir = tmp_path_factory.mktemp("scrub_server") / "runs"
-    for event in RecordedRun(preset_config("lenet5", epochs=3, train_size=600, batch_size=32), runs_dir=runs_dir):
-        pass
-    assert event.status == "completed" and list_checkpoints(runs_dir, event.name) == [1, 2, 3]
-    return runs_dir, event.name
+    shutil.copytree(checkpointed_lenet5, runs_dir / checkpointed_lenet5.name)
+    assert list_checkpoints(runs_dir, checkpointed_lenet5.name) == [1, 2, 3]
+    return runs_dir, checkpointed_lenet5.name
 
 
 @pytest.fixture(scope="module")

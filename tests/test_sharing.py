@@ -9,7 +9,7 @@ import pytest
 import core.jobs.training_jobs
 from core.config.train_config import preset_config
 from core.jobs.sharing import SharingLimitError, SharingRules
-from core.jobs.training_jobs import TrainingJobs
+from core.jobs.training_jobs import JobState, TrainingJobs
 from core.runs.run_owners import forget_owner, owner_of
 from core.runs.store import load_run
 from core.training.events import QUEUED, RUNNING, STOPPED
@@ -41,6 +41,7 @@ def test_hosted_defaults_owner_only_and_the_teacher_password():
     rules = SharingRules.from_settings({"MNIST_LAB_TEACHER_PASSWORD": "s3cret"})  # a password alone means hosted
     assert rules.hosted and rules.jobs_per_visitor == 1 and rules.max_epochs == 30
     assert rules.max_job_seconds == 600 and rules.abandoned_after_seconds == 180
+    assert rules.closed_tab_grace_seconds == 20 and hosted(MNIST_LAB_CLOSED_TAB_GRACE_SECONDS="2.5").closed_tab_grace_seconds == 2.5
     assert rules.may_manage("v1", "v1") and not rules.may_manage("v1", "v2")
     assert not rules.may_manage(None, "v2")  # a CLI or sweep run: a teacher's to manage
     assert rules.may_manage("v1", "v2", teacher=True)
@@ -209,9 +210,9 @@ def test_a_pause_that_holds_others_up_stops_at_its_own_limit(jobs_on_the_warm_wo
 
 def test_a_queued_job_leaves_soon_after_its_visitors_last_page_closed_a_quiet_one_stays(jobs_on_the_warm_worker, tmp_runs_dir, monkeypatch):
     monkeypatch.setattr(core.jobs.training_jobs, "ABANDONED_CHECK_SECONDS", 0.2)
-    monkeypatch.setattr(core.jobs.training_jobs, "CLOSED_TAB_GRACE_SECONDS", 1.0)
     connected = {"holder", "closes-tab", "quiet-phone"}  # what the web server would say: connected pages
-    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="10", MNIST_LAB_MAX_EPOCHS="1000"),
+    jobs = jobs_on_the_warm_worker(rules=hosted(MNIST_LAB_ABANDONED_AFTER_MINUTES="10", MNIST_LAB_MAX_EPOCHS="1000",
+                                                MNIST_LAB_CLOSED_TAB_GRACE_SECONDS="1"),
                         live_visitors=lambda: set(connected))
     try:
         running = jobs.submit(LONG.replace(epochs=1000), owner="holder")
@@ -230,6 +231,22 @@ def test_a_queued_job_leaves_soon_after_its_visitors_last_page_closed_a_quiet_on
         jobs.stop(running)
         jobs.wait(running, timeout=WAIT)
     finally:
+        jobs.close()
+
+
+def test_the_grace_after_a_visitors_last_page_closed_is_the_servers_setting(tmp_runs_dir, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(core.jobs.training_jobs.time, "monotonic", lambda: clock[0])
+    for setting, grace in ((None, 20.0), ("2", 2.0)):
+        rules = hosted() if setting is None else hosted(MNIST_LAB_CLOSED_TAB_GRACE_SECONDS=setting)
+        jobs = TrainingJobs(max_concurrent=1, runs_dir=tmp_runs_dir, rules=rules, live_visitors=set)  # no submit: no workers
+        jobs._states["queued"] = JobState(job_id="queued", config=SHORT, owner="bob")
+        jobs._live_known, jobs._last_live["bob"] = True, clock[0]  # his page was connected at the last check
+        assert jobs._check_seconds() == min(5.0, grace / 4)  # the checks come often enough for the grace
+        clock[0] += grace - 0.5
+        assert not jobs._visitor_closed_their_pages("queued")  # a reload has this long to reconnect
+        clock[0] += 1.0
+        assert jobs._visitor_closed_their_pages("queued")
         jobs.close()
 
 

@@ -9,7 +9,9 @@ A server runs in one of two modes:
   queued or running, and may stop, pause or delete only their own jobs and runs; a job's link
   shows its view to anyone, but gives no control. A job whose visitor has not been seen for
   `abandoned_after_seconds` leaves the queue, or stops if it was running or paused; a pause that
-  holds the worker while others wait ends after `max_pause_seconds`. A training stops at
+  holds the worker while others wait ends after `max_pause_seconds`. Where the web server can tell which
+  visitors have a page connected, a queued job whose visitor has had none for `closed_tab_grace_seconds`
+  leaves the queue. A training stops at
   `max_job_seconds` and may not ask for more than `max_epochs`. A teacher who signs in with the password manages everything.
 
 Every setting comes from an environment variable (or the same key in `st.secrets`, which the
@@ -31,7 +33,9 @@ SETTINGS = {  # environment variable → (field, default when hosted)
     "MNIST_LAB_MAX_JOB_MINUTES": ("max_job_minutes", 10.0),
     "MNIST_LAB_ABANDONED_AFTER_MINUTES": ("abandoned_after_minutes", 3.0),
     "MNIST_LAB_MAX_PAUSE_MINUTES": ("max_pause_minutes", 2.0),
+    "MNIST_LAB_CLOSED_TAB_GRACE_SECONDS": ("closed_tab_grace_seconds", 20.0),
 }
+CLOSED_TAB_GRACE_SECONDS = SETTINGS["MNIST_LAB_CLOSED_TAB_GRACE_SECONDS"][1]  # a reload reconnects sooner
 
 HEARTBEAT_SECONDS = 30.0  # an open page's "still here", at the most relaxed
 HEARTBEATS_PER_LIMIT = 4  # so a visitor is never taken for gone between two of their page's heartbeats
@@ -51,6 +55,7 @@ class SharingRules:
     max_job_minutes: float | None = None
     abandoned_after_minutes: float | None = None
     max_pause_minutes: float | None = None
+    closed_tab_grace_seconds: float = CLOSED_TAB_GRACE_SECONDS  # no live page this long: the visitor closed it
     teacher_password: str | None = None
 
     @property

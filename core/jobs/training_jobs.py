@@ -10,7 +10,7 @@ On a shared server (`core.jobs.sharing`) one more thread checks on the visitors 
 seconds: a job whose visitor has had no page open for the abandonment limit leaves the queue, or
 stops if it was running or paused; a pause that holds a worker while others wait stops at its own
 limit; a queued job whose visitor's last page closed (the web server's `live_visitors` says so)
-leaves within `CLOSED_TAB_GRACE_SECONDS` and a few. A stop for a rule carries its reason to the
+leaves within the rules' `closed_tab_grace_seconds` and a few. A stop for a rule carries its reason to the
 worker, so the run folder's status says why, as the job does.
 """
 
@@ -42,7 +42,6 @@ from core.training.events import (
 MAX_QUEUED = 20  # beyond this, new jobs are refused rather than left waiting for hours
 FINISHED_JOBS_KEPT = 200
 ABANDONED_CHECK_SECONDS = 5.0  # how often the jobs check that their visitors are still here (less under short limits)
-CLOSED_TAB_GRACE_SECONDS = 20.0  # a visitor with no live page this long has closed it (a reload reconnects sooner)
 logger = logging.getLogger(__name__)
 WARM_UP_DELAY_SECONDS = 2.0  # the first page view paints before its server's workers start importing TensorFlow
 SEEN_PRUNED_ABOVE = 1_000  # visitors remembered before the long-gone ones are forgotten
@@ -106,7 +105,7 @@ class TrainingJobs:
             wait. The default has none.
         live_visitors: returns the visitors who have a page of this server connected right now
             (a web server knows its open connections), or None when it cannot tell. Given, a
-            queued job whose visitor has had no connected page for `CLOSED_TAB_GRACE_SECONDS`
+            queued job whose visitor has had no connected page for the rules' `closed_tab_grace_seconds`
             leaves the queue, and a full queue first drops the jobs of visitors with none.
         on_run_started: called as `on_run_started(owner, run_name, submitted)` when a visitor's job
             gets its run folder's name, before it trains (a class session lists its runs so); an
@@ -389,11 +388,12 @@ class TrainingJobs:
         return time.monotonic() - self._last_seen.get(owner, 0.0) > limit
 
     def _visitor_closed_their_pages(self, job_id: str) -> bool:
-        """The web server has had no connection from the job's visitor for `CLOSED_TAB_GRACE_SECONDS` (lock held)."""
+        """The web server has had no connection from the job's visitor for the rules' `closed_tab_grace_seconds`
+        (lock held)."""
         owner = self._states[job_id].owner
         if owner is None or not self._live_known or owner not in self._last_live:
             return False
-        return time.monotonic() - self._last_live[owner] > CLOSED_TAB_GRACE_SECONDS
+        return time.monotonic() - self._last_live[owner] > self.rules.closed_tab_grace_seconds
 
     def _why_left_queue(self, job_id: str) -> str | None:
         if job_id in self._left_queue:
@@ -433,7 +433,8 @@ class TrainingJobs:
         self._watcher.start()
 
     def _check_seconds(self) -> float:
-        limits = [limit / 4 for limit in (self.rules.abandoned_after_seconds, self.rules.max_pause_seconds) if limit]
+        grace = self.rules.closed_tab_grace_seconds if self._live_visitors is not None else None
+        limits = [limit / 4 for limit in (self.rules.abandoned_after_seconds, self.rules.max_pause_seconds, grace) if limit]
         return max(0.1, min([ABANDONED_CHECK_SECONDS, *limits]))
 
     def _live_now(self) -> set[str] | None:

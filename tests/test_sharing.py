@@ -42,6 +42,8 @@ def test_hosted_defaults_owner_only_and_the_teacher_password():
     assert rules.hosted and rules.jobs_per_visitor == 1 and rules.max_epochs == 30
     assert rules.max_job_seconds == 600 and rules.abandoned_after_seconds == 180
     assert rules.closed_tab_grace_seconds == 20 and hosted(MNIST_LAB_CLOSED_TAB_GRACE_SECONDS="2.5").closed_tab_grace_seconds == 2.5
+    with pytest.raises(SharingLimitError, match="MNIST_LAB_CLOSED_TAB_GRACE_SECONDS='0' is not a positive number.*default is 20"):
+        hosted(MNIST_LAB_CLOSED_TAB_GRACE_SECONDS="0")
     assert rules.may_manage("v1", "v1") and not rules.may_manage("v1", "v2")
     assert not rules.may_manage(None, "v2")  # a CLI or sweep run: a teacher's to manage
     assert rules.may_manage("v1", "v2", teacher=True)

@@ -91,6 +91,8 @@ def pick_method(page, title: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strokes", type=int, default=30, help="timed strokes per method")
+    parser.add_argument("--print-strokes", action="store_true",
+                        help="also print each method's stroke times (to pool several runs, e.g. old and new alternated)")
     args = parser.parse_args()
     os.environ.setdefault("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz"))
     print(f"machine: {os.cpu_count()} CPUs, {cpu_model()}, load average "
@@ -126,6 +128,8 @@ def main() -> None:
             worst = max(worst, p95)
             print(f"  {method:<22} median {np.median(values):7.1f} ms   p95 {p95:7.1f} ms   max {values.max():7.1f} ms"
                   f"   ({len(values)} strokes; {lost} not seen by the server within {LOST_AFTER_MS // 1000} s, drawn again, not timed)")
+            if args.print_strokes:
+                print(f"  {method} strokes_ms=" + ",".join(f"{value:.1f}" for value in values))
         page.context.close()
     print("load average at the end " + " / ".join(f"{value:.2f}" for value in os.getloadavg()))
     print(f"browser_overlay_p95_ms={worst:.1f}")

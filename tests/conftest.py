@@ -117,7 +117,8 @@ def jobs_on_the_warm_worker(warm_worker, tmp_runs_dir):
 @pytest.hookimpl(trylast=True)  # after `-k` and `-m` have deselected what they do
 def pytest_collection_modifyitems(config, items):
     """A session that holds Ray cluster tests starts their checks now, in the background (tests/ray_checks.py):
-    they wait on processes for a minute or two, while the tests before them run."""
+    they wait on processes for a minute or two, while the tests before them run. One that uses AppTest scans
+    for Streamlit components once (`scan_for_components_once`)."""
     marks = [item.get_closest_marker("ray_cluster") for item in items]
     if any(marks):
         import ray_checks
@@ -130,6 +131,8 @@ def pytest_collection_modifyitems(config, items):
         import export_venv
 
         export_venv.start()
+    if "streamlit.testing.v1" in sys.modules:  # a collected module uses AppTest
+        scan_for_components_once()
 
 
 def pytest_configure(config):
@@ -137,6 +140,24 @@ def pytest_configure(config):
     import live_server
 
     live_server.share_one_browser()
+
+
+def scan_for_components_once() -> None:
+    """Each new AppTest's first run scans the metadata of every installed package for Streamlit components
+    (~500 packages here: ~0.13 s of CPU, most of a page's first run; the suite makes hundreds of AppTests).
+    Nothing is installed during a test session, so the first scan's answer serves every later AppTest
+    (`pytest_collection_modifyitems` sets this up when a collected module imported AppTest)."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    found: dict = {}
+
+    def scan_once(max_workers=None):
+        if max_workers not in found:
+            found[max_workers] = scan(max_workers)
+        return list(found[max_workers])
+
+    manifest_scanner.scan_component_manifests = scan_once
 
 
 def pytest_sessionfinish(session, exitstatus):

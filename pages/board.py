@@ -10,12 +10,13 @@ from core.classroom.class_ledger import NotTeacherError
 from core.classroom.leaderboard import visitor_rank
 from core.config.shown_text import markdown_text
 from core.classroom.results_csv import results_csv
+from core.classroom.class_view import IDLE_REFRESH_SECONDS, LIVE_REFRESH_SECONDS
 from dashboard.classroom import class_ledger, class_view, name_answer, name_form, runs_the_class
 from dashboard.shared_jobs import shared_jobs
 from dashboard.visitor import visitor_id
 
-REFRESH_SECONDS = 2.0  # the cards and the leaderboard redraw this often; the rest of the page stays
-STATUS_REFRESH_SECONDS = 5.0  # the class's state line: changed only by the teacher, at once on the teacher's own screen
+STATUS_REFRESH_SECONDS = IDLE_REFRESH_SECONDS  # the class's state line: changed only by the teacher, at once on the
+# teacher's own screen; on the others' within 10 s (each redraw costs a browser ~40 ms of CPU: bench/idle_page_cost.py)
 ANSWER_KEY = "board_answer"  # session state: what the last teacher action said
 
 
@@ -101,11 +102,13 @@ def teacher_controls(state) -> None:
         (st.success if accepted else st.error)(markdown_text(answer, 400))
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def live_board() -> None:
-    """The cards and the leaderboard, redrawn every `REFRESH_SECONDS` from the board every page shares
-    (`dashboard.classroom.class_view`: made once for all the open pages, not once per page)."""
+def live_board(every: float) -> None:
+    """The cards and the leaderboard, redrawn every `every` seconds from the board every page shares
+    (`dashboard.classroom.class_view`: made once for all the open pages, not once per page); the whole
+    page runs again when the board's pace changes (a card became live, or the last live one ended)."""
     view = class_view()
+    if view.refresh_seconds != every:
+        st.rerun()
     state, table = view.state, view.table
     if state.session_id is None:
         return
@@ -124,6 +127,11 @@ def live_board() -> None:
         elif state.challenge is not None:
             rank, ranked = visitor_rank(table, visitor_id())
             st.caption(f"Your best run: #{rank} of {ranked}." if rank else "None of your runs is ranked yet.")
+
+
+# The board's pace (`ClassView.refresh_seconds`): every 2 s while a card is queued or running, every 10 s while
+# none is; one fragment per pace, the page picks the one that fits.
+paced_board = {every: st.fragment(live_board, run_every=every) for every in (LIVE_REFRESH_SECONDS, IDLE_REFRESH_SECONDS)}
 
 
 @st.fragment(run_every=STATUS_REFRESH_SECONDS)
@@ -153,4 +161,5 @@ if state.session_id is not None and not runs_the_class():  # the learners' names
     else:
         name_form(state)
     name_answer()
-live_board()
+board_pace = class_view().refresh_seconds
+paced_board[board_pace](board_pace)

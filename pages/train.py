@@ -24,7 +24,7 @@ from core.config.train_form import (
     WRITE_UP_MODELS, is_write_up, query_for, usual_learning_rate, values_from_query, write_up_note, write_up_values,
 )
 from core.jobs.memory_cap import memory_refusal
-from core.jobs.poll_pace import POLL_SECONDS, QUEUED_POLL_SECONDS, QUICK_POLL_SECONDS, poll_seconds
+from core.jobs.poll_pace import FAR_QUEUED_POLL_SECONDS, POLL_SECONDS, QUEUED_POLL_SECONDS, QUICK_POLL_SECONDS, poll_seconds
 from core.jobs.sharing import SharingLimitError
 from core.jobs.training_jobs import JobState, QueueFullError
 from core.config.zoo import MODEL_NAMES, SPECS, menu_label
@@ -326,8 +326,9 @@ def follow_job(job_id: str, epoch_seconds: float | None, every: float) -> None:
 
 # Redrawn at the job's pace (`core/jobs/poll_pace.py`): every second while it trains; every quarter second
 # while its start, its first percent or its ending is awaited, so each shows within a second of happening;
-# every two seconds while it waits behind others. Training never waits on any of them.
-live_job = {every: st.fragment(follow_job, run_every=every) for every in (QUICK_POLL_SECONDS, POLL_SECONDS, QUEUED_POLL_SECONDS)}
+# every two seconds while it waits behind one other, five behind more. Training never waits on any of them.
+live_job = {every: st.fragment(follow_job, run_every=every)
+            for every in (QUICK_POLL_SECONDS, POLL_SECONDS, QUEUED_POLL_SECONDS, FAR_QUEUED_POLL_SECONDS)}
 
 
 jobs = shared_jobs()

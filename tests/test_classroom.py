@@ -14,10 +14,11 @@ from core.classroom.board_html import SPARK_HEIGHT, board_html, leaderboard_html
 from core.classroom.challenge import (
     MAX_PARAMETERS, MAX_TRAIN_IMAGES, SECONDS_TO_ACCURACY, Challenge, ChallengeError, check_fit, why_not_counted,
 )
-from core.classroom.class_ledger import CLASS_FILE, ClassLedger, NotTeacherError
+from core.classroom.class_ledger import CLASS_FILE, ClassLedger, ClassState, NotTeacherError
 from core.classroom.class_runs import ClassRun, class_runs, thin
+from core.classroom.class_view import IDLE_REFRESH_SECONDS, LIVE_REFRESH_SECONDS, ClassView
 from core.classroom.display_names import MAX_NAME_CHARACTERS, DisplayNameError, check_display_name
-from core.classroom.leaderboard import standings, visitor_rank
+from core.classroom.leaderboard import Standing, standings, visitor_rank
 from core.classroom.results_csv import COLUMNS, results_csv
 from core.config.train_config import TrainConfig, preset_config
 from core.runs.store import STATUS_FILE
@@ -257,3 +258,13 @@ def test_a_sparkline_draws_accuracy_on_a_fixed_scale_and_loss_on_its_own():
                          sparkline_img((3.0, 2.0, 1.0), (0.0, 0.5, 1.0)))
     assert image and base64.b64decode(image.group(1)).decode() == svg  # st.html keeps images, not inline SVG
     assert thin(list(range(100)), 5) == (0, 25, 50, 74, 99)
+
+
+def test_pages_redraw_the_board_often_only_while_a_card_is_queued_or_running():
+    done = [Standing(finished("run-a", "v1", SOFTMAX, 0.9), 1), Standing(finished("run-b", "v2", SOFTMAX, 0.8), 2)]
+    running = finished("run-c", "v3", SOFTMAX, None, status="running", ended=None)
+    idle, live = ClassView(ClassState(), done, "", ""), ClassView(ClassState(), done + [Standing(running, None)], "", "")
+    assert not idle.live and idle.refresh_seconds == IDLE_REFRESH_SECONDS
+    assert live.live and live.refresh_seconds == LIVE_REFRESH_SECONDS
+    assert ClassView(ClassState(), [], "", "").refresh_seconds == IDLE_REFRESH_SECONDS  # an empty board
+    assert LIVE_REFRESH_SECONDS < IDLE_REFRESH_SECONDS

@@ -1,8 +1,9 @@
 """How often a page redraws the job it follows (`core/jobs/poll_pace.py`): quick while a change is
-due, every second while it trains, every two seconds while others are ahead of it in the queue."""
+due, every second while it trains, every two seconds while one job is ahead of it in the queue, every
+five while more are."""
 
 from core.config.train_config import preset_config
-from core.jobs.poll_pace import POLL_SECONDS, QUEUED_POLL_SECONDS, QUICK_POLL_SECONDS, poll_seconds
+from core.jobs.poll_pace import FAR_QUEUED_POLL_SECONDS, POLL_SECONDS, QUEUED_POLL_SECONDS, QUICK_POLL_SECONDS, poll_seconds
 from core.jobs.training_jobs import JobState
 from core.training.events import QUEUED, RUNNING, EpochEnd, Progress
 
@@ -15,7 +16,8 @@ def epoch(number):
 
 
 def test_a_job_behind_others_polls_slowly_and_quickly_once_it_is_next():
-    assert poll_seconds(JobState("j", CONFIG, status=QUEUED, queue_position=7)) == QUEUED_POLL_SECONDS
+    assert poll_seconds(JobState("j", CONFIG, status=QUEUED, queue_position=7)) == FAR_QUEUED_POLL_SECONDS
+    assert poll_seconds(JobState("j", CONFIG, status=QUEUED, queue_position=3)) == FAR_QUEUED_POLL_SECONDS
     assert poll_seconds(JobState("j", CONFIG, status=QUEUED, queue_position=2)) == QUEUED_POLL_SECONDS
     assert poll_seconds(JobState("j", CONFIG, status=QUEUED, queue_position=1)) == QUICK_POLL_SECONDS
 
@@ -25,4 +27,4 @@ def test_a_running_job_polls_quickly_until_its_first_point_and_again_while_it_sc
     assert poll_seconds(JobState("j", CONFIG, status=RUNNING, points=(POINT,))) == POLL_SECONDS
     assert poll_seconds(JobState("j", CONFIG, status=RUNNING, points=(POINT,), epochs=(epoch(1),))) == POLL_SECONDS
     assert poll_seconds(JobState("j", CONFIG, status=RUNNING, points=(POINT,), epochs=(epoch(1), epoch(2)))) == QUICK_POLL_SECONDS
-    assert QUICK_POLL_SECONDS < POLL_SECONDS < QUEUED_POLL_SECONDS
+    assert QUICK_POLL_SECONDS < POLL_SECONDS < QUEUED_POLL_SECONDS < FAR_QUEUED_POLL_SECONDS

@@ -6,6 +6,11 @@ played the session's runs through the queue and the run folders, each built the 
 `class.json` changed (a teacher's action, a name, a run joining), when the queue changed (a
 training's next point: at most once a second), and every 10 s for run folders written from outside
 this server's queue (the CLI, another server).
+
+How often a page redraws the board follows it too (`ClassView.refresh_seconds`): every 2 s while a
+card is queued or running (its sparkline and state move), every 10 s while none is. A redraw is a
+fragment's rerun, and each costs the visitor's browser ~40 ms of CPU whether anything changed or not
+(`bench/idle_page_cost.py`): forty idle Board tabs at 2 s kept most of a core busy.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from core.jobs.training_jobs import TrainingJobs
 
 MIN_AGE_SECONDS = 1.0  # a live training changes the queue many times a second; the board redraws every 2 s
 MAX_AGE_SECONDS = 10.0  # run folders changed from outside this server's queue show within this
+LIVE_REFRESH_SECONDS = 2.0  # a page redraws the board this often while a card is queued or running
+IDLE_REFRESH_SECONDS = 10.0  # and this often while none is (a new Start, a teacher's change elsewhere show within it)
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,17 @@ class ClassView:
     table: list[Standing]
     cards_html: str
     leaderboard_html: str
+
+    @property
+    def live(self) -> bool:
+        """Whether a card of the board is queued or running."""
+        return any(not standing.run.finished for standing in self.table)
+
+    @property
+    def refresh_seconds(self) -> float:
+        """How often an open page should redraw this board: `LIVE_REFRESH_SECONDS` while it is `live`, else
+        `IDLE_REFRESH_SECONDS`."""
+        return LIVE_REFRESH_SECONDS if self.live else IDLE_REFRESH_SECONDS
 
 
 def make_class_view(ledger: ClassLedger, jobs: TrainingJobs) -> ClassView:

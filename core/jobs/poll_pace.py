@@ -5,8 +5,12 @@ poll is a script run on the server's one interpreter: forty tabs polling four ti
 160 runs a second for trainings that mostly sat in the queue. So the pace follows what the page
 can show: a quarter second while the job is next in line, starting (no point yet) or scoring after
 its last epoch (each then shows within a second of happening), a second while it trains (its
-curves gain points), and two seconds while others are ahead of it (its place moves when one of
-theirs ends).
+curves gain points), two seconds while one other job is ahead of it (its place moves when that
+one ends), and five seconds while two or more are (its place moves, but it will not start soon).
+
+Each poll costs the visitor's browser too: a fragment's rerun took ~40 ms of a Chromium renderer's CPU
+(`bench/idle_page_cost.py`), so forty tabs of a class waiting in the queue at two seconds kept most of
+a core busy on the machine that draws them.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from core.training.events import QUEUED
 
 POLL_SECONDS = 1.0  # a training under way: its curves and progress
 QUICK_POLL_SECONDS = 0.25  # its start, its first points or its end are due
-QUEUED_POLL_SECONDS = 2.0  # others are ahead of it in the queue
+QUEUED_POLL_SECONDS = 2.0  # one other job is ahead of it in the queue
+FAR_QUEUED_POLL_SECONDS = 5.0  # two or more are ahead of it
 
 
 def awaiting_change(state: JobState) -> bool:
@@ -27,8 +32,10 @@ def awaiting_change(state: JobState) -> bool:
 
 
 def poll_seconds(state: JobState) -> float:
-    """How often a page should redraw `state`'s unfinished job (`QUICK_POLL_SECONDS`, `POLL_SECONDS` or
-    `QUEUED_POLL_SECONDS`)."""
+    """How often a page should redraw `state`'s unfinished job (`QUICK_POLL_SECONDS`, `POLL_SECONDS`,
+    `QUEUED_POLL_SECONDS` or `FAR_QUEUED_POLL_SECONDS`)."""
     if awaiting_change(state):
         return QUICK_POLL_SECONDS
-    return QUEUED_POLL_SECONDS if state.status == QUEUED else POLL_SECONDS
+    if state.status == QUEUED:
+        return QUEUED_POLL_SECONDS if (state.queue_position or 1) <= 2 else FAR_QUEUED_POLL_SECONDS
+    return POLL_SECONDS

@@ -12,12 +12,13 @@ swapped for nothing it lost 32-51 of the 100 names and 49-59 of the 100 runs in 
 import contextlib
 import json
 import multiprocessing
+import threading
 
 import pytest
 
 from core.classroom.class_ledger import ClassLedger
 from core.runs import json_ledger, run_notes, run_owners
-from core.runs.file_lock import lock_path
+from core.runs.file_lock import lock_path, locked
 
 FORK = multiprocessing.get_context("fork")
 WAIT = 60.0  # generous bounds for a loaded machine; a passing run never waits them out
@@ -133,3 +134,33 @@ def test_changes_that_change_nothing_leave_the_runs_folder_untouched(tmp_path):
     run_owners.forget_owner(tmp_path, "mlp-1")
     assert run_owners.owner_of(tmp_path, "mlp-1") is None
     assert sorted(p.name for p in tmp_path.iterdir()) == [".owners.json.lock", "owners.json"]
+
+
+def test_a_read_that_finds_damage_keeps_aside_only_what_is_still_damaged_under_the_lock(tmp_path, monkeypatch):
+    """A reader saw a torn file while another writer held the lock and put a good one in its place: the good
+    one is read, nothing is kept aside. (Threads here: the lock keeps them apart as it keeps processes.)"""
+    path = tmp_path / "notes.json"
+    path.write_text('{"mlp-1": {"title": "to')  # torn
+    saw_damage, parse = threading.Event(), json_ledger._parse
+    monkeypatch.setattr(json_ledger, "_parse", lambda p: (lambda v: v if v is not None else saw_damage.set())(parse(p)))
+    with locked(path):  # the other writer
+        reader = ThreadWithResult(lambda: json_ledger.read_ledger(path))
+        assert saw_damage.wait(WAIT)  # the reader saw the torn file, then waits for the lock
+        json_ledger.write_json_atomic(path, {"mlp-2": {"title": "good", "note": ""}})
+    assert reader.result() == {"mlp-2": {"title": "good", "note": ""}}
+    assert run_notes.damage_reports(tmp_path) == [] and json.loads(path.read_text()) == {"mlp-2": {"title": "good", "note": ""}}
+
+
+class ThreadWithResult(threading.Thread):
+    def __init__(self, call):
+        super().__init__(daemon=True)
+        self.call, self.value = call, None
+        self.start()
+
+    def run(self):
+        self.value = self.call()
+
+    def result(self):
+        self.join(WAIT)
+        assert not self.is_alive(), "the reader never finished"
+        return self.value

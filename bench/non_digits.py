@@ -14,6 +14,13 @@ is measured on what it will see:
 weights (`core/novelty/`): Greek and Cyrillic letters in the same fonts and Latin letters in Pillow's own
 font (Aileron, not a Debian font) instead of the reported Latin letters, scribbles and smudges from another
 seed, and pairs of training digits instead of test digits.
+
+`detector_non_digits` and `detector_digits` make what the outlier detector (`core.novelty.outlier_detector`) is
+fitted on, by `bench/fit_outlier_detector.py`: the tuning kinds again from other seeds, with Greek and Cyrillic
+letters in the DejaVu family alone (the Liberation family is held out: the bench reports the Latin letters of each
+family apart), and as digits training digits as they are, drawn through Draw's preprocessing, and printed in
+DejaVu's and Pillow's fonts (`printed_digits`; the Liberation family's printed digits are the check that the
+detector did not learn "typed" for "not a digit").
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # For tuning only: Greek and Cyrillic letters whose shapes differ from the Latin ones (no Α, Β, Ε, О, ...)
 TUNING_GLYPHS = "ΓΔΘΛΞΠΣΦΨΩαβγδεζηθλμξπσφψωБГДЖЗИЛФЦЧШЩЪЫЭЮЯбвгджзилфцчшщыэюя"
 TUNING_SEED = 1  # the reported set is seed 0
+DETECTOR_SEED = 11  # what the outlier detector is fitted on: neither the reported set nor the bench's tuning set
 
 
 def debian_fonts() -> list[Path]:
@@ -60,10 +68,71 @@ def render_letter(letter: str, font_path: Path | None, size: int, rng: np.random
     return np.asarray(canvas)
 
 
-def letters(count: int, rng: np.random.Generator) -> np.ndarray:
+def letters(count: int, rng: np.random.Generator, fonts_used: list | None = None) -> np.ndarray:
+    """Latin letters in Debian's fonts; `fonts_used`, when given, gets each letter's font (None: Pillow's)."""
     fonts = debian_fonts() or [None]
-    return np.stack([to_input(render_letter(LETTERS[i % len(LETTERS)], fonts[rng.integers(len(fonts))],
+    made = []
+    for i in range(count):
+        font = fonts[rng.integers(len(fonts))]
+        if fonts_used is not None:
+            fonts_used.append(font)
+        made.append(to_input(render_letter(LETTERS[i % len(LETTERS)], font, int(rng.integers(120, 220)), rng)))
+    return np.stack(made)
+
+
+def family_fonts(family: str) -> list[Path]:
+    """Debian's fonts of one family (`"DejaVu"`, `"Liberation"`)."""
+    return [font for font in debian_fonts() if font.name.startswith(family)]
+
+
+DETECTOR_FAMILY = "DejaVu"  # the one Debian family the detector's letters and printed digits are drawn in
+HELD_OUT_FAMILY = "Liberation"
+
+
+def printed_digits(count: int, rng: np.random.Generator, family: str, with_pillow: bool = False) -> np.ndarray:
+    """Digits 0-9 printed in one family's fonts (and every other one in Pillow's font, `with_pillow`), as Draw sees them."""
+    fonts = family_fonts(family) or [None]
+    return np.stack([to_input(render_letter(str(i % 10), None if with_pillow and i % 2 else fonts[rng.integers(len(fonts))],
                                             int(rng.integers(120, 220)), rng)) for i in range(count)])
+
+
+def redrawn_digits(x: np.ndarray) -> np.ndarray:
+    """MNIST digits `(n, 28, 28)` uint8 scaled up onto Draw's canvas and back through its preprocessing."""
+    return np.stack([to_input(np.asarray(Image.fromarray(digit).resize((CANVAS, CANVAS), Image.Resampling.BILINEAR)))
+                     for digit in x])
+
+
+def detector_letters(count: int, rng: np.random.Generator) -> np.ndarray:
+    """Half Greek and Cyrillic letters in the DejaVu family, half Latin letters in Pillow's own font."""
+    fonts = family_fonts(DETECTOR_FAMILY)
+    made = []
+    for i in range(count):
+        if i % 2 or not fonts:
+            glyph, font = LETTERS[(i // 2) % len(LETTERS)], None
+        else:
+            glyph, font = TUNING_GLYPHS[(i // 2) % len(TUNING_GLYPHS)], fonts[rng.integers(len(fonts))]
+        made.append(to_input(render_letter(glyph, font, int(rng.integers(120, 220)), rng)))
+    return np.stack(made)
+
+
+def detector_non_digits(count_per_kind: int, x_train: np.ndarray, seed: int = DETECTOR_SEED) -> dict[str, np.ndarray]:
+    """What the outlier detector learns as non-digits: the tuning kinds from `seed` (see the module docstring)."""
+    rng = np.random.default_rng(seed)
+    return {"letters": detector_letters(count_per_kind, rng), "scribbles": scribbles(count_per_kind, rng),
+            "side_by_side": side_by_side(count_per_kind, x_train, rng), "smudges": smudges(count_per_kind, rng)}
+
+
+def detector_digits(x_train: np.ndarray, count_raw: int, count_redrawn: int, count_printed: int,
+                    seed: int = DETECTOR_SEED) -> dict[str, np.ndarray]:
+    """What the outlier detector learns as digits: training digits `x_train` (uint8, those the statistics did not
+    fit on) as they are and drawn through Draw's preprocessing, and digits printed in DejaVu's and Pillow's fonts."""
+    from core.data.splits import to_model_input
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(x_train))
+    return {"training digits": to_model_input(x_train[order[:count_raw]])[..., 0],
+            "training digits redrawn": redrawn_digits(x_train[order[count_raw:count_raw + count_redrawn]]),
+            "printed digits": printed_digits(count_printed, rng, DETECTOR_FAMILY, with_pillow=True)}
 
 
 def tuning_letters(count: int, rng: np.random.Generator) -> np.ndarray:
@@ -130,10 +199,11 @@ def smudges(count: int, rng: np.random.Generator) -> np.ndarray:
     return np.stack(made)
 
 
-def non_digits(count_per_kind: int, x_test: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
-    """`count_per_kind` model inputs of each kind, float32 `(n, 28, 28)`, seeded."""
+def non_digits(count_per_kind: int, x_test: np.ndarray, seed: int = 0,
+               letter_fonts: list | None = None) -> dict[str, np.ndarray]:
+    """`count_per_kind` model inputs of each kind, float32 `(n, 28, 28)`, seeded; `letter_fonts` gets the letters' fonts."""
     rng = np.random.default_rng(seed)
-    return {"letters": letters(count_per_kind, rng), "scribbles": scribbles(count_per_kind, rng),
+    return {"letters": letters(count_per_kind, rng, letter_fonts), "scribbles": scribbles(count_per_kind, rng),
             "side_by_side": side_by_side(count_per_kind, x_test, rng), "smudges": smudges(count_per_kind, rng)}
 
 
@@ -142,3 +212,40 @@ def tuning_non_digits(count_per_kind: int, x_train: np.ndarray, seed: int = TUNI
     rng = np.random.default_rng(seed)
     return {"letters": tuning_letters(count_per_kind, rng), "scribbles": scribbles(count_per_kind, rng),
             "side_by_side": side_by_side(count_per_kind, x_train, rng), "smudges": smudges(count_per_kind, rng)}
+
+
+# Letters as a learner draws them with the mouse: strokes of Draw's brush through points of a unit box (x right, y down)
+DRAWN_LETTERS = {
+    "A": [[(0.0, 1.0), (0.5, 0.0), (1.0, 1.0)], [(0.22, 0.6), (0.78, 0.6)]],
+    "E": [[(1.0, 0.0), (0.0, 0.0), (0.0, 1.0), (1.0, 1.0)], [(0.0, 0.5), (0.8, 0.5)]],
+    "F": [[(1.0, 0.0), (0.0, 0.0), (0.0, 1.0)], [(0.0, 0.5), (0.8, 0.5)]],
+    "H": [[(0.0, 0.0), (0.0, 1.0)], [(1.0, 0.0), (1.0, 1.0)], [(0.0, 0.5), (1.0, 0.5)]],
+    "K": [[(0.0, 0.0), (0.0, 1.0)], [(1.0, 0.0), (0.0, 0.55), (1.0, 1.0)]],
+    "M": [[(0.0, 1.0), (0.0, 0.0), (0.5, 0.6), (1.0, 0.0), (1.0, 1.0)]],
+    "N": [[(0.0, 1.0), (0.0, 0.0), (1.0, 1.0), (1.0, 0.0)]],
+    "R": [[(0.0, 1.0), (0.0, 0.0), (0.8, 0.05), (0.9, 0.3), (0.7, 0.5), (0.0, 0.5)], [(0.4, 0.5), (1.0, 1.0)]],
+    "T": [[(0.0, 0.0), (1.0, 0.0)], [(0.5, 0.0), (0.5, 1.0)]],
+    "W": [[(0.0, 0.0), (0.25, 1.0), (0.5, 0.4), (0.75, 1.0), (1.0, 0.0)]],
+    "X": [[(0.0, 0.0), (1.0, 1.0)], [(1.0, 0.0), (0.0, 1.0)]],
+    "Y": [[(0.0, 0.0), (0.5, 0.5), (1.0, 0.0)], [(0.5, 0.5), (0.5, 1.0)]],
+}
+
+
+def drawn_letter(letter: str, rng: np.random.Generator) -> np.ndarray:
+    """One of `DRAWN_LETTERS` drawn with a brush of 12-30 px on Draw's canvas, its points shaken a little."""
+    canvas = Image.new("L", (CANVAS, CANVAS), 0)
+    draw = ImageDraw.Draw(canvas)
+    width, height = rng.uniform(110, 200), rng.uniform(150, 220)
+    left, top = rng.uniform(20, CANVAS - 20 - width), rng.uniform(20, CANVAS - 20 - height)
+    brush = int(rng.integers(12, 31))
+    for stroke in DRAWN_LETTERS[letter]:
+        points = [(left + (x + rng.normal(0, 0.04)) * width, top + (y + rng.normal(0, 0.04)) * height) for x, y in stroke]
+        draw.line(points, fill=255, width=brush, joint="curve")
+    return to_input(np.asarray(canvas))
+
+
+def drawn_letters(count: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """`count` drawn letters, the `DRAWN_LETTERS` in turn, and their names."""
+    rng = np.random.default_rng(seed)
+    names = [sorted(DRAWN_LETTERS)[i % len(DRAWN_LETTERS)] for i in range(count)]
+    return np.stack([drawn_letter(name, rng) for name in names]), names

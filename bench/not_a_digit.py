@@ -138,8 +138,10 @@ def report(statistics, digits: tuple, scored: dict, map_digits: np.ndarray, held
     """Print each signal's AUROC per kind, then the flagged shares at the saved threshold and at each signal's own."""
     from core.novelty.signals import auroc
 
-    signals = [signal for signal in ("combined", *SIGNAL_ORDER) if statistics.scales or signal in OLDER_SIGNALS
-               if signal != "pooled_residual" or statistics.pooled_basis is not None]
+    signals = [signal for signal in ("outlier_detector", "combined", *SIGNAL_ORDER)
+               if statistics.scales or signal in OLDER_SIGNALS
+               if signal != "pooled_residual" or statistics.pooled_basis is not None
+               if signal != "outlier_detector" or statistics.detector is not None]
     print(f"\n{title}\nAUROC against the 10,000 test digits, per signal (all kinds; per kind):")
     aurocs, digit_scores = {}, {}
     for signal in signals:
@@ -170,6 +172,12 @@ def report(statistics, digits: tuple, scored: dict, map_digits: np.ndarray, held
         most = sorted(shares, key=lambda name: -shares[name])
         print("letters passed as digits, share of each letter's renderings (the most passed first): "
               + ", ".join(f"{name} {shares[name]:.0%}" for name in most if shares[name] > 0))
+        names = np.array([letter_names[i % len(letter_names)] for i in range(len(passed))])
+        shaped = np.isin(names, list(DIGIT_SHAPED))
+        print(f"  of the {int(passed.sum())} letters passed, {int((passed & shaped).sum())} are of the digit-shaped "
+              f"letters {DIGIT_SHAPED} ({int(shaped.sum())} of the {len(passed)} rendered; {np.mean(~passed[shaped]):.1%} "
+              f"of them flagged); the other letters: {np.mean(~passed[~shaped]):.1%} flagged "
+              f"({int((~passed[~shaped]).sum())} of {int((~shaped).sum())})")
     before = float(np.quantile(digit_scores["nearest_digits"][map_digits], 0.99))
     print(f"the check before the combined score (nearest_digits at its 99% quantile, {before:.3f}): digits "
           f"{np.mean(digit_scores['nearest_digits'][held_out] > before):5.2%}; "
@@ -186,7 +194,7 @@ def combinations_report(statistics, digits: tuple, scored: dict, map_digits: np.
     """The combinations weighed on the tuning set: the sum (shipped), the max, and the sum without each signal."""
     digit_parts = parts_of(statistics, digits)
     kind_parts = {kind: parts_of(statistics, measured) for kind, measured in scored.items()}
-    variants = {"sum of all (shipped)": (list(digit_parts), np.sum), "max of all": (list(digit_parts), np.max)}
+    variants = {"sum of all (the combined score)": (list(digit_parts), np.sum), "max of all": (list(digit_parts), np.max)}
     for left_out in digit_parts:
         variants[f"sum without {left_out}"] = ([name for name in digit_parts if name != left_out], np.sum)
     print(f"combinations of the scaled signals, each at its own {statistics.quantile:.1%} quantile of the map digits:")
@@ -198,6 +206,8 @@ def combinations_report(statistics, digits: tuple, scored: dict, map_digits: np.
         print(f"  {label:32s} digits {np.mean(digit_scores[held_out] > threshold):5.2%}; {rates}")
 
 
+# letters a digit is often drawn as, or nearly: O o D Q (0), I l i j J (1), Z z (2), S s (5), b G (6), B (8), q g a (9)
+DIGIT_SHAPED = "ODQoIlijJZzSsbGBqga"
 SIGNAL_ORDER = ("nearest_digits", "energy", "pooled_residual", "pixel_distance", "mahalanobis", "uncertainty")
 OLDER_SIGNALS = ("nearest_digits", "energy", "mahalanobis", "uncertainty")  # what a version 1 novelty.npz can score
 
@@ -264,7 +274,10 @@ def main() -> None:
     from core.data.splits import to_model_input
     from core.runs.feature_files import read_digit_statistics, sample_indices, source_features_and_logits
     from core.runs.model_sources import model_sources
-    from non_digits import LETTERS, TUNING_GLYPHS, TUNING_SEED, debian_fonts, non_digits, tuning_non_digits
+    from non_digits import (
+        DETECTOR_FAMILY, HELD_OUT_FAMILY, LETTERS, TUNING_GLYPHS, TUNING_SEED, debian_fonts, drawn_letters, non_digits,
+        printed_digits, tuning_non_digits,
+    )
 
     mnist = load_mnist()
     source = next(source for source in model_sources() if (source.run_name == args.run if args.run else source.is_pretrained))
@@ -275,13 +288,18 @@ def main() -> None:
           f"{statistics.digits_thresholded:,} test digits); combined score's parts: {', '.join(statistics.scales) or 'none'}")
     fonts = debian_fonts()
     print(f"fonts: {len(fonts)} ({', '.join(sorted({font.stem.split('-')[0] for font in fonts}))})")
+    if statistics.detector is not None:
+        print(f"outlier detector (the saved signal) fitted by bench/fit_outlier_detector.py on: {statistics.detector_fitted_on}; "
+              f"its form chosen on a held-out quarter of such data; its threshold on the map digits. "
+              f"The reported set below is in none of it.")
 
     def measured(images: np.ndarray) -> tuple:
         features, logits, pooled = function(images[..., None] if images.ndim == 3 else images)
         return features, logits, images.reshape(len(images), 28, 28), pooled
 
     started = time.perf_counter()
-    kinds = non_digits(args.per_kind, mnist.x_test)
+    letter_fonts = []
+    kinds = non_digits(args.per_kind, mnist.x_test, letter_fonts=letter_fonts)
     print(f"made {sum(len(images) for images in kinds.values()):,} non-digits in {time.perf_counter() - started:.1f} s")
     test_images = to_model_input(mnist.x_test)
     digits = measured(test_images)
@@ -290,6 +308,20 @@ def main() -> None:
     scored = {kind: measured(images) for kind, images in kinds.items()}
     auroc_combined = report(statistics, digits, scored, map_digits, held_out,
                             f"THE REPORTED SET: {args.per_kind} of each kind (seed 0; Latin letters in Debian's fonts)", LETTERS)
+    held_out_fonts = np.array([font is not None and font.name.startswith(HELD_OUT_FAMILY) for font in letter_fonts])
+    letter_scores = score(statistics, scored["letters"])
+    for label, chosen in ((f"{HELD_OUT_FAMILY} (a family the detector never saw)", held_out_fonts),
+                          (f"{DETECTOR_FAMILY} (Greek/Cyrillic glyphs of it were fitted on)", ~held_out_fonts)):
+        print(f"  letters in {label}: {np.mean(letter_scores[chosen] > statistics.threshold):.1%} flagged of {int(chosen.sum())}")
+    printed = measured(printed_digits(args.per_kind, np.random.default_rng(32), HELD_OUT_FAMILY))
+    print(f"  digits 0-9 printed in {HELD_OUT_FAMILY}'s fonts (digits, never fitted on): "
+          f"{np.mean(score(statistics, printed) > statistics.threshold):.1%} flagged (a detector of 'typed' would flag most)")
+    drawn, drawn_names = drawn_letters(12 * 10)
+    drawn_flagged = score(statistics, measured(drawn)) > statistics.threshold
+    print(f"  letters drawn as strokes of Draw's brush ({', '.join(sorted(set(drawn_names)))}; 10 each): "
+          f"{drawn_flagged.mean():.1%} flagged; " + ", ".join(
+              f"{name} {np.mean(drawn_flagged[[i for i, n in enumerate(drawn_names) if n == name]]):.0%}"
+              for name in sorted(set(drawn_names))))
 
     if args.tuning_per_kind:
         tuning = tuning_non_digits(args.tuning_per_kind, mnist.x_train)
@@ -303,7 +335,7 @@ def main() -> None:
 
     before, after = time_novelty_step(source, statistics, test_images[:1000, :, :, 0])
     print(f"\nnovelty step per drawing on the web server (NumPy features + verdict, median of 1,000 test digits, interleaved): before {before:.2f} ms "
-          f"(penultimate features, nearest_digits), after {after:.2f} ms (with pooled features and pixels, combined)")
+          f"(penultimate features, nearest_digits), after {after:.2f} ms (with pooled features and pixels, {statistics.signal})")
 
     wall, cpu = time_statistics(mnist, function)
     print(f"digit statistics as a run's end fits them (10,000 training and 5,000 map digits' features given): "

@@ -354,6 +354,10 @@ def add_embedding_parser(commands) -> None:
                            help="write novelty.npz alone, keeping the map (statistics from before the combined score)")
 
 
+PRETRAINED_DETECTOR_NOTE = ("its statistics have no outlier detector now (the combined score judges): "
+                            "`python bench/fit_outlier_detector.py` fits it again on synthetic non-digits")
+
+
 def embedding_command(args: argparse.Namespace) -> int:
     """Write a run's (or the shipped model's) `embedding.npz` and `novelty.npz`; one line with the seconds."""
     from core.data.mnist import load_mnist
@@ -390,11 +394,15 @@ def embedding_command(args: argparse.Namespace) -> int:
         seconds = write_digit_statistics(Path(source.path).parent, features_and_logits, mnist, map_digits=digits,
                                          prefix=feature_prefix(source))
         print(f"wrote {feature_file(source, 'novelty.npz')} ({seconds:.1f} s)")
+        if source.is_pretrained:
+            print(PRETRAINED_DETECTOR_NOTE)
         return 0
     seconds = write_feature_files(Path(source.path).parent, features_and_logits, mnist,
                                   map_digits=digits, method=args.method, prefix=feature_prefix(source))
     steps = ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
     print(f"wrote {feature_file(source, 'embedding.npz')} and {feature_file(source, 'novelty.npz')} ({steps})")
+    if source.is_pretrained:
+        print(PRETRAINED_DETECTOR_NOTE)
     if not source.is_pretrained:
         from core.runs.epoch_map_files import EPOCH_MAPS_FILE, compute_kept_epoch_features, numpy_checkpoint_features, write_epoch_maps
 

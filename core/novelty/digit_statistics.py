@@ -9,22 +9,27 @@ variance); a 50-dimensional PCA of the training digits' pixels and the digits in
 default signal, `combined` (`core.novelty.combined_score`), adds four of them up, each scaled by the
 spread of real digits' values. The threshold is chosen on data: the `quantile` of the score over
 digits the model did not train on (a sample of the test set), so about `1 - quantile` of real digits
-are called "not a digit".
+are called "not a digit". Statistics may also hold an outlier detector (`core.novelty.outlier_detector`),
+fitted for the shipped model on synthetic non-digits (`bench/fit_outlier_detector.py`); its signal,
+`outlier_detector`, is then the one the threshold is for.
 
 Saved with a run as `novelty.npz` (uncompressed, read with `allow_pickle=False`):
 
-    meta              a 0-d string array holding JSON: {"format": "mnist-lab-novelty", "version": 2,
+    meta              a 0-d string array holding JSON: {"format": "mnist-lab-novelty", "version": 3,
                       "signal": "combined", "threshold": ..., "quantile": 0.985, "digits_fitted": ...,
-                      "digits_thresholded": ..., "feature_size": d, "scales": {component: [median, spread]}}
+                      "digits_thresholded": ..., "feature_size": d, "scales": {component: [median, spread]},
+                      "detector": {"parts": [component, ...], "fitted_on": "..."} (only with a detector)}
     whitening         float32 `(d, d)`: features times it are distances in the shared covariance's units
     whitened_means    float32 `(10, d)`: the class means times the same matrix
     unit_mean         float32 `(d,)`, unit_basis float32 `(d, 50)`: the PCA of the training digits' unit vectors
     unit_points       float16 `(m, 50)`: the training digits in that PCA (their nearest are the `nearest_digits` signal)
     pixel_mean        float32 `(784,)`, pixel_basis float32 `(784, 50)`, pixel_points float16 `(m, 50)`: the same for pixels
     pooled_mean       float32 `(p,)`, pooled_basis float32 `(p, 50)`: the PCA of pooled conv features (conv models only)
+    detector_*        float32: the outlier detector's arrays (`OutlierDetector.arrays`), where it has one
 
 Version 1 files (runs from before the combined score) hold the first five arrays and the signal
-`nearest_digits`; they still load and judge with it, and say so (`Verdict.older_statistics`).
+`nearest_digits`; they still load and judge with it, and say so (`Verdict.older_statistics`). Version 2
+files (before the outlier detector) are version 3 files without one: they load and judge with the combined score.
 """
 
 from __future__ import annotations
@@ -39,15 +44,19 @@ import numpy as np
 
 from core.data.mnist import NUM_CLASSES
 from core.novelty.combined_score import COMPONENT_WORDS, COMPONENTS, combined, contributions, fit_scales
+from core.novelty.ink_statistics import INK_STATISTICS
+from core.novelty.outlier_detector import OutlierDetector, detector_inputs
 from core.novelty.signals import (
     SIGNALS, class_distances, energy, mahalanobis, nearest_digits, pixel_distance, pooled_residual, uncertainty, unit_rows,
 )
 
 FORMAT = "mnist-lab-novelty"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)  # 1: before the combined score (nearest_digits alone, no pixel or pooled PCA)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)  # 1: before the combined score (nearest_digits alone, no pixel or pooled PCA); 2: no detector
+COMBINED_VERSION = 2  # the first version with the combined score's parts
 NOVELTY_FILE = "novelty.npz"  # in a run folder; `mnist_fast.novelty.npz` beside the shipped model
-STATISTICS_SIGNALS = SIGNALS + ("combined",)
+DETECTOR_SIGNAL = "outlier_detector"
+STATISTICS_SIGNALS = SIGNALS + ("combined", DETECTOR_SIGNAL)
 DEFAULT_SIGNAL = "combined"  # the best on bench/not_a_digit.py's tuning set and its reported set (bench/results/not_a_digit.txt)
 NEIGHBOUR_COMPONENTS = 50  # the PCA the nearest training digits are found in (1 MB of float16 for 10,000 digits)
 # of held-out digits' scores: ~1.5% of real digits are flagged, so that digits the threshold was not chosen on stay
@@ -62,6 +71,7 @@ SIGNAL_WORDS = {
     "pixel_distance": "pixel distance to the nearest training digit",
     "pooled_residual": "share of its conv features unlike digits'",
     "combined": "unlikeness to real digits",
+    DETECTOR_SIGNAL: "unlikeness to digits, by a detector trained on letters and scribbles",
 }
 
 
@@ -132,6 +142,9 @@ class DigitStatistics:
         scales: the combined score's component → `(median, spread)` (`core.novelty.combined_score`); empty in
             version 1 files.
         version: the file format version the statistics were made in.
+        detector: the outlier detector (`core.novelty.outlier_detector`), or None (a run's statistics, older files).
+        detector_parts: the combined score's components the detector reads, in its inputs' order.
+        detector_fitted_on: in words, what the detector was fitted on (printed by the bench).
     """
 
     whitening: np.ndarray
@@ -151,6 +164,9 @@ class DigitStatistics:
     pooled_basis: np.ndarray | None = None
     scales: dict = field(default_factory=dict)
     version: int = FORMAT_VERSION
+    detector: OutlierDetector | None = None
+    detector_parts: tuple[str, ...] = ()
+    detector_fitted_on: str = ""
 
     @property
     def feature_size(self) -> int:
@@ -166,7 +182,8 @@ class DigitStatistics:
     @property
     def needs_pooled(self) -> bool:
         """Whether the signal reads the model's pooled conv features (pass `pooled=` to `scores` and `judge`)."""
-        return self.signal == "pooled_residual" or (self.signal == "combined" and "pooled_residual" in self.scales)
+        return self.signal == "pooled_residual" or (
+            self.signal in ("combined", DETECTOR_SIGNAL) and "pooled_residual" in self.scales)
 
     def scores(self, features: np.ndarray, logits: np.ndarray, signal: str | None = None, images: np.ndarray | None = None,
                pooled: np.ndarray | None = None) -> np.ndarray:
@@ -184,6 +201,8 @@ class DigitStatistics:
             ValueError: for an unknown signal, or one these statistics or the arguments lack the parts of.
         """
         signal = signal or self.signal
+        if signal == DETECTOR_SIGNAL:
+            return self.detector_scores(features, logits, images, pooled)
         if signal == "combined":
             return combined(self.contributions(features, logits, images, pooled))
         if signal == "nearest_digits":
@@ -220,6 +239,48 @@ class DigitStatistics:
         values = {component: self.scores(features, logits, component, images, pooled) for component in self.scales}
         return contributions(values, self.scales)
 
+    def detector_scores(self, features: np.ndarray, logits: np.ndarray, images: np.ndarray | None = None,
+                        pooled: np.ndarray | None = None) -> np.ndarray:
+        """The outlier detector's score of each image, float32 `(n,)` (the arguments as for `scores`).
+
+        Raises:
+            ValueError: if these statistics have no detector, or `images` is missing.
+        """
+        if self.detector is None:
+            raise ValueError("These statistics have no outlier detector (a run's own, or from before it): pick another "
+                             "signal.")
+        if images is None:
+            raise ValueError("The outlier detector reads the images: pass `images=` (float32 (n, 28, 28)).")
+        found = self.contributions(features, logits, images, pooled)
+        parts = np.stack([found[component] for component in self.detector_parts], axis=1)
+        return self.detector.scores(detector_inputs(parts, features, images))
+
+    def with_detector(self, detector: OutlierDetector, fitted_on: str, held_out_features: np.ndarray,
+                      held_out_logits: np.ndarray, held_out_images: np.ndarray,
+                      held_out_pooled: np.ndarray | None = None) -> DigitStatistics:
+        """These statistics with `detector` as their signal, its threshold at `quantile` of the held-out digits' scores.
+
+        Args:
+            detector: fitted on `detector_inputs` whose parts are these statistics' components, in their order.
+            fitted_on: in words, what it was fitted on (kept in the file).
+            held_out_features, held_out_logits, held_out_images, held_out_pooled: the digits the model did not
+                train on that the threshold is chosen on (the map's, as for `fit_digit_statistics`).
+
+        Raises:
+            ValueError: if the detector's inputs do not fit these statistics.
+        """
+        parts = tuple(self.scales)
+        expected = len(parts) + self.feature_size + len(INK_STATISTICS)
+        if detector.input_size != expected:
+            raise ValueError(f"The detector reads {detector.input_size} inputs; these statistics give {expected} "
+                             f"({len(parts)} contributions, {self.feature_size} features, {len(INK_STATISTICS)} ink "
+                             "statistics). Fit it on `detector_inputs` of these statistics' contributions.")
+        found = replace(self, detector=detector, detector_parts=parts, detector_fitted_on=fitted_on,
+                        signal=DETECTOR_SIGNAL, version=FORMAT_VERSION)
+        held_out_scores = found.detector_scores(held_out_features, held_out_logits, held_out_images, held_out_pooled)
+        return replace(found, threshold=float(np.quantile(held_out_scores, self.quantile)),
+                       digits_thresholded=len(held_out_features))
+
     def judge(self, features: np.ndarray, logits: np.ndarray, image: np.ndarray | None = None,
               pooled: np.ndarray | None = None) -> Verdict:
         """The verdict on one image from its features `(d,)` or `(1, d)`, logits `(10,)` or `(1, 10)`, the image
@@ -244,7 +305,7 @@ class DigitStatistics:
         nearest = int(class_distances(features @ self.whitening, self.whitened_means)[0].argmin())
         return Verdict(is_digit=score <= self.threshold, score=score, threshold=self.threshold, signal=self.signal,
                        nearest_class=nearest, quantile=self.quantile, parts=parts,
-                       older_statistics=self.version < FORMAT_VERSION)
+                       older_statistics=self.version < COMBINED_VERSION)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the statistics to a `.npz` file (see the module docstring), in the version they were made in."""
@@ -260,6 +321,9 @@ class DigitStatistics:
                           pixel_points=self.pixel_points.astype(np.float16))
             if self.pooled_basis is not None:
                 arrays.update(pooled_mean=self.pooled_mean.astype(np.float32), pooled_basis=self.pooled_basis.astype(np.float32))
+        if self.detector is not None:
+            meta["detector"] = {"parts": list(self.detector_parts), "fitted_on": self.detector_fitted_on}
+            arrays.update(self.detector.arrays())
         with open(path, "wb") as file:
             np.savez(file, meta=np.array(json.dumps(meta)), **arrays)
 
@@ -284,8 +348,9 @@ class DigitStatistics:
         if meta.get("signal") not in STATISTICS_SIGNALS or not isinstance(meta.get("threshold"), (int, float)):
             raise NoveltyFileError("its signal or threshold is missing")
         extra = {}
-        if meta["version"] >= 2:
+        if meta["version"] >= COMBINED_VERSION:
             extra = _read_version_2_parts(arrays, meta)
+            extra.update(_read_detector(arrays, meta, extra["scales"], size))
         elif meta["signal"] not in ("nearest_digits", "mahalanobis", "energy", "uncertainty"):
             raise NoveltyFileError(f"its signal {meta['signal']!r} needs parts a version 1 file does not hold")
         return cls(whitening=whitening, whitened_means=means, unit_mean=unit_mean, unit_basis=unit_basis,
@@ -313,6 +378,25 @@ def _read_version_2_parts(arrays: dict[str, np.ndarray], meta: dict) -> dict:
         raise NoveltyFileError("its combined score's scales are missing or do not fit its parts")
     return {"pixel_mean": pixel_mean, "pixel_basis": pixel_basis, "pixel_points": pixel_points.astype(np.float32), "pooled_mean": pooled_mean,
             "pooled_basis": pooled_basis, "scales": {component: (float(m), float(s)) for component, (m, s) in scales.items()}}
+
+
+def _read_detector(arrays: dict[str, np.ndarray], meta: dict, scales: dict, feature_size: int) -> dict:
+    """The outlier detector of a version 3 file and the parts it reads, checked; {} for a file without one."""
+    about = meta.get("detector")
+    if about is None:
+        if meta.get("signal") == DETECTOR_SIGNAL:
+            raise NoveltyFileError(f"its signal is {DETECTOR_SIGNAL!r} but it holds no detector")
+        return {}
+    if (not isinstance(about, dict) or not isinstance(about.get("parts"), list)
+            or any(part not in scales for part in about["parts"]) or not isinstance(about.get("fitted_on", ""), str)):
+        raise NoveltyFileError("its outlier detector's description is missing or names parts it does not hold")
+    try:
+        detector = OutlierDetector.from_arrays(arrays)
+    except ValueError as problem:
+        raise NoveltyFileError(str(problem)) from None
+    if detector.input_size != len(about["parts"]) + feature_size + len(INK_STATISTICS):
+        raise NoveltyFileError("its outlier detector does not fit its model's features")
+    return {"detector": detector, "detector_parts": tuple(about["parts"]), "detector_fitted_on": about.get("fitted_on", "")}
 
 
 def read_archive(path: str | os.PathLike, file_format: str, version: int | tuple[int, ...],
@@ -423,8 +507,10 @@ def fit_digit_statistics(train_features: np.ndarray, train_labels: np.ndarray, h
         ValueError: for an unknown signal, a quantile outside `(0, 1)`, no held-out digits, a missing class, or
             images or pooled features the signal needs missing or not matching the digits.
     """
-    if signal not in STATISTICS_SIGNALS:
-        raise ValueError(f"Received an invalid value for `signal`: {signal!r}. Pass one of {list(STATISTICS_SIGNALS)}.")
+    if signal not in STATISTICS_SIGNALS or signal == DETECTOR_SIGNAL:
+        fitted = [name for name in STATISTICS_SIGNALS if name != DETECTOR_SIGNAL]
+        raise ValueError(f"Received an invalid value for `signal`: {signal!r}. Pass one of {fitted} (the outlier "
+                         "detector is added to fitted statistics by `DigitStatistics.with_detector`).")
     if not 0.0 < quantile < 1.0:
         raise ValueError(f"Received an invalid value for `quantile`, expected a value in (0, 1). Received: quantile={quantile}")
     if len(held_out_features) == 0:

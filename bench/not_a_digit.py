@@ -234,8 +234,9 @@ def time_statistics(mnist, function) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def time_novelty_step(source, statistics, images: np.ndarray) -> tuple[float, float]:
-    """Median ms per drawing of the web server's novelty step, before and after the combined score."""
+def time_novelty_step(source, statistics, images: np.ndarray) -> tuple[float, float, float | None]:
+    """Median ms per drawing of the web server's novelty step: before the combined score, with the saved signal, and
+    with the combined score alone where the saved signal is the outlier detector (else None)."""
     from dataclasses import replace
 
     from core.models.penultimate import numpy_features_and_logits
@@ -254,14 +255,23 @@ def time_novelty_step(source, statistics, images: np.ndarray) -> tuple[float, fl
         features, logits, kept = pooled(image[None, :, :, None])
         return statistics.judge(features[0], logits[0], image=image, pooled=None if kept is None else kept[0])
 
-    times = {before: [], after: []}
-    before(images[0]), after(images[0])
-    for index, image in enumerate(images):  # interleaved, each first in turn: the machine's load falls on both alike
-        for step in (before, after) if index % 2 else (after, before):
+    combined_only = replace(statistics, signal="combined", detector=None, detector_parts=())
+
+    def combined(image):
+        features, logits, kept = pooled(image[None, :, :, None])
+        return combined_only.judge(features[0], logits[0], image=image, pooled=None if kept is None else kept[0])
+
+    steps = [before, after] + ([combined] if statistics.detector is not None else [])
+    times = {step: [] for step in steps}
+    for step in steps:
+        step(images[0])
+    for index, image in enumerate(images):  # interleaved, each first in turn: the machine's load falls on all alike
+        for step in steps[index % len(steps):] + steps[:index % len(steps)]:
             started = time.perf_counter()
             step(image)
             times[step].append(time.perf_counter() - started)
-    return 1000 * float(np.median(times[before])), 1000 * float(np.median(times[after]))
+    medians = [1000 * float(np.median(times[step])) for step in steps]
+    return medians[0], medians[1], medians[2] if len(medians) > 2 else None
 
 
 def main() -> None:
@@ -337,9 +347,10 @@ def main() -> None:
         if statistics.scales:
             combinations_report(statistics, digits, tuning_scored, map_digits, held_out)
 
-    before, after = time_novelty_step(source, statistics, test_images[:1000, :, :, 0])
+    before, after, combined_ms = time_novelty_step(source, statistics, test_images[:1000, :, :, 0])
     print(f"\nnovelty step per drawing on the web server (NumPy features + verdict, median of 1,000 test digits, interleaved): before {before:.2f} ms "
-          f"(penultimate features, nearest_digits), after {after:.2f} ms (with pooled features and pixels, {statistics.signal})")
+          f"(penultimate features, nearest_digits), after {after:.2f} ms (with pooled features and pixels, {statistics.signal})"
+          + ("" if combined_ms is None else f"; the combined score alone {combined_ms:.2f} ms"))
 
     wall, cpu = time_statistics(mnist, function)
     print(f"digit statistics as a run's end fits them (10,000 training and 5,000 map digits' features given): "

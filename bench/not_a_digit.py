@@ -304,8 +304,8 @@ def main() -> None:
     print(f"fonts: {len(fonts)} ({', '.join(sorted({font.stem.split('-')[0] for font in fonts}))})")
     if statistics.detector is not None:
         print(f"outlier detector (the saved signal) fitted by bench/fit_outlier_detector.py on: {statistics.detector_fitted_on}; "
-              f"its form chosen on a held-out quarter of such data; its threshold on the map digits. "
-              f"The reported set below is in none of it.")
+              f"its threshold on the map digits. The reported set below is in none of it (how its form was chosen: "
+              f"at the end of bench/results/not_a_digit.txt).")
 
     def measured(images: np.ndarray) -> tuple:
         features, logits, pooled = function(images[..., None] if images.ndim == 3 else images)

@@ -10,7 +10,9 @@ if str(ROOT) not in sys.path:  # `streamlit run` puts only dashboard/ on sys.pat
 import core  # noqa: E402,F401  (turns oneDNN on before anything imports TensorFlow)
 import streamlit as st  # noqa: E402
 
-st.set_page_config(page_title="MNIST training lab", page_icon=str(Path(__file__).with_name("favicon.png")), layout="wide")  # a file: served from here, not a font server
+from dashboard.page_config import set_wide_page_config  # noqa: E402
+
+set_wide_page_config("MNIST training lab", Path(__file__).with_name("favicon.png"))  # a file: served from here, not a font server
 
 PAGES = ROOT / "pages"
 VIEWS = [  # (page file, its name in the sidebar, its icon, the title it opens with)

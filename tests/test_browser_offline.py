@@ -75,6 +75,15 @@ class MakeRunServer(LiveServer):
         raise AssertionError(f"no start-up banner within {timeout} s:\n{self.log_tail()}")
 
 
+def tab_icon(page, server: LiveServer) -> bytes:
+    """The bytes of the icon the browser shows in the page's tab, fetched from `server` (where else would fail
+    `assert_page_clean`: a page whose icon is left unset gets its Material icon from fonts.gstatic.com)."""
+    href = page.evaluate("() => document.querySelector(\"link[rel='shortcut icon']\").href")
+    assert href.startswith(f"{server.url}/media/"), href
+    with urllib.request.urlopen(href, timeout=30) as answer:
+        return answer.read()
+
+
 def watched_server(tmp_path: Path, name: str, cwd: Path = PROJECT_ROOT) -> tuple[MakeRunServer, Path]:
     watch_log = tmp_path / "network.jsonl"
     env = watch_environment(tmp_path / "watch", watch_log)
@@ -115,6 +124,7 @@ def test_the_server_starts_and_a_page_view_a_worker_start_and_a_training_ask_not
             open_view(page, server)  # Data: MNIST's overview, read on the server
             wait_text(page, "Training images")
             wait_idle(page)
+            assert tab_icon(page, server) == (PROJECT_ROOT / "dashboard" / "favicon.png").read_bytes()
             open_view(page, server, "draw")
             page.locator("div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas").wait_for(state="visible")
             open_view(page, server, "train", TRAIN_QUERY)

@@ -89,11 +89,15 @@ def scrub_to(key: str, epoch: int) -> None:
 def _step(epochs: list[int], slider_key: str, playing_key: str, stepped_key: str, pending_key: str) -> None:
     """One tick of play: the next kept epoch, and a rerun of the page for it; at the last one, stop."""
     state = st.session_state
+    rerun_key = f"{stepped_key}_rerun"
+    if state.pop(rerun_key, False):
+        return  # the rerun the last step asked for, however long it took to come (seconds, on a loaded server)
     if not state.get(playing_key) or time.monotonic() - state.get(stepped_key, 0.0) < PLAY_SECONDS * 0.8:
-        return  # the page's own run (a click, or the rerun a step asked for): no step of its own
+        return  # the page's own run (a click): no step of its own
     later = [epoch for epoch in epochs if epoch > state.get(slider_key, epochs[-1])]
     state[stepped_key] = time.monotonic()
     if later:
         state[pending_key] = later[0]
     state[playing_key] = len(later) > 1  # the step to the last epoch is the last step
+    state[rerun_key] = True
     st.rerun(scope="app")

@@ -50,8 +50,8 @@ def select_newest_own_run(picker_key: str, sources: Sequence[ModelSource]) -> No
         return
     default_key, label = f"{picker_key}_own_default", own.label
     previous = st.session_state.get(default_key)
-    if previous == label:
-        return
+    # Not in the state: a first visit, or a return from another page (Streamlit drops a widget's state when a run
+    # does not draw it; the picker would then open on its first entry, the shipped model).
     if picker_key not in st.session_state or st.session_state[picker_key] == previous:
         st.session_state[picker_key] = label
     st.session_state[default_key] = label

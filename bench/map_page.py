@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
 from live_server import chromium, click_nav, fresh_log, new_page, open_view, running_server, wait_idle  # noqa: E402
+from plotly_watch import AFTERPLOT_HOOK  # noqa: E402
 from shared_machine import cpu_model  # noqa: E402
 
 SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
@@ -56,39 +57,17 @@ MODEL_PICKER = ".st-key-map_controls [data-testid='stSelectbox']"
 DEFINITION = ("drawn = plotly's plotly_afterplot has fired on the Map chart for the expected figure (the digit-0 "
               "trace's first point, the mistakes' count and the first mistake's place as the map's files give them for "
               "that view and epoch), checked on each animation frame after it")
-# Before any page script: record, on every plotly chart, what it held each time plotly finished drawing it.
-# Plotly's `Events.init` assigns `gd.emit`; this setter wraps it as it is assigned.
-AFTERPLOT_HOOK = """
-Object.defineProperty(HTMLDivElement.prototype, 'emit', {
-    configurable: true,
-    get() { return undefined; },
-    set(emit) {
-        const plot = this;
-        Object.defineProperty(plot, 'emit', {configurable: true, writable: true, value: function (event, data) {
-            if (event === 'plotly_afterplot') {
-                const traces = plot._fullData || [];
-                const zero = traces.find(trace => trace.name === '0');
-                const mistakes = traces.find(trace => String(trace.name).startsWith('mistakes'));
-                plot.__plotted = zero && mistakes ? {
-                    zero: [zero.x[0], zero.y[0]], mistakes: mistakes._length,
-                    mistake: mistakes._length ? [mistakes.x[0], mistakes.y[0]] : null,
-                    points: traces.filter(trace => /^[0-9]$/.test(trace.name)).reduce((n, trace) => n + trace._length, 0),
-                    type: zero.type} : null;
-            }
-            return emit.call(this, event, data);
-        }});
-    },
-});
-"""
 DRAWN = """(expected) => {
     const close = (a, b) => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(b));
     for (const plot of document.querySelectorAll('.js-plotly-plot')) {
-        const shown = plot.__plotted;
-        if (!shown || shown.points !== expected.points || shown.mistakes !== expected.mistakes) continue;
-        if (!close(shown.zero[0], expected.zero[0]) || !close(shown.zero[1], expected.zero[1])) continue;
-        if (expected.mistake && !(shown.mistake && close(shown.mistake[0], expected.mistake[0])
-                                  && close(shown.mistake[1], expected.mistake[1]))) continue;
-        return shown.type;
+        const traces = plot.__drawn || [];
+        const zero = traces.find(trace => trace.name === '0');
+        const mistakes = traces.find(trace => trace.name.startsWith('mistakes'));
+        if (!zero || !mistakes || mistakes.x.length !== expected.mistakes) continue;
+        const points = traces.filter(trace => /^[0-9]$/.test(trace.name)).reduce((n, trace) => n + trace.x.length, 0);
+        if (points !== expected.points || !close(zero.x[0], expected.zero[0]) || !close(zero.y[0], expected.zero[1])) continue;
+        if (expected.mistake && !(close(mistakes.x[0], expected.mistake[0]) && close(mistakes.y[0], expected.mistake[1]))) continue;
+        return zero.type;
     }
     return false;
 }"""
@@ -147,7 +126,8 @@ def wait_drawn(page, expected: dict) -> str:
     try:
         return page.wait_for_function(DRAWN, arg=expected, timeout=TIMEOUT_MS, polling="raf").json_value()
     except PlaywrightTimeoutError:
-        shown = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(plot => plot.__plotted)")
+        shown = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(plot => (plot.__drawn || [])"
+                              ".map(trace => [trace.name, trace.x.length, trace.x[0], trace.y[0]]))")
         raise SystemExit(f"the map was not drawn as expected within {TIMEOUT_MS / 1000:.0f} s: expected {expected}, "
                          f"the page's charts last drew {shown} (at {page.url})") from None
 

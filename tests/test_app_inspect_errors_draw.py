@@ -338,6 +338,16 @@ def test_a_local_visitor_opens_on_their_newest_run_and_the_shipped_model_stays_l
     assert at.selectbox(key=key).value.startswith("shipped model")
 
 
+def test_a_visitor_back_from_another_page_finds_their_newest_run_again(with_runs):
+    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=60).run()
+    at.switch_page("../pages/errors.py").run()
+    assert at.selectbox(key="errors_model").value == label_of(at, "errors_model", with_runs["softmax"])
+    at.switch_page("../pages/data.py").run()  # Streamlit drops the picker's state: it is not drawn there
+    at.switch_page("../pages/errors.py").run()
+    assert not at.exception
+    assert at.selectbox(key="errors_model").value == label_of(at, "errors_model", with_runs["softmax"])  # not the shipped model
+
+
 @pytest.fixture
 def hosted(monkeypatch):
     """A hosted server's rules for this test (they are read once per process, so the cache is cleared either side)."""

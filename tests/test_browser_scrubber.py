@@ -1,8 +1,9 @@
-"""The epoch scrubber in a real browser: moving it changes Inspect's filters and Errors' confusion
-matrix, and Play runs the epochs forward to the last one and stops.
+"""The epoch scrubber in a real browser: moving it changes Inspect's filters, Errors' confusion
+matrix and Map's points, and Play runs the epochs forward to the last one and stops.
 
 The run is real: LeNet-5 trained for 3 epochs with a checkpoint per epoch (the session's, tests/conftest.py). The oracle for the
-confusion matrix is the checkpoint's own predictions; for the filters, that their pictures change.
+confusion matrix is the checkpoint's own predictions; for the map, its map files (of 200 test digits, computed by
+`python -m core embedding` from the checkpoints); for the filters, that their pictures change.
 """
 
 import os
@@ -13,9 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.cli import main as cli
+from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap
+from core.embedding.epoch_maps import EPOCH_MAPS_FILE, EpochMaps
 from core.figures.confusion import confusion_matrix
 from core.runs.checkpoints import list_checkpoints, load_checkpoint_predictions
 from live_server import assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle, wait_text
+from plotly_watch import AFTERPLOT_HOOK, DRAWN_SINCE
 
 SLIDER = "[data-testid='stSlider'] input[type='range']"  # the thumb's hidden range input, which takes the keys
 SHOTS = Path(os.environ.get("SCRUB_SHOTS_DIR", "/tmp/shots-scrub19"))
@@ -23,6 +28,7 @@ CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
 SEVEN_BAR = [(0.25, 0.2), (0.5, 0.2), (0.75, 0.2)]
 SEVEN_LEG = [(0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]
 SIZES = {"1400x1000": (1400, 1000), "1280x720": (1280, 720), "390x844": (390, 844)}
+MAP_DIGITS = 200  # a small map: its t-SNE costs little, and its files are the map test's oracle
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +153,56 @@ def test_screenshots_of_the_scrubbed_views(server, browser, trained, size):
         wait_text(page, "epoch by epoch")
         wait_idle(page)
         (SHOTS / f"draw-{size}.png").write_bytes(screenshot(page, f"scrub-draw-{size}").read_bytes())
+        assert_page_clean(page)
+    finally:
+        page.context.close()
+
+
+@pytest.fixture(scope="module")
+def mapped(trained) -> tuple[str, EmbeddingMap, EpochMaps]:
+    """The run's map and its map through the epochs, computed from its checkpoints as `python -m core embedding` does."""
+    runs_dir, name = trained
+    assert cli(["embedding", "--run", name, "--runs-dir", str(runs_dir), "--digits", str(MAP_DIGITS)]) == 0
+    folder = runs_dir / name
+    return name, EmbeddingMap.load(folder / EMBEDDING_FILE), EpochMaps.load(folder / EPOCH_MAPS_FILE)
+
+
+def drawn_map(page, epoch: int, since: float) -> dict[str, np.ndarray]:
+    """The map as plotly drew it after `since` for `epoch` (its caption says so): `(n, 2)` places per trace name."""
+    wait_text(page, f"misclassified after epoch {epoch}")
+    traces = page.wait_for_function(DRAWN_SINCE, arg=["^mistakes", since]).json_value()
+    return {trace["name"]: np.stack([trace["x"], trace["y"]], axis=1).reshape(-1, 2) for trace in traces}
+
+
+def assert_map_is(shown: dict[str, np.ndarray], places: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    """Every digit trace at its digits' places, in file order, and the mistakes marked where the model was wrong."""
+    for digit in range(10):
+        np.testing.assert_allclose(shown[str(digit)], places[y_true == digit], rtol=1e-5, atol=1e-6)
+    wrong = y_true != y_pred
+    np.testing.assert_allclose(shown[f"mistakes ({int(wrong.sum())})"], places[wrong], rtol=1e-5, atol=1e-6)
+
+
+def test_scrubbing_moves_the_map_to_each_epochs_places(server, browser, mapped):
+    name, embedding, maps = mapped
+    assert maps.epochs.tolist() == [1, 2, 3] and len(maps.indices) == MAP_DIGITS
+    page = new_page(browser)
+    page.context.add_init_script(AFTERPLOT_HOOK)
+    try:
+        open_view_any_width(page, server, "map", f"run={name}")
+        now = lambda: page.evaluate("performance.now()")  # noqa: E731
+        since = now()
+        page.locator(".st-key-map_view_controls").get_by_text("PCA").first.click()
+        assert_map_is(drawn_map(page, 3, since), maps.view_at("pca", 3), embedding.y_true, maps.predictions_at(3))
+        wait_idle(page)
+        since = now()
+        page.locator(SLIDER).first.focus()
+        page.keyboard.press("ArrowLeft")  # epoch 3 -> 2: each digit moves to its place in epoch 2's own PCA
+        assert_map_is(drawn_map(page, 2, since), maps.view_at("pca", 2), embedding.y_true, maps.predictions_at(2))
+        assert not np.allclose(maps.view_at("pca", 2), maps.view_at("pca", 3), atol=1e-2)  # a move the check can see
+        wait_idle(page)
+        since = now()
+        page.locator(".st-key-map_view_controls").get_by_text("t-SNE").first.click()  # the kept model's places, epoch 2's mistakes
+        assert_map_is(drawn_map(page, 2, since), embedding.views["tsne"], embedding.y_true, maps.predictions_at(2))
         assert_page_clean(page)
     finally:
         page.context.close()

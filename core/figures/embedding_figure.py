@@ -1,4 +1,8 @@
-"""The embedding map as a plotly scatter: one colour per true digit, mistakes marked, a drawing placed on it."""
+"""The embedding map as a plotly scatter: one colour per true digit, mistakes marked, a drawing placed on it.
+
+Drawn with WebGL (`Scattergl`): 5,000 SVG points took Chromium twice as long to draw at every open, view switch and
+epoch step of the Map page (`bench/results/map_page.txt`).
+"""
 
 from __future__ import annotations
 
@@ -15,14 +19,19 @@ VIEW_TITLES = {"pca": "PCA (the two directions of most variance)", "umap": "UMAP
                "tsne": "t-SNE (neighbours kept together)"}
 
 
+def hover_data(test_indices: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """int16 `(n, 3)`: each point's test index (MNIST's test set has 10,000), true and predicted digit."""
+    return np.stack([test_indices, y_true, y_pred], axis=1).astype(np.int16)
+
+
 def embedding_figure(coordinates: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, test_indices: np.ndarray,
                      view: str, drawing: tuple[float, float] | None = None, drawing_label: str = "",
                      height: int = 560, hover: bool = True,
                      axis_ranges: tuple[tuple[float, float], tuple[float, float]] | None = None) -> go.Figure:
     """The map's digits, coloured by their true label, with the model's mistakes drawn over them.
 
-    Each point's `customdata` is `[test index, true digit, predicted digit]`, so a page can read a
-    clicked point back (`clicked_test_index`).
+    Each point's `customdata` is `[test index, true digit, predicted digit]` (int16: the figure the browser
+    receives stays small), so a page can read a clicked point back (`clicked_test_index`).
 
     Args:
         coordinates: float `(n, 2)`: each digit's place on the view.
@@ -45,21 +54,21 @@ def embedding_figure(coordinates: np.ndarray, y_true: np.ndarray, y_pred: np.nda
     template = "test #%{customdata[0]}<br>true %{customdata[1]}, predicted %{customdata[2]}<extra></extra>"
     for digit in range(NUM_CLASSES):
         chosen = y_true == digit
-        figure.add_trace(go.Scatter(
+        figure.add_trace(go.Scattergl(
             x=coordinates[chosen, 0], y=coordinates[chosen, 1], mode="markers", name=str(digit),
             marker={"size": 4, "color": DIGIT_COLOURS[digit], "opacity": 0.7},
-            customdata=np.stack([test_indices[chosen], y_true[chosen], y_pred[chosen]], axis=1) if hover else None,
+            customdata=hover_data(test_indices[chosen], y_true[chosen], y_pred[chosen]) if hover else None,
             hovertemplate=template if hover else None, hoverinfo=None if hover else "skip",
         ))
     wrong = y_true != y_pred
-    figure.add_trace(go.Scatter(
+    figure.add_trace(go.Scattergl(
         x=coordinates[wrong, 0], y=coordinates[wrong, 1], mode="markers", name=f"mistakes ({int(wrong.sum())})",
         marker={"size": 7, "color": "black", "symbol": MISTAKE_SYMBOL, "line": {"width": 1}},
-        customdata=np.stack([test_indices[wrong], y_true[wrong], y_pred[wrong]], axis=1) if hover else None,
+        customdata=hover_data(test_indices[wrong], y_true[wrong], y_pred[wrong]) if hover else None,
         hovertemplate=template if hover else None, hoverinfo=None if hover else "skip",
     ))
     if drawing is not None:
-        figure.add_trace(go.Scatter(
+        figure.add_trace(go.Scattergl(
             x=[drawing[0]], y=[drawing[1]], mode="markers", name=DRAWING_NAME,
             marker={"size": 22, "color": "gold", "symbol": "star", "line": {"width": 2, "color": "black"}},
             hovertemplate=f"{DRAWING_NAME}{(': ' + drawing_label) if drawing_label else ''}<extra></extra>",

@@ -190,6 +190,8 @@ def test_scrubbing_moves_the_map_to_each_epochs_places(server, browser, mapped):
     try:
         open_view_any_width(page, server, "map", f"run={name}")
         now = lambda: page.evaluate("performance.now()")  # noqa: E731
+        assert_map_is(drawn_map(page, 3, 0), embedding.views["tsne"], embedding.y_true, maps.predictions_at(3))  # the kept model's
+        wait_idle(page)
         since = now()
         page.locator(".st-key-map_view_controls").get_by_text("PCA").first.click()
         assert_map_is(drawn_map(page, 3, since), maps.view_at("pca", 3), embedding.y_true, maps.predictions_at(3))

@@ -45,7 +45,7 @@ from class_capacity import PASSWORD, cpu_seconds, descendants  # noqa: E402
 from shared_machine import cpu_model  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
-MNIST = ROOT.parent / "shared" / "data" / "mnist.npz"
+MNIST = Path(os.environ.get("MNIST_PATH", ROOT.parent / "shared" / "data" / "mnist.npz"))
 
 
 def class_of(runs_dir: Path, cards: int) -> None:

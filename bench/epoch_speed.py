@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from shared_machine import add_pause_argument, cpu_ticks, paused, paused_line, share_of_run
+from shared_machine import Transcript, add_pause_argument, cpu_ticks, paused, paused_line, load_text, share_of_run
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH_IMAGES = 60_000
@@ -182,17 +182,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure_all(models: list[str], args: argparse.Namespace) -> str:
     """Run every measurement, printing as it goes; returns everything printed."""
-    lines: list[str] = []
-
-    def say(line: str = "") -> None:
-        print(line, flush=True)
-        lines.append(line)
+    transcript = Transcript()
+    say = transcript.say
 
     if args.pause_pid:
         say(paused_line(args.pause_pid))
     ticks_at_start = cpu_ticks()
     gflops = matmul_gflops()
-    say(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    say(f"load average at start: {load_text()}")
     say(f"numpy float32 matmul ({MATMUL_SIZE}x{MATMUL_SIZE}, best of 10): {gflops:.0f} GFLOP/s")
     say(f"timing {args.epochs} epoch(s) of {args.images} images after one warm-up epoch, "
         f"extrapolated to {EPOCH_IMAGES} images")
@@ -221,7 +218,7 @@ def measure_all(models: list[str], args: argparse.Namespace) -> str:
     for row in rows:
         say(row)
     say()
-    say(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    say(f"load average at end: {load_text()}")
     ticks_at_end = cpu_ticks()
     say(f"CPU time taken by the virtual machine's host for other guests (steal) during the measurements: "
         f"{share_of_run(ticks_at_start, ticks_at_end, 'steal'):.0%}; "
@@ -231,7 +228,7 @@ def measure_all(models: list[str], args: argparse.Namespace) -> str:
         "same-batch = bare model.fit, preset batch, TF_ENABLE_ONEDNN_OPTS=0")
     if cnn_ratio is not None:
         say(f"cnn_ours_over_defaults={cnn_ratio:.3f}")
-    return "\n".join(lines) + "\n"
+    return transcript.text()
 
 
 if __name__ == "__main__":

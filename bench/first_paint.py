@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from live_server import LiveServer, chromium, fresh_log, new_page, wait_idle  # noqa: E402
-from server_footprint import cpu_model  # noqa: E402
+from shared_machine import Transcript, cpu_model, load_text  # noqa: E402
 
 PAGES = ["", "train", "sweep", "runs", "inspect", "errors", "draw"]
 TITLE_PAINTED = """() => {
@@ -84,14 +84,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out")
     args = parser.parse_args()
-    lines = []
+    transcript = Transcript()
+    say = transcript.say
 
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
-
-    say(f"CPU: {cpu_model()} ({os.cpu_count()} cores); load average at start: "
-        + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    say(f"CPU: {cpu_model()} ({os.cpu_count()} cores); load average at start: {load_text()}")
     say("goto -> title visible / content drawn, for a fresh server's first visitor, then for its next visitor")
     titles, warm_titles = [], []
     with chromium() as browser:
@@ -110,13 +106,13 @@ def main() -> int:
             warm_titles.append(warm)
             say(f"{view or 'data':<9} first visitor {title:>5.2f} s / {done:>5.2f} s   next visitor {warm:>5.2f} s / {warm_done:>5.2f} s")
             say(f"{'':<10}on the way: {steps(marks)}   next visitor: {steps(warm_marks)}")
-    say(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    say(f"load average at end: {load_text()}")
     say(f"fresh server: slowest_title_s={max(titles):.2f} median_title_s={statistics.median(titles):.2f} (target <= 1.0)")
     say(f"next visitor: slowest_title_s={max(warm_titles):.2f} median_title_s={statistics.median(warm_titles):.2f} (target <= 1.0)")
     say(f"against the one-line app, side by side: fresh server {statistics.median(titles) / cold_title:.2f}x, "
         f"next visitor {statistics.median(warm_titles) / warm_title:.2f}x (median title / baseline title)")
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        transcript.write(args.out)
     return 0
 
 

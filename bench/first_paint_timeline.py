@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from live_server import LiveServer, chromium, fresh_log, new_page, wait_idle  # noqa: E402
-from server_footprint import cpu_model  # noqa: E402
+from shared_machine import Transcript, cpu_model, load_text  # noqa: E402
 
 # Runs in the page before Streamlit's code: the first message's time, the title's first frame, messages before it.
 TIMELINE = """(() => {
@@ -81,19 +81,15 @@ def main() -> int:
     parser.add_argument("--app", action="append", default=[], help="another entry script to time, FILE[:view]")
     parser.add_argument("--out")
     args = parser.parse_args()
-    lines = []
-
-    def say(text: str = "") -> None:
-        print(text, flush=True)
-        lines.append(text)
+    transcript = Transcript()
+    say = transcript.say
 
     baseline = Path(tempfile.mkdtemp(prefix="first-paint-")) / "baseline_app.py"
     baseline.write_text("import streamlit as st\nst.title('Baseline')\n")
     specs = [(str(baseline), "", "baseline (one-line app)")]
     specs += [("dashboard/app.py", view, view or "data") for view in args.pages]
     specs += [(spec.partition(":")[0], spec.partition(":")[2], spec) for spec in args.app]
-    say(f"CPU: {cpu_model()} ({os.cpu_count()} cores); load average at start: "
-        + " ".join(f"{v:.2f}" for v in os.getloadavg()))
+    say(f"CPU: {cpu_model()} ({os.cpu_count()} cores); load average at start: {load_text()}")
     say("ms from navigation start, in the page: first message, title painted, gap between them (messages before"
         " the title / in the run); locator: bench/first_paint.py's figure for the same visit")
     visits: dict[tuple[int, int], list[dict]] = {}
@@ -107,7 +103,7 @@ def main() -> int:
                         visits.setdefault((index, visitor), []).append(visit(browser, server, view))
                 finally:
                     server.stop()
-    say(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    say(f"load average at end: {load_text()}")
     for index, (_, _, label) in enumerate(specs):
         for visitor, who in ((0, "fresh server"), (1, "next visitor")):
             rows = visits[(index, visitor)]
@@ -116,7 +112,7 @@ def main() -> int:
                 f"gap {median['gap']:4.0f}  locator {median['locator']:5.0f}   each gap: "
                 + " ".join(f"{row['gap']:.0f} ({row['before']}/{row['messages']})" for row in rows))
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        transcript.write(args.out)
     return 0
 
 

@@ -97,5 +97,9 @@ class Transcript:
         print(text, flush=True)
         self.lines.append(text)
 
+    def text(self) -> str:
+        """Everything said so far, a line each, ending with a newline."""
+        return "\n".join(self.lines) + "\n"
+
     def write(self, path: str | Path) -> None:
-        Path(path).write_text("\n".join(self.lines) + "\n")
+        Path(path).write_text(self.text())

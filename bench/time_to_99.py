@@ -33,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from shared_machine import add_pause_argument, cpu_ticks, paused, paused_line, share_of_run  # noqa: E402
+from shared_machine import Transcript, add_pause_argument, cpu_ticks, paused, paused_line, load_text, share_of_run  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_ACCURACY = 0.99
@@ -142,16 +142,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(time_to_target(model, int(seed), float(max_seconds))))
         return 0
 
-    lines: list[str] = []
-
-    def say(line: str = "") -> None:
-        print(line, flush=True)
-        lines.append(line)
+    transcript = Transcript()
+    say = transcript.say
 
     with paused(args.pause_pid):
         say(f"time to >= {TARGET_ACCURACY:.1%} MNIST test accuracy, {os.cpu_count()} CPU cores, "
             f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS', '1 (set by core)')}")
-        say(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        say(f"load average at start: {load_text()}")
         if args.pause_pid:
             say(paused_line(args.pause_pid))
         say("machine idle / stolen: shares of both cores' time during the run that sat unused, or that the "
@@ -190,10 +187,10 @@ def main(argv: list[str] | None = None) -> int:
             verdict = ">= 99%" if cli["test_accuracy"] >= TARGET_ACCURACY else "BELOW 99%"
             say(f"end to end: `{cli['command']}` process start to exit: {cli['seconds']:.1f} s, "
                 f"test_accuracy {cli['test_accuracy']:.4f} ({verdict}), model saved: {cli['model_saved']}")
-        say(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        say(f"load average at end: {load_text()}")
         say(f"median_seconds={median:.2f} reached={reached}/{len(seeds)}")
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        transcript.write(args.out)
     return 0
 
 

@@ -354,8 +354,8 @@ def add_embedding_parser(commands) -> None:
                            help="write novelty.npz alone, keeping the map (statistics from before the combined score)")
 
 
-PRETRAINED_DETECTOR_NOTE = ("its statistics have no outlier detector now (the combined score judges): "
-                            "`python bench/fit_outlier_detector.py` fits it again on synthetic non-digits")
+PRETRAINED_DETECTOR_NOTE = ("its statistics judge with the combined score, as shipped; `python bench/fit_outlier_detector.py` "
+                            "can add an outlier detector (not shipped: it flagged a straight drawn 1; see the README)")
 
 
 def embedding_command(args: argparse.Namespace) -> int:

@@ -90,23 +90,56 @@ def clicked_test_index(selection, y_true: np.ndarray, y_pred: np.ndarray, test_i
     """The test index of the point clicked on an `embedding_figure` of these digits (Streamlit's chart state), or None.
 
     Read from the point's `customdata`, else from its trace and place in it (the figure's trace order:
-    the ten digits, then the mistakes).
+    the ten digits, then the mistakes). An index that is not one of `test_indices` counts as no click: the
+    state comes from the browser, which anyone can write to.
+
+    Args:
+        selection: the chart's state from `st.plotly_chart(..., on_select="rerun")`: `{"selection":
+            {"points": [...]}}`, each point with `customdata` as the browser sent it (see `customdata_values`)
+            and `curve_number`, `point_index`.
+        y_true, y_pred, test_indices: the figure's digits, as given to `embedding_figure`.
     """
     try:
         points = selection["selection"]["points"]
     except (KeyError, TypeError):
         return None
     y_true, y_pred, test_indices = np.asarray(y_true), np.asarray(y_pred), np.asarray(test_indices)
-    for point in points or ():
+    for point in points if isinstance(points, list) else ():
         if not isinstance(point, dict):
             continue
-        data = point.get("customdata")
-        if data is not None and len(data) >= 1:
-            return int(data[0])
-        trace, index = point.get("curve_number"), point.get("point_index", point.get("point_number"))
-        if not isinstance(trace, int) or not isinstance(index, int):
-            continue
-        chosen = test_indices[y_true == trace] if trace < NUM_CLASSES else test_indices[y_true != y_pred]
-        if trace <= NUM_CLASSES and 0 <= index < len(chosen):
-            return int(chosen[index])
+        data = customdata_values(point.get("customdata"))
+        index = data[0] if data else placed_test_index(point, y_true, y_pred, test_indices)
+        if _is_int(index) and bool(np.any(test_indices == index)):
+            return int(index)
     return None
+
+
+def customdata_values(data) -> list:
+    """A clicked point's `customdata` as a list, however the browser sent it; `[]` for none.
+
+    `embedding_figure` gives plotly its `customdata` as a NumPy array, which plotly.py sends as a typed array
+    (int16) and plotly.js hands back, point by point, as a row of it: an `Int16Array`, which Streamlit's
+    JSON makes an object keyed by position, `{"0": 160, "1": 4, "2": 6}`. A plain list stays a list.
+    """
+    if isinstance(data, (list, tuple)):
+        return list(data)
+    if isinstance(data, dict):
+        values = []
+        while str(len(values)) in data:
+            values.append(data[str(len(values))])
+        return values
+    return []
+
+
+def placed_test_index(point: dict, y_true: np.ndarray, y_pred: np.ndarray, test_indices: np.ndarray) -> int | None:
+    """The test index at a point's trace (`curve_number`) and place in it (`point_index`), in `embedding_figure`'s
+    trace order (the ten digits, then the mistakes); None for any other trace or place."""
+    trace, index = point.get("curve_number"), point.get("point_index", point.get("point_number"))
+    if not _is_int(trace) or not _is_int(index) or not 0 <= trace <= NUM_CLASSES:
+        return None
+    chosen = test_indices[y_true == trace] if trace < NUM_CLASSES else test_indices[y_true != y_pred]
+    return int(chosen[index]) if 0 <= index < len(chosen) else None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)

@@ -21,7 +21,8 @@ CLICKED_ZOOM = 6  # a clicked digit at 168x168
 PAGES = Path(__file__).resolve().parent
 
 st.caption("Each dot is a test digit, placed by what the model's last hidden layer makes of it: digits the model "
-           "sees alike lie close. Colour: the true digit; ✕: the model got it wrong. Click a dot to see it.")
+           "sees alike lie close. Colour: the true digit; ✕: the model got it wrong. Click a dot to see it (on a touch "
+           "screen: the first tap shows its label, the second its digit).")
 sources = {source.label: source for source in model_sources()}
 if not sources:
     st.info("No trained model yet: train one on the Train page.")

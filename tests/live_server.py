@@ -240,10 +240,11 @@ def chromium():
                     pass
 
 
-def new_page(browser):
+def new_page(browser, **context_options):
     """A fresh browser context (its own Streamlit session, its own cookies) with one page, generous
-    timeouts, and a watch on its requests (more tabs of it: `page.context.new_page()`)."""
-    context = browser.new_context(viewport=VIEWPORT)
+    timeouts, and a watch on its requests (more tabs of it: `page.context.new_page()`); `context_options` go to
+    Playwright's `new_context` (e.g. a phone's `viewport`, `has_touch=True`, `is_mobile=True`)."""
+    context = browser.new_context(**{"viewport": VIEWPORT, **context_options})
     context.set_default_timeout(PAGE_TIMEOUT_MS)
     context.add_init_script(WATCH_EXCEPTIONS)
     context.outside_requests = record_outside_requests(context)  # read by assert_page_clean

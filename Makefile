@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 PORT ?= 8501
 ARGS ?=
 
-.PHONY: run test browser cli-demo clean-venv
+.PHONY: run test browser detector-fonts cli-demo clean-venv
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ run: $(BIN)/.installed
 # Waits for apt's locks when another apt runs, up to APT_LOCK_WAIT_SECONDS (300).
 browser:
 	@./scripts/install_chromium.sh
+
+# Fonts only bench/fit_outlier_detector.py draws in (refitting the shipped "not a digit" detector); nothing else needs them.
+detector-fonts:
+	$(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq fonts-urw-base35 fonts-freefont-ttf
 
 # Ray (optional, requirements-ray.txt) for the ray executor's tests; `make run` never installs it.
 $(BIN)/.installed-ray: $(BIN)/.installed requirements-ray.txt

@@ -354,8 +354,14 @@ def add_embedding_parser(commands) -> None:
                            help="write novelty.npz alone, keeping the map (statistics from before the combined score)")
 
 
-PRETRAINED_DETECTOR_NOTE = ("its statistics judge with the combined score, as shipped; `python bench/fit_outlier_detector.py` "
-                            "can add an outlier detector (not shipped: it flagged a straight drawn 1; see the README)")
+def pretrained_detector_note(source) -> str:
+    """What the shipped model's rewritten statistics judge with: the outlier detector kept, or how to fit it again."""
+    from core.runs.feature_files import read_digit_statistics
+
+    if read_digit_statistics(source).detector is not None:
+        return "its outlier detector was kept, its threshold chosen again on these map digits"
+    return ("its statistics judge with the combined score: they hold no outlier detector. `make detector-fonts` and "
+            "`python bench/fit_outlier_detector.py` fit one again (see the README)")
 
 
 def embedding_command(args: argparse.Namespace) -> int:
@@ -395,14 +401,14 @@ def embedding_command(args: argparse.Namespace) -> int:
                                          prefix=feature_prefix(source))
         print(f"wrote {feature_file(source, 'novelty.npz')} ({seconds:.1f} s)")
         if source.is_pretrained:
-            print(PRETRAINED_DETECTOR_NOTE)
+            print(pretrained_detector_note(source))
         return 0
     seconds = write_feature_files(Path(source.path).parent, features_and_logits, mnist,
                                   map_digits=digits, method=args.method, prefix=feature_prefix(source))
     steps = ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
     print(f"wrote {feature_file(source, 'embedding.npz')} and {feature_file(source, 'novelty.npz')} ({steps})")
     if source.is_pretrained:
-        print(PRETRAINED_DETECTOR_NOTE)
+        print(pretrained_detector_note(source))
     if not source.is_pretrained:
         from core.runs.epoch_map_files import EPOCH_MAPS_FILE, compute_kept_epoch_features, numpy_checkpoint_features, write_epoch_maps
 

@@ -1,5 +1,5 @@
-""""That is not a digit": the shipped model's check (the combined score) flags a rendered letter and passes real test
-digits and digits drawn in strokes, and the statistics behind it are what they say (class means at distance 0, the threshold at its quantile, each signal's
+""""That is not a digit": the shipped model's check (its outlier detector) flags a rendered letter and a letter A drawn
+in strokes, and passes real test digits and digits drawn in strokes, and the statistics behind it are what they say (class means at distance 0, the threshold at its quantile, each signal's
 contribution 0 at real digits' median and 1 at their 99th percentile, a file that round-trips, an older run's file
 that still loads and judges with its one signal).
 
@@ -9,6 +9,7 @@ input. The digits are MNIST's test digits, which the shipped model never trained
 """
 
 import json
+import shutil
 from dataclasses import replace
 
 import numpy as np
@@ -19,11 +20,15 @@ from core.data.splits import to_model_input
 from core.drawing.preprocess import canvas_to_input
 from core.models.penultimate import numpy_features_and_logits
 from core.novelty.combined_score import SPREAD_QUANTILE
-from core.novelty.digit_statistics import DETECTOR_SIGNAL, DigitStatistics, NoveltyFileError, fit_digit_statistics
+from core.novelty.digit_statistics import (
+    DETECTOR_SIGNAL, NOVELTY_FILE, DigitStatistics, NoveltyFileError, fit_digit_statistics,
+)
 from core.novelty.ink_statistics import INK_STATISTICS, ink_statistics
 from core.novelty.outlier_detector import OutlierDetector, fit_outlier_detector
 from core.novelty.signals import auroc, energy, pixel_distance, uncertainty
-from core.runs.feature_files import read_digit_statistics
+from core.runs.feature_files import (
+    feature_file, feature_prefix, read_digit_statistics, sample_images, write_digit_statistics,
+)
 from core.runs.model_sources import load_source_numpy_model, model_sources
 
 
@@ -47,16 +52,15 @@ def rendered_letter(letter: str) -> np.ndarray:
 @pytest.mark.parametrize("letter", ["M", "E", "X", "A"])  # "A": read as a 4 (README); its pixels and conv features say no
 def test_the_shipped_model_says_a_rendered_letter_is_not_a_digit(shipped, letter):
     features_and_logits, statistics = shipped
-    assert statistics.signal == "combined" and statistics.needs_pooled
+    assert statistics.signal == DETECTOR_SIGNAL and statistics.needs_pooled
     image = rendered_letter(letter)
     assert image.max() > 0.9 and image.sum() > 20, "the letter was not rendered"
     features, logits, pooled = features_and_logits(image[None, :, :, None])
     verdict = statistics.judge(features[0], logits[0], image=image, pooled=pooled[0])
     assert not verdict.is_digit, f"{letter!r} read as a digit: {verdict.words}"
     assert verdict.score > verdict.threshold and not verdict.older_statistics
-    assert verdict.score == pytest.approx(sum(value for _, value in verdict.parts), rel=1e-5)
     assert "does not look like a digit" in verdict.words and f"{verdict.score:.3g}" in verdict.words
-    assert verdict.main_reason in verdict.words  # the signal that added most, in words
+    assert "detector trained on letters and scribbles" in verdict.words
 
 
 def drawn_strokes(strokes: list[list[tuple[int, int]]], brush: int) -> np.ndarray:
@@ -69,24 +73,29 @@ def drawn_strokes(strokes: list[list[tuple[int, int]]], brush: int) -> np.ndarra
 
 
 DRAWN_DIGITS = {  # strokes on Draw's 280x280 canvas, as a learner draws them
-    1: [[(140, 42), (140, 140), (140, 238)]],  # a straight 1: the outlier detector fitted on letters flagged it
+    1: [[(140, 42), (140, 140), (140, 238)]],  # a straight 1: a detector fitted without traced digits flagged it
     7: [[(70, 40), (210, 40), (120, 250)]],
     0: [[(140, 40), (200, 80), (210, 160), (170, 235), (110, 235), (75, 160), (85, 80), (140, 40)]],
     4: [[(170, 240), (170, 40), (70, 170), (210, 170)]],
 }
 
 
-@pytest.mark.parametrize("brush", [12, 20, 28])
-def test_digits_drawn_in_strokes_pass_the_shipped_check(shipped, brush):
+@pytest.mark.parametrize("brush", [12, 22, 28])  # 22: Draw's default brush
+def test_digits_drawn_in_strokes_pass_the_shipped_check_and_a_drawn_letter_a_does_not(shipped, brush):
     """A straight 1, a 7, a 0 and a 4 drawn with Draw's brush, through Draw's preprocessing, read as themselves and
-    look like digits (the outlier detector of bench/fit_outlier_detector.py flagged the straight 1 at 16-28 px:
-    it is not shipped)."""
+    look like digits (a detector fitted without digits traced in strokes flagged the straight 1 at 16-28 px as an
+    "l"); the issue's done criterion: a letter A drawn the same way (two slants and a bar) is not a digit, with
+    its score. The detector saw no stroke-drawn letter and none of these drawings."""
     features_and_logits, statistics = shipped
-    images = np.stack([drawn_strokes(strokes, brush) for strokes in DRAWN_DIGITS.values()])
+    letter_a = drawn_strokes([[(70, 250), (140, 30), (210, 250)], [(100, 170), (180, 170)]], brush)
+    images = np.stack([drawn_strokes(strokes, brush) for strokes in DRAWN_DIGITS.values()] + [letter_a])
     features, logits, pooled = features_and_logits(images[..., None])
     for index, digit in enumerate(DRAWN_DIGITS):
         verdict = statistics.judge(features[index], logits[index], image=images[index], pooled=pooled[index])
         assert int(logits[index].argmax()) == digit and verdict.is_digit, (digit, brush, verdict.words)
+    verdict_a = statistics.judge(features[-1], logits[-1], image=letter_a, pooled=pooled[-1])
+    assert not verdict_a.is_digit and verdict_a.signal == DETECTOR_SIGNAL, verdict_a.words
+    assert f"{verdict_a.score:.3g}" in verdict_a.words
 
 
 def test_the_shipped_model_passes_real_test_digits(shipped, mnist):
@@ -274,3 +283,26 @@ def test_an_older_runs_statistics_still_load_and_judge_with_their_one_signal(tmp
     assert older.scores(features, logits)[0] == pytest.approx(statistics.scores(features, logits, "nearest_digits")[0])
     older.save(tmp_path / "again.npz")  # kept in its own version
     assert DigitStatistics.load(tmp_path / "again.npz").version == 1
+
+
+def test_computing_the_statistics_again_keeps_the_files_detector_and_chooses_its_threshold_again(tmp_path, shipped, mnist):
+    """`python -m core embedding --pretrained` rewrites the shipped statistics: it cannot make the synthetic non-digits
+    the detector was fitted on, so it carries the file's detector over, thresholded on the new map digits."""
+    features_and_logits, statistics = shipped
+    source = next(source for source in model_sources() if source.is_pretrained)
+    path = tmp_path / f"{feature_prefix(source)}{NOVELTY_FILE}"
+    shutil.copyfile(feature_file(source, NOVELTY_FILE), path)
+    write_digit_statistics(tmp_path, features_and_logits, mnist, map_digits=200, train_digits=500,
+                           prefix=feature_prefix(source))
+    again = DigitStatistics.load(path)
+    assert again.signal == DETECTOR_SIGNAL and again.digits_thresholded == 200 and again.digits_fitted == 500
+    assert all(np.array_equal(array, statistics.detector.arrays()[name]) for name, array in again.detector.arrays().items())
+    test, _, images = sample_images(mnist, 200, 500)
+    features, logits, pooled = features_and_logits(images[:200])
+    kept = np.mean(again.scores(features, logits, images=images[:200, ..., 0], pooled=pooled) <= again.threshold)
+    assert kept == pytest.approx(again.quantile, abs=0.006)
+    # a model whose features the detector does not read (no pooled features: fewer contributions) gets none
+    write_digit_statistics(tmp_path, lambda batch: features_and_logits(batch)[:2], mnist, map_digits=200,
+                           train_digits=500, prefix=feature_prefix(source))
+    plain = DigitStatistics.load(path)
+    assert plain.detector is None and plain.signal == "combined" and "pooled_residual" not in plain.scales

@@ -80,6 +80,10 @@ def write_digit_statistics(folder: str | os.PathLike, features_and_logits: Featu
                            computed: tuple | None = None) -> float:
     """Compute a model's digit statistics and write `novelty.npz` into `folder` atomically; returns the seconds.
 
+    A file already there that holds an outlier detector (the shipped model's, fitted by
+    `bench/fit_outlier_detector.py` on synthetic non-digits this cannot make) keeps it: the detector is carried
+    into the new statistics and its threshold chosen again on the new map digits, where its inputs still fit them.
+
     Args:
         folder, mnist, map_digits, train_digits, prefix: as for `write_feature_files`.
         features_and_logits: the model's images → `(features, logits[, pooled])` function; with
@@ -101,9 +105,27 @@ def write_digit_statistics(folder: str | os.PathLike, features_and_logits: Featu
         features[count:], mnist.y_train[train], features[:count], logits[:count],
         train_images=images[count:, ..., 0], held_out_images=images[:count, ..., 0],
         train_pooled=None if pooled is None else pooled[count:], held_out_pooled=None if pooled is None else pooled[:count])
-    with atomic_path(Path(folder) / f"{prefix}{NOVELTY_FILE}", suffix=".npz") as temporary:
+    path = Path(folder) / f"{prefix}{NOVELTY_FILE}"
+    earlier = _earlier_detector(path)
+    if earlier is not None:
+        try:
+            statistics = statistics.with_detector(earlier.detector, earlier.detector_fitted_on, features[:count],
+                                                  logits[:count], images[:count, ..., 0],
+                                                  None if pooled is None else pooled[:count])
+        except ValueError:  # its inputs no longer fit (another model, no pooled features): the combined score judges
+            pass
+    with atomic_path(path, suffix=".npz") as temporary:
         statistics.save(temporary)
     return time.perf_counter() - started
+
+
+def _earlier_detector(path: Path) -> DigitStatistics | None:
+    """The statistics at `path` if they hold an outlier detector; None if not, or if there is no readable file."""
+    try:
+        earlier = DigitStatistics.load(path)
+    except (OSError, NoveltyFileError):
+        return None
+    return earlier if earlier.detector is not None else None
 
 
 def write_feature_files(folder: str | os.PathLike, features_and_logits: FeaturesAndLogits, mnist: Mnist,

@@ -16,10 +16,10 @@ from core.drawing.preprocess import canvas_to_input, has_ink
 from core.runs.store import RunError
 from core.config.shown_text import markdown_text
 from dashboard.attribution_view import show_drawing_attribution
+from dashboard.draw_canvas import clear_drawing, drawing_canvas
 from dashboard.epoch_scrubber import epoch_scrubber, saved_model_epoch
 from dashboard.feature_space import digit_verdict, show_drawing_on_map, show_verdict
 from dashboard.model_cache import checkpoint_predictor, predictor_for
-from dashboard.stroke_sender import send_strokes_on_release
 
 CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel
 INPUT_ZOOM = 4  # the 28x28 model input shown at 112x112, small: the answer comes first
@@ -27,9 +27,6 @@ BARS_HEIGHT = 190  # pixels; the bars sit beside the answer, under the canvas on
 COMPARE_ALL = "Compare all models"
 BACKGROUND = "black"  # white ink on black, like MNIST; `canvas_to_input` reads the brightest channel
 HINT = "Draw a digit on the black square to see what the model thinks it is: one digit, 0 to 9, big and centred."
-st.session_state.setdefault("draw_canvas_version", 0)
-KEPT_DRAWING_KEY = "draw_kept_strokes"  # the canvas's strokes, kept while the visitor is on other pages
-KEPT_IMAGE_KEY = "draw_kept_image"  # and the image they made (RGBA), predicted again on the way back
 
 sources = model_sources()
 if not sources:
@@ -47,32 +44,9 @@ with st.container(horizontal=True, vertical_alignment="bottom", key="draw_contro
 
 canvas_column, result_column = st.columns([2, 3], gap="medium")
 with canvas_column:
-    from streamlit_drawable_canvas import st_canvas  # registers its component: only inside a running app
+    rgba = drawing_canvas(brush, CANVAS_SIZE)  # uint8 RGBA, or None: nothing drawn yet
+    st.button("Clear", key="draw_clear", on_click=clear_drawing, icon=":material/ink_eraser:")
 
-    send_strokes_on_release()  # the canvas alone waits 200 ms after each stroke before it sends it
-    canvas_key = f"draw_canvas_{st.session_state['draw_canvas_version']}"
-    # Back from another page, the canvas is new (Streamlit dropped its state): it starts from the strokes kept.
-    kept = None if canvas_key in st.session_state else st.session_state.get(KEPT_DRAWING_KEY)
-    canvas = st_canvas(
-        stroke_width=brush, stroke_color="#FFFFFF", background_color="#000000", width=CANVAS_SIZE,
-        height=CANVAS_SIZE, drawing_mode="freedraw", update_streamlit=True, return_image_data=True,
-        initial_drawing=kept, key=canvas_key,
-    )
-    if canvas.json_data and canvas.json_data.get("objects"):
-        st.session_state[KEPT_DRAWING_KEY] = canvas.json_data
-
-    def clear_canvas() -> None:
-        st.session_state["draw_canvas_version"] += 1  # a new key mounts a new, empty canvas
-        st.session_state.pop(KEPT_DRAWING_KEY, None)
-        st.session_state.pop(KEPT_IMAGE_KEY, None)
-
-    st.button("Clear", key="draw_clear", on_click=clear_canvas, icon=":material/ink_eraser:")
-
-rgba = canvas.image_data
-if rgba is None and kept is not None:  # a restored canvas sends no image until the next stroke: the last one kept
-    rgba = st.session_state.get(KEPT_IMAGE_KEY)
-elif rgba is not None:
-    st.session_state[KEPT_IMAGE_KEY] = rgba
 if rgba is None or not has_ink(rgba, BACKGROUND):
     with result_column:
         st.info(HINT)

@@ -129,7 +129,7 @@ def test_errors_scrubber_shows_each_epochs_confusion_matrix_and_what_changed(run
 def test_draw_chart_follows_the_drawing_across_the_kept_epochs(runs, mnist):
     runs_dir, scrubbed, _ = runs
     at = page("draw")
-    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[0])
+    at.session_state["draw_canvas"] = canvas_state(mnist.x_test[0])
     at.run()
     pick(at, "draw_model", scrubbed)
     assert not at.exception and not at.error
@@ -169,7 +169,7 @@ def test_play_steps_to_the_last_epoch_and_stops(runs):
 def test_a_run_without_checkpoints_has_no_scrubber(runs, name, mnist):
     _, _, plain = runs
     at = page(name)
-    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[0])
+    at.session_state["draw_canvas"] = canvas_state(mnist.x_test[0])
     at.run()
     pick(at, f"{name}_model", plain)
     assert not at.exception and not at.error

@@ -184,7 +184,7 @@ def open_run_on(name: str, run_name: str, mnist) -> AppTest:
     key = at.selectbox[0].key
     at.selectbox(key=key).set_value(label_of(at, key, run_name)).run()
     if name == "draw":
-        at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[0])
+        at.session_state["draw_canvas"] = canvas_state(mnist.x_test[0])
         at.run()
     assert not at.exception, at.exception
     return at

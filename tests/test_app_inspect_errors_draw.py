@@ -251,7 +251,7 @@ def test_inspect_softmax_run_shows_one_weight_image_per_digit(with_runs):
 @pytest.mark.parametrize("index", [0, 1, 2, 3])
 def test_draw_predicts_an_mnist_digit_drawn_on_the_canvas(index, without_runs, mnist):
     at = page("draw")
-    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[index])
+    at.session_state["draw_canvas"] = canvas_state(mnist.x_test[index])
     at.run()
     assert not at.exception
     predictions = [m for m in at.metric if m.label == "Prediction"]
@@ -270,7 +270,7 @@ def test_draw_empty_canvas_shows_a_hint_not_a_prediction(without_runs):
 
 def test_draw_blank_drawing_shows_a_hint_not_a_prediction(without_runs):
     at = page("draw")
-    at.session_state["draw_canvas_0"] = canvas_state(np.zeros((28, 28), dtype=np.uint8))
+    at.session_state["draw_canvas"] = canvas_state(np.zeros((28, 28), dtype=np.uint8))
     at.run()
     assert not at.exception
     assert not [m for m in at.metric if m.label == "Prediction"]
@@ -279,7 +279,7 @@ def test_draw_blank_drawing_shows_a_hint_not_a_prediction(without_runs):
 
 def test_draw_compare_all_lists_every_model(with_runs, mnist):
     at = page("draw")
-    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[0])
+    at.session_state["draw_canvas"] = canvas_state(mnist.x_test[0])
     at.run()
     at.selectbox(key="draw_model").set_value("Compare all models").run()
     assert not at.exception
@@ -292,12 +292,56 @@ def test_draw_compare_all_lists_every_model(with_runs, mnist):
 
 def test_draw_clear_button_empties_the_canvas(without_runs, mnist):
     at = page("draw")
-    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[0])
+    at.session_state["draw_canvas"] = canvas_state(mnist.x_test[0])
     at.run()
     assert [m for m in at.metric if m.label == "Prediction"]
     at.button(key="draw_clear").click().run()
     assert not [m for m in at.metric if m.label == "Prediction"]
     assert any("Draw a digit" in info.value for info in at.info)
+
+
+def mounted_canvas(at: AppTest) -> tuple[str, dict]:
+    """The canvas element's id (its key's: the browser remounts the canvas when it changes) and initial drawing."""
+    (canvas,) = at.get("bidi_component")
+    return canvas.proto.id, json.loads(canvas.proto.json)["initialDrawing"]
+
+
+def test_draw_clear_empties_the_mounted_canvas_through_a_new_initial_drawing(without_runs, mnist):
+    """Clear keeps the canvas's key (a new key mounted a new canvas in the browser, which lay lower until its
+    stylesheet loaded: a stroke right after Clear missed it) and gives it an empty initial drawing unlike the last,
+    which the mounted canvas empties itself on, each time Clear is pressed."""
+    at = page("draw")
+    at.session_state["draw_canvas"] = canvas_state(mnist.x_test[0])
+    at.run()
+    drawn_id, drawn_initial = mounted_canvas(at)
+    at.button(key="draw_clear").click().run()
+    cleared_id, cleared_initial = mounted_canvas(at)
+    at.button(key="draw_clear").click().run()
+    again_id, again_initial = mounted_canvas(at)
+    assert drawn_id == cleared_id == again_id
+    assert cleared_initial["objects"] == again_initial["objects"] == []
+    assert len({json.dumps(initial, sort_keys=True) for initial in (drawn_initial, cleared_initial, again_initial)}) == 3
+    assert any("Draw a digit" in info.value for info in at.info)
+
+
+def test_draw_a_stroke_after_a_return_keeps_the_restored_drawing(without_runs, mnist):
+    """Back from another page (the canvas's state dropped, its strokes and image kept), the canvas starts from the kept
+    strokes and the kept image is predicted; the next stroke's run passes the same initial drawing (it passed none,
+    and the browser's canvas emptied itself: the visitor's first stroke after a return wiped the drawing)."""
+    at = page("draw")
+    kept_strokes = {"version": "6.7.1", "objects": [{"type": "path", "path": [["M", 100, 40], ["L", 100, 240]]}]}
+    rgba = np.asarray(Image.open(io.BytesIO(base64.b64decode(
+        canvas_state(mnist.x_test[0])["drawing"]["data"].split(",", 1)[1]))))
+    at.session_state["draw_kept_strokes"] = kept_strokes
+    at.session_state["draw_kept_image"] = rgba
+    at.run()
+    _, restored = mounted_canvas(at)
+    assert restored["objects"] == kept_strokes["objects"]
+    assert [m.value for m in at.metric if m.label == "Prediction"] == [str(mnist.y_test[0])]
+    at.session_state["draw_canvas"] = canvas_state(mnist.x_test[1])  # the next stroke: the canvas sends its drawing
+    at.run()
+    assert mounted_canvas(at)[1] == restored
+    assert [m.value for m in at.metric if m.label == "Prediction"] == [str(mnist.y_test[1])]
 
 
 # --- the shipped model -------------------------------------------------------------------------

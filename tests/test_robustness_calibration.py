@@ -234,7 +234,7 @@ def test_draw_shows_the_runs_calibrated_probabilities_when_toggled(trained, mnis
     temperature = calibrate_run(name, runs_dir, mnist)["temperature"]
     monkeypatch.setenv(RUNS_DIR_ENV, str(runs_dir))
     at = AppTest.from_file(str(PROJECT_ROOT / "pages" / "draw.py"), default_timeout=60)
-    at.session_state["draw_canvas_0"] = canvas_state(mnist.x_test[0])
+    at.session_state["draw_canvas"] = canvas_state(mnist.x_test[0])
     at.run()
     [label] = [option for option in at.selectbox(key="draw_model").options if option.startswith(name)]
     at.selectbox(key="draw_model").set_value(label).run()

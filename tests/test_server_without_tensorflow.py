@@ -132,7 +132,7 @@ CANVAS = json.loads(open({canvas!r}).read())
 PAGES = {pages!r}
 report = {{}}
 draw = AppTest.from_file(f"{{PAGES}}/draw.py", default_timeout=120)
-draw.session_state["draw_canvas_0"] = CANVAS
+draw.session_state["draw_canvas"] = CANVAS
 draw.run()
 assert not draw.exception and not draw.error, (draw.exception, draw.error)
 report["draw"] = [metric.value for metric in draw.metric if metric.label == "Prediction"]
@@ -199,7 +199,7 @@ def runs_without_numpy_files(tmp_path, monkeypatch, mnist):
 def page_with(name: str, run_name: str, key: str, canvas: dict | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "pages" / f"{name}.py"), default_timeout=60)
     if canvas is not None:
-        at.session_state["draw_canvas_0"] = canvas
+        at.session_state["draw_canvas"] = canvas
     at.run()
     [option] = [option for option in at.selectbox(key=key).options if option.startswith(run_name)]
     at.selectbox(key=key).set_value(option).run()

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import numpy as np  # noqa: E402
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
+from canvas_watch import CANVAS_EMPTY, CANVAS_IN_PLACE  # noqa: E402
 from live_server import chromium, fresh_log, new_page, open_view, running_server  # noqa: E402
 from shared_machine import cpu_model  # noqa: E402
 
@@ -46,6 +47,7 @@ def overlay_src(page) -> str | None:
 
 def draw_stroke(page, rng: np.random.Generator) -> None:
     """A short stroke at a random place in the canvas's middle, the mouse released at the end."""
+    page.wait_for_function(CANVAS_IN_PLACE, timeout=TIMEOUT_MS)  # a new canvas lies lower until its stylesheet loads
     box = page.locator(CANVAS).bounding_box()
     x, y = rng.uniform(0.3, 0.7, 2)
     dx, dy = rng.uniform(-0.2, 0.2, 2)
@@ -72,7 +74,8 @@ def clear(page) -> None:
     page.wait_for_function(
         """() => document.querySelector("[data-testid='stApp']").getAttribute("data-test-script-state") === "notRunning"
                  && !document.querySelector(".st-key-draw_attribution")
-                 && document.querySelectorAll("div[data-testid='stBidiComponentIsolated']").length === 1""",
+                 && document.querySelectorAll("div[data-testid='stBidiComponentIsolated']").length === 1
+                 && (%s)()""" % CANVAS_EMPTY,
         timeout=TIMEOUT_MS,
     )
     page.locator(CANVAS).wait_for(state="visible")
@@ -117,7 +120,7 @@ def main() -> None:
                 released = time.perf_counter()
                 try:
                     wait_new_overlay(page, before, LOST_AFTER_MS)
-                except PlaywrightTimeoutError:  # a stroke just after Clear can miss the server (see test_browser_draw's `draw`)
+                except PlaywrightTimeoutError:  # none since Clear empties the canvas in place (bench/clear_stroke.py)
                     lost += 1
                     draw_stroke(page, rng)
                     wait_new_overlay(page, before)

@@ -248,7 +248,7 @@ def test_a_scribble_is_not_a_digit(page):
     wait_idle(page)
     if page.locator("[data-testid='stMetric']").count():
         clear(page)
-    assert draw(page, SCRIBBLE) == "?"  # draw's retry: a stroke just after Clear's rerun can miss the server (CI, load 17)
+    assert draw(page, SCRIBBLE) == "?"
     wait_text(page, "That does not look like a digit")
     screenshot(page, "map_draw_scribble")
     assert_page_clean(page)

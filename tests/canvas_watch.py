@@ -7,7 +7,7 @@ where it stays. `CANVAS_EMPTY` is true while its drawing layer holds no ink (whi
 the canvas has emptied itself (`dashboard/draw_canvas.py`). Both are functions for `page.wait_for_function`.
 """
 
-CANVAS_HOST = ".st-key-draw_canvas div[data-testid='stBidiComponentIsolated']"  # the element holding its shadow root
+CANVAS_HOST = "div[data-testid='stBidiComponentIsolated']"  # the element holding its shadow root (Draw's only component)
 CANVAS_IN_PLACE = """() => {
     const root = document.querySelector("%s")?.shadowRoot;
     const links = root ? [...root.querySelectorAll("link[rel=stylesheet]")] : [];

@@ -21,7 +21,7 @@ letters in the DejaVu family alone (the Liberation family is held out: the bench
 family apart), plus Latin letters in fonts the reported set never uses (`TRAINING_FONT_FOLDERS`: Debian's
 URW base35 and GNU FreeFont, installed for the fit only: `make detector-fonts`), and as digits training digits as
 they are, drawn through Draw's preprocessing, traced with Draw's brush along their skeletons
-(`stroke_digits.stroke_redrawn_digits`), and printed in DejaVu's, Pillow's and the training fonts
+(`core.novelty.drawn_images.traced_digits`), and printed in DejaVu's, Pillow's and the training fonts
 (`printed_digits`; the Liberation family's printed digits are the check that the detector did not learn "typed"
 for "not a digit").
 """
@@ -33,9 +33,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from core.drawing.preprocess import canvas_to_input
+from core.novelty.drawn_images import CANVAS, digit_pairs, ink_to_input as to_input, redrawn_digits, traced_digits
 
-CANVAS = 280
 FONT_FOLDERS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
 # Fonts only the outlier detector's fit draws letters and digits in (Debian's fonts-urw-base35, fonts-freefont-ttf):
 # never the reported set's, so its letters stay in families the detector did not see
@@ -72,14 +71,6 @@ def training_fonts() -> list[Path]:
                                 f"{', '.join(map(str, TRAINING_FONT_FOLDERS))}). Install Debian's {TRAINING_FONT_PACKAGES} "
                                 f"(`make detector-fonts`, needs root or sudo) and run again.")
     return fonts
-
-
-def to_input(ink: np.ndarray) -> np.ndarray:
-    """A uint8 `(h, w)` ink image → Draw's 28x28 model input."""
-    rgba = np.zeros((*ink.shape, 4), np.uint8)
-    rgba[..., 0] = rgba[..., 1] = rgba[..., 2] = ink
-    rgba[..., 3] = 255
-    return canvas_to_input(rgba, "black")
 
 
 def render_letter(letter: str, font_path: Path | None, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -123,12 +114,6 @@ def printed_digits(count: int, rng: np.random.Generator, family: str, with_pillo
                                             int(rng.integers(120, 220)), rng)) for i in range(count)])
 
 
-def redrawn_digits(x: np.ndarray) -> np.ndarray:
-    """MNIST digits `(n, 28, 28)` uint8 scaled up onto Draw's canvas and back through its preprocessing."""
-    return np.stack([to_input(np.asarray(Image.fromarray(digit).resize((CANVAS, CANVAS), Image.Resampling.BILINEAR)))
-                     for digit in x])
-
-
 def detector_letters(count: int, rng: np.random.Generator) -> np.ndarray:
     """Half Greek and Cyrillic letters in the DejaVu family, half Latin letters (`DETECTOR_LATIN`) in Pillow's own font."""
     fonts = family_fonts(DETECTOR_FAMILY)
@@ -164,7 +149,7 @@ def detector_digits(x_train: np.ndarray, count_raw: int, count_redrawn: int, cou
     digit in one of the three), 1s drawn as one straight stroke (`stroke_digits.straight_ones`), and digits printed
     in DejaVu's and Pillow's fonts and in the training fonts."""
     from core.data.splits import to_model_input
-    from stroke_digits import straight_ones, stroke_redrawn_digits
+    from stroke_digits import straight_ones
 
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(x_train))
@@ -174,7 +159,7 @@ def detector_digits(x_train: np.ndarray, count_raw: int, count_redrawn: int, cou
     fonts = training_fonts()
     return {"training digits": to_model_input(x_train[order[:count_raw]])[..., 0],
             "training digits redrawn": redrawn_digits(x_train[order[count_raw:count_raw + count_redrawn]]),
-            "training digits traced with Draw's brush": stroke_redrawn_digits(x_train[stroked], rng),
+            "training digits traced with Draw's brush": traced_digits(x_train[stroked], rng),
             "1s drawn as one straight stroke": straight_ones(count_straight_ones, rng),
             "printed digits": printed_digits(count_printed, rng, DETECTOR_FAMILY, with_pillow=True),
             "digits printed in training fonts": np.stack([
@@ -220,12 +205,7 @@ def _bernstein(n: int, k: int, t: float) -> float:
 
 
 def side_by_side(count: int, x_test: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    made = []
-    for _ in range(count):
-        first, second = rng.integers(len(x_test), size=2)
-        pair = np.concatenate([x_test[first], x_test[second]], axis=1)  # (28, 56)
-        made.append(to_input(np.asarray(Image.fromarray(pair).resize((2 * CANVAS, CANVAS), Image.Resampling.BILINEAR))))
-    return np.stack(made)
+    return digit_pairs(count, x_test, rng)
 
 
 def smudges(count: int, rng: np.random.Generator) -> np.ndarray:

@@ -305,7 +305,7 @@ def main() -> None:
     fonts = debian_fonts()
     print(f"fonts: {len(fonts)} ({', '.join(sorted({font.stem.split('-')[0] for font in fonts}))})")
     if statistics.detector is not None:
-        print(f"outlier detector (the saved signal) fitted by bench/fit_outlier_detector.py on: {statistics.detector_fitted_on}; "
+        print(f"outlier detector (the saved signal) fitted on: {statistics.detector_fitted_on}; "
               f"its threshold on the map digits. The reported set below is in none of it (how its form was chosen: "
               f"at the end of bench/results/not_a_digit.txt).")
 

@@ -2,10 +2,10 @@
 
 Two sources, kept apart so that one can be fitted on and the other checked on:
 
-- `stroke_redrawn_digits`: MNIST training digits thinned to their one-pixel skeleton (Zhang and Suen's thinning,
-  1984) and traced again with a round brush on the 280x280 canvas, turned a little: real handwriting
-  shapes with Draw's strokes (brush 8-36 px). The outlier detector learns these as digits (`bench/fit_outlier_detector.py`):
-  without them it learnt that an even vertical bar is an "l" or an "I" and flagged a straight drawn 1.
+- `core.novelty.drawn_images.traced_digits`: MNIST training digits thinned to their
+  skeleton and traced again with Draw's brush (8-36 px). The outlier detector learns these as digits
+  (`bench/fit_outlier_detector.py`): without them it learnt that an even vertical bar is an "l" or an "I" and
+  flagged a straight drawn 1.
 - `straight_ones`: a 1 drawn as one straight stroke, upright or leaning a little, some with a short flag at the top:
   the digit learners draw most, and one MNIST hardly has (its 1s are pen strokes, seldom straight and even). Fitted
   on as digits beside the traced ones: without them the detector's verdict on an upright bar swung across the
@@ -19,71 +19,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from non_digits import CANVAS, to_input
-
-UPSCALE = 3  # skeletons are found on MNIST's digits scaled up 3x (84x84): smoother strokes than at 28x28
-INK_THRESHOLD = 0.35  # of the upscaled digit's ink in [0, 1]: what counts as pen
-BRUSH = (8, 36)  # px on the 280x280 canvas, the range traced digits are drawn with (Draw: 5-50, 22 by default)
-
-
-def zhang_suen_thinning(ink: np.ndarray) -> np.ndarray:
-    """The one-pixel skeletons of binary images `(n, h, w)` bool, by Zhang and Suen's two-step thinning."""
-    image = np.pad(np.asarray(ink, bool), ((0, 0), (1, 1), (1, 1)))
-    while True:
-        changed = False
-        for step in (0, 1):
-            p = image.astype(np.uint8)
-            # neighbours P2..P9, clockwise from north
-            n = [p[:, :-2, 1:-1], p[:, :-2, 2:], p[:, 1:-1, 2:], p[:, 2:, 2:],
-                 p[:, 2:, 1:-1], p[:, 2:, :-2], p[:, 1:-1, :-2], p[:, :-2, :-2]]
-            count = sum(n)
-            transitions = sum(((n[i] == 0) & (n[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
-            if step == 0:
-                first, second = n[0] * n[2] * n[4], n[2] * n[4] * n[6]
-            else:
-                first, second = n[0] * n[2] * n[6], n[0] * n[4] * n[6]
-            remove = (image[:, 1:-1, 1:-1] & (count >= 2) & (count <= 6) & (transitions == 1)
-                      & (first == 0) & (second == 0))
-            if remove.any():
-                image[:, 1:-1, 1:-1] &= ~remove
-                changed = True
-        if not changed:
-            return image[:, 1:-1, 1:-1]
-
-
-def skeletons(x: np.ndarray) -> np.ndarray:
-    """MNIST digits uint8 `(n, 28, 28)` → their skeletons at 3x, bool `(n, 84, 84)`."""
-    size = 28 * UPSCALE
-    upscaled = np.stack([np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR)) for digit in x])
-    return zhang_suen_thinning(upscaled > INK_THRESHOLD * 255)
-
-
-def traced(skeleton: np.ndarray, brush: int, angle: float) -> np.ndarray:
-    """A skeleton `(h, w)` bool traced with a round brush of `brush` px on Draw's canvas, turned by `angle` radians."""
-    rows, columns = np.nonzero(skeleton)
-    scale = CANVAS * 0.75 / skeleton.shape[0]
-    centre = (skeleton.shape[0] - 1) / 2
-    x, y = (columns - centre) * scale, (rows - centre) * scale
-    cos, sin = np.cos(angle), np.sin(angle)
-    x, y = CANVAS / 2 + cos * x - sin * y, CANVAS / 2 + sin * x + cos * y
-    canvas = Image.new("L", (CANVAS, CANVAS), 0)
-    draw = ImageDraw.Draw(canvas)
-    radius = brush / 2
-    points = set(zip(rows.tolist(), columns.tolist()))
-    for (row, column), px, py in zip(zip(rows.tolist(), columns.tolist()), x, y):
-        draw.ellipse([px - radius, py - radius, px + radius, py + radius], fill=255)
-        for d_row, d_column in ((0, 1), (1, -1), (1, 0), (1, 1)):  # each neighbour pair once: a line between them
-            if (row + d_row, column + d_column) in points:
-                qx = CANVAS / 2 + cos * ((column + d_column - centre) * scale) - sin * ((row + d_row - centre) * scale)
-                qy = CANVAS / 2 + sin * ((column + d_column - centre) * scale) + cos * ((row + d_row - centre) * scale)
-                draw.line([(px, py), (qx, qy)], fill=255, width=brush)
-    return np.asarray(canvas)
-
-
-def stroke_redrawn_digits(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """MNIST digits uint8 `(n, 28, 28)` traced along their skeletons with a brush of `BRUSH` px, turned up to 0.15 rad → Draw's inputs."""
-    return np.stack([to_input(traced(skeleton, int(rng.integers(BRUSH[0], BRUSH[1] + 1)), float(rng.uniform(-0.15, 0.15))))
-                     for skeleton in skeletons(x)])
+from core.novelty.drawn_images import CANVAS, ink_to_input as to_input
 
 
 def straight_ones(count: int, rng: np.random.Generator) -> np.ndarray:

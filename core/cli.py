@@ -364,6 +364,20 @@ def pretrained_detector_note(source) -> str:
             "`python bench/fit_outlier_detector.py` fit one again (see the README)")
 
 
+def run_detector_note(source, mnist, digits: int) -> str:
+    """Fit a run's own "not a digit" detector into its `novelty.npz`; one line saying so, or why not (never fatal)."""
+    from core.runs.feature_files import feature_file
+    from core.runs.run_detector import RUN_DETECTOR_ENV, run_detector_enabled, write_run_detector
+
+    if not run_detector_enabled():
+        return f"no 'not a digit' detector of its own (${RUN_DETECTOR_ENV} is 0); the combined score judges"
+    try:
+        seconds = write_run_detector(Path(source.path).parent, mnist, digits)
+    except Exception as error:  # no NumPy model, no images file: the statistics just written judge
+        return f"no 'not a digit' detector of its own ({type(error).__name__}: {error}); the combined score judges"
+    return f"fitted its own 'not a digit' detector into {feature_file(source, 'novelty.npz')} ({seconds:.1f} s)"
+
+
 def embedding_command(args: argparse.Namespace) -> int:
     """Write a run's (or the shipped model's) `embedding.npz` and `novelty.npz`; one line with the seconds."""
     from core.data.mnist import load_mnist
@@ -400,15 +414,13 @@ def embedding_command(args: argparse.Namespace) -> int:
         seconds = write_digit_statistics(Path(source.path).parent, features_and_logits, mnist, map_digits=digits,
                                          prefix=feature_prefix(source))
         print(f"wrote {feature_file(source, 'novelty.npz')} ({seconds:.1f} s)")
-        if source.is_pretrained:
-            print(pretrained_detector_note(source))
+        print(pretrained_detector_note(source) if source.is_pretrained else run_detector_note(source, mnist, digits))
         return 0
     seconds = write_feature_files(Path(source.path).parent, features_and_logits, mnist,
                                   map_digits=digits, method=args.method, prefix=feature_prefix(source))
     steps = ", ".join(f"{step} {value:.1f} s" for step, value in seconds.items())
     print(f"wrote {feature_file(source, 'embedding.npz')} and {feature_file(source, 'novelty.npz')} ({steps})")
-    if source.is_pretrained:
-        print(pretrained_detector_note(source))
+    print(pretrained_detector_note(source) if source.is_pretrained else run_detector_note(source, mnist, digits))
     if not source.is_pretrained:
         from core.runs.epoch_map_files import EPOCH_MAPS_FILE, compute_kept_epoch_features, numpy_checkpoint_features, write_epoch_maps
 

@@ -17,6 +17,7 @@ os.environ.setdefault("MNIST_LAB_WORKER_WARM_MODELS", "")
 # Runs made by the tests skip their embedding map and digit statistics (a UMAP of 5,000 digits, ~seconds
 # each, and the suite trains dozens); tests/test_embedding_map.py checks that a run computes them.
 os.environ.setdefault("MNIST_LAB_EMBEDDING_DIGITS", "0")
+os.environ.setdefault("MNIST_LAB_RUN_DETECTOR", "0")  # a run's own detector: tests/test_embedding_map.py fits one
 if str(ROOT) not in sys.path:  # also covered by `pythonpath = .` in pytest.ini
     sys.path.insert(0, str(ROOT))
 

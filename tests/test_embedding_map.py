@@ -9,6 +9,7 @@ the map digits' scores, computed again here from the run's NumPy model.
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +22,13 @@ from core.config.train_config import preset_config
 from core.data.splits import to_model_input
 from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingFileError, EmbeddingMap
 from core.models.penultimate import numpy_features_and_logits
-from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics
+from core.novelty.digit_statistics import DETECTOR_SIGNAL, NOVELTY_FILE, DigitStatistics
+from core.novelty.signals import auroc
 from core.runs.background_feature_files import ONE_MAP_AT_A_TIME
 from core.runs.feature_files import EMBEDDING_DIGITS_ENV, MIN_MAP_DIGITS
 from core.runs.recorded_run import RecordedRun
-from core.runs.store import load_numpy_model, load_predictions
+from core.runs.run_detector import DetectorImages, write_run_detector
+from core.runs.store import NUMPY_MODEL_FILE, load_numpy_model, load_numpy_model_file, load_predictions
 
 MAP_DIGITS = 300
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,3 +159,33 @@ def test_the_cli_train_exits_only_once_the_map_is_written(tmp_path):
     folder = Path(json.loads(done.stdout.splitlines()[-1])["run_dir"])
     assert len(EmbeddingMap.load(folder / EMBEDDING_FILE).indices) == MIN_MAP_DIGITS
     assert (folder / NOVELTY_FILE).is_file()
+
+
+def test_a_run_fits_its_own_not_a_digit_detector_from_the_shipped_images_and_mnist(finished_run, mnist, tmp_path):
+    """`core.runs.run_detector` on a copy of the run's files: the detector reads the run's own model, its threshold
+    sits at the statistics' quantile of the map digits, and it scores the shipped synthetic non-digits above the
+    map's real digits. Without the images file (or with a damaged one) the run's statistics are left as they were."""
+    _, folder = finished_run
+    indices = EmbeddingMap.load(folder / EMBEDDING_FILE).indices  # MAP_DIGITS, or fewer after the CLI's test
+    for name in (NOVELTY_FILE, NUMPY_MODEL_FILE):
+        shutil.copyfile(folder / name, tmp_path / name)
+    before = (tmp_path / NOVELTY_FILE).read_bytes()
+    with pytest.raises(FileNotFoundError, match="write_detector_images.py"):
+        write_run_detector(tmp_path, mnist, len(indices), images_path=tmp_path / "none.npz")
+    (tmp_path / "damaged.npz").write_text("not an npz")
+    with pytest.raises(ValueError, match="write_detector_images.py"):
+        write_run_detector(tmp_path, mnist, len(indices), images_path=tmp_path / "damaged.npz")
+    assert (tmp_path / NOVELTY_FILE).read_bytes() == before
+
+    write_run_detector(tmp_path, mnist, len(indices), from_mnist={"raw": 300, "redrawn": 100, "traced": 100, "pairs": 100})
+    statistics = DigitStatistics.load(tmp_path / NOVELTY_FILE)
+    assert statistics.signal == DETECTOR_SIGNAL and statistics.detector_parts == tuple(statistics.scales)
+    assert "bench/write_detector_images.py" in statistics.detector_fitted_on and "300 raw" in statistics.detector_fitted_on
+    function = numpy_features_and_logits(load_numpy_model_file(tmp_path / NUMPY_MODEL_FILE, "the run"), pooled=True)
+    map_images = to_model_input(mnist.x_test[indices])
+    features, logits, pooled = function(map_images)
+    digit_scores = statistics.scores(features, logits, images=map_images[..., 0], pooled=pooled)
+    assert np.mean(digit_scores <= statistics.threshold) == pytest.approx(statistics.quantile, abs=0.01)
+    others = DetectorImages.load().non_digits[::8]
+    other_features, other_logits, other_pooled = function(others[..., None])
+    assert auroc(digit_scores, statistics.scores(other_features, other_logits, images=others, pooled=other_pooled)) > 0.9

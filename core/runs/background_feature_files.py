@@ -5,7 +5,7 @@ the worker: a visitor who pressed Start right after a run waited that long for a
 (`bench/server_footprint.py` measured 12-18 s). Now the run's features are computed where it ends
 (they need its Keras model, which the next job reuses: `core.runs.feature_files.precomputed_features`),
 and the rest goes on here at a lower CPU priority, one map at a time per process, while the next
-training runs. Nothing is lost if the process ends first: the run is complete without the files,
+training runs; last, the run's own "not a digit" detector (`core.runs.run_detector`, from its NumPy model). Nothing is lost if the process ends first: the run is complete without the files,
 and `python -m core embedding --run NAME` writes them; the pages say so.
 """
 
@@ -20,6 +20,7 @@ from pathlib import Path
 from core.data.mnist import Mnist
 from core.models.penultimate import FeaturesAndLogits
 from core.runs.feature_files import write_feature_files
+from core.runs.run_detector import run_detector_enabled, write_run_detector
 
 BACKGROUND_NICENESS = 10  # added to the worker's own: a training on the same cores comes first
 ONE_MAP_AT_A_TIME = threading.Lock()  # two maps at once would only share the same core; and the tests can hold it
@@ -72,7 +73,19 @@ class BackgroundFeatureFiles:
                       f"`python -m core embedding --run {self.run_name}` tries again", file=sys.stderr, flush=True)
             if self.error is None and self._then is not None:
                 self._then()
+            if self.error is None and run_detector_enabled():
+                self._write_detector(mnist, map_digits)
         self._arguments = self._then = None  # the features and the dataset go with the thread
+
+    def _write_detector(self, mnist: Mnist, map_digits: int) -> None:
+        """The run's own "not a digit" detector (`core.runs.run_detector`), last; never fatal."""
+        try:
+            seconds = write_run_detector(self.folder, mnist, map_digits)
+            print(f"run {self.run_name}: its own 'not a digit' detector in {seconds:.1f} s", file=sys.stderr, flush=True)
+        except Exception as error:  # no NumPy model, no images file, a full disk: the combined score judges
+            print(f"run {self.run_name}: no 'not a digit' detector of its own ({type(error).__name__}: {error}); "
+                  f"the combined score judges; `python -m core embedding --run {self.run_name}` tries again",
+                  file=sys.stderr, flush=True)
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the files; True once the thread is done (written or failed), False if `timeout` passed first."""

@@ -134,6 +134,13 @@ def score(statistics, measured: tuple, signal: str | None = None) -> np.ndarray:
     return statistics.scores(features, logits, signal, images=images, pooled=pooled)
 
 
+def flagged(statistics, measured: tuple) -> np.ndarray:
+    """`statistics.flags` of `(features, logits, images, pooled)`: what Draw calls "not a digit" (with a detector, its
+    score over the threshold or the combined score over the backstop's)."""
+    features, logits, images, pooled = measured
+    return statistics.flags(features, logits, images=images, pooled=pooled)
+
+
 def flag_rates(statistics, scored: dict, threshold: float, signal: str) -> str:
     return ", ".join(f"{kind} {np.mean(score(statistics, scored[kind], signal) > threshold):.1%}" for kind in scored)
 
@@ -156,14 +163,21 @@ def report(statistics, digits: tuple, scored: dict, map_digits: np.ndarray, held
         per_kind = ", ".join(f"{kind} {auroc(digit_scores[signal], score(statistics, scored[kind], signal)):.3f}"
                              for kind in scored)
         print(f"  {signal:15s} {aurocs[signal]:.4f}   ({per_kind})")
+    backstop = ("" if statistics.backstop_threshold is None else
+                f", or the combined score above {statistics.backstop_threshold:.3f}, the {statistics.backstop_quantile:.1%} "
+                f"quantile (the backstop)")
     print(f"at the saved threshold {statistics.threshold:.3f} ({statistics.signal}, the {statistics.quantile:.1%} quantile "
-          f"of the {len(map_digits):,} map digits):")
+          f"of the {len(map_digits):,} map digits{backstop}):")
     for kind in scored:
-        flagged = score(statistics, scored[kind]) > statistics.threshold
-        print(f"  {kind:12s} flagged {flagged.mean():6.1%}  ({int(flagged.sum())} of {len(flagged)})")
-    scores = digit_scores[statistics.signal]
-    print(f"  test digits  flagged {np.mean(scores > statistics.threshold):6.2%} of all 10,000; "
-          f"{np.mean(scores[held_out] > statistics.threshold):6.2%} of the {len(held_out):,} the threshold was not chosen on")
+        called = flagged(statistics, scored[kind])
+        print(f"  {kind:12s} flagged {called.mean():6.1%}  ({int(called.sum())} of {len(called)})")
+    digits_called = flagged(statistics, digits)
+    print(f"  test digits  flagged {np.mean(digits_called):6.2%} of all 10,000; "
+          f"{np.mean(digits_called[held_out]):6.2%} of the {len(held_out):,} the threshold was not chosen on")
+    if statistics.backstop_threshold is not None:
+        alone = {kind: np.mean(score(statistics, scored[kind]) > statistics.threshold) for kind in scored}
+        print(f"  the detector alone (no backstop): digits {np.mean(digit_scores[statistics.signal][held_out] > statistics.threshold):.2%} "
+              f"of the {len(held_out):,}; " + ", ".join(f"{kind} {rate:.1%}" for kind, rate in alone.items()))
     print(f"each signal alone, at its own {statistics.quantile:.1%} quantile of the same map digits "
           "(digits flagged of the other 5,000; each kind):")
     for signal in signals:
@@ -171,7 +185,7 @@ def report(statistics, digits: tuple, scored: dict, map_digits: np.ndarray, held
         print(f"  {signal:15s} digits {np.mean(digit_scores[signal][held_out] > threshold):5.2%}; "
               f"{flag_rates(statistics, scored, threshold, signal)}")
     if letter_names is not None:  # which letters pass: many are drawn as digits are (O, S, Z, I, l...)
-        passed = score(statistics, scored["letters"]) <= statistics.threshold
+        passed = ~flagged(statistics, scored["letters"])
         shares = {name: float(np.mean(passed[[i for i in range(len(passed)) if letter_names[i % len(letter_names)] == name]]))
                   for name in letter_names}
         most = sorted(shares, key=lambda name: -shares[name])
@@ -325,22 +339,22 @@ def main() -> None:
     auroc_combined = report(statistics, digits, scored, map_digits, held_out,
                             f"THE REPORTED SET: {args.per_kind} of each kind (seed 0; Latin letters in Debian's fonts)", LETTERS)
     held_out_fonts = np.array([font is not None and font.name.startswith(HELD_OUT_FAMILY) for font in letter_fonts])
-    letter_scores = score(statistics, scored["letters"])
+    letters_called = flagged(statistics, scored["letters"])
     for label, chosen in ((f"{HELD_OUT_FAMILY} (a family the detector never saw)", held_out_fonts),
                           (f"{DETECTOR_FAMILY} (Greek/Cyrillic glyphs of it were fitted on)", ~held_out_fonts)):
-        print(f"  letters in {label}: {np.mean(letter_scores[chosen] > statistics.threshold):.1%} flagged of {int(chosen.sum())}")
+        print(f"  letters in {label}: {np.mean(letters_called[chosen]):.1%} flagged of {int(chosen.sum())}")
     printed = measured(printed_digits(args.per_kind, np.random.default_rng(32), HELD_OUT_FAMILY))
     print(f"  digits 0-9 printed in {HELD_OUT_FAMILY}'s fonts (digits, never fitted on): "
-          f"{np.mean(score(statistics, printed) > statistics.threshold):.1%} flagged (a detector of 'typed' would flag most)")
+          f"{np.mean(flagged(statistics, printed)):.1%} flagged (a detector of 'typed' would flag most)")
     drawn, drawn_names = drawn_letters(12 * 10)
-    drawn_flagged = score(statistics, measured(drawn)) > statistics.threshold
+    drawn_flagged = flagged(statistics, measured(drawn))
     print(f"  letters drawn as strokes of Draw's brush ({', '.join(sorted(set(drawn_names)))}; 10 each): "
           f"{drawn_flagged.mean():.1%} flagged; " + ", ".join(
               f"{name} {np.mean(drawn_flagged[[i for i, n in enumerate(drawn_names) if n == name]]):.0%}"
               for name in sorted(set(drawn_names))))
     templates, template_labels = template_digits(args.per_kind)
     template_scored = measured(templates)
-    template_flagged = score(statistics, template_scored) > statistics.threshold
+    template_flagged = flagged(statistics, template_scored)
     template_read = np.mean(template_scored[1].argmax(axis=1) == template_labels)
     print(f"  digits drawn as strokes of Draw's brush (bench/stroke_digits.py's templates, 8-40 px, never fitted on; the "
           f"straight 1s the detector is fitted on were added after a fit without them flagged 10% of these 1s; "

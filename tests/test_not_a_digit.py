@@ -306,3 +306,30 @@ def test_computing_the_statistics_again_keeps_the_files_detector_and_chooses_its
                            train_digits=500, prefix=feature_prefix(source))
     plain = DigitStatistics.load(path)
     assert plain.detector is None and plain.signal == "combined" and "pooled_residual" not in plain.scales
+
+
+def test_the_combined_score_backs_the_detector_up_beyond_its_own_quantile(tmp_path, shipped):
+    """With a detector, a drawing whose combined score lies beyond the backstop's quantile of real digits is not a
+    digit either (a zigzag the detector passed as a 3 in Draw); the verdict then gives both scores."""
+    features_and_logits, statistics = shipped
+    assert statistics.backstop_quantile == pytest.approx(0.997) and statistics.backstop_threshold is not None
+    letter = rendered_letter("M")
+    features, logits, pooled = features_and_logits(letter[None, :, :, None])
+    blind = replace(statistics, threshold=float("inf"))  # a detector that never flags: the backstop alone can
+    verdict = blind.judge(features[0], logits[0], image=letter, pooled=pooled[0])
+    assert not verdict.is_digit and verdict.flagged_by_backstop and verdict.backstop[0] > verdict.backstop[1]
+    assert "unlikeness to real digits" in verdict.words and f"{verdict.backstop[0]:.3g}" in verdict.words
+    assert "99.7%" in verdict.words and verdict.main_reason in verdict.words
+    assert blind.flags(features, logits, images=letter[None], pooled=pooled)[0]
+    without = replace(blind, backstop_threshold=None)
+    assert without.judge(features[0], logits[0], image=letter, pooled=pooled[0]).is_digit
+    assert not without.flags(features, logits, images=letter[None], pooled=pooled)[0]
+    statistics.save(tmp_path / "novelty.npz")
+    assert DigitStatistics.load(tmp_path / "novelty.npz").backstop_threshold == pytest.approx(statistics.backstop_threshold)
+    arrays = dict(np.load(tmp_path / "novelty.npz"))
+    meta = json.loads(str(arrays["meta"]))
+    meta["detector"]["backstop"] = {"threshold": "high"}
+    arrays["meta"] = np.array(json.dumps(meta))
+    np.savez(tmp_path / "damaged.npz", **arrays)
+    with pytest.raises(NoveltyFileError, match="backstop threshold is damaged"):
+        DigitStatistics.load(tmp_path / "damaged.npz")

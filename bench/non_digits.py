@@ -162,9 +162,13 @@ def detector_digits(x_train: np.ndarray, count_raw: int, count_redrawn: int, cou
             "training digits traced with Draw's brush": traced_digits(x_train[stroked], rng),
             "1s drawn as one straight stroke": straight_ones(count_straight_ones, rng),
             "printed digits": printed_digits(count_printed, rng, DETECTOR_FAMILY, with_pillow=True),
-            "digits printed in training fonts": np.stack([
-                to_input(render_letter(str(i % 10), fonts[rng.integers(len(fonts))], int(rng.integers(120, 220)), rng))
-                for i in range(count_printed)])}
+            "digits printed in training fonts": printed_in(fonts, count_printed, rng)}
+
+
+def printed_in(fonts: list[Path], count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` digits 0-9 in turn, each printed in one of `fonts` drawn at random, as Draw sees them."""
+    return np.stack([to_input(render_letter(str(i % 10), fonts[rng.integers(len(fonts))], int(rng.integers(120, 220)), rng))
+                     for i in range(count)])
 
 
 def tuning_letters(count: int, rng: np.random.Generator) -> np.ndarray:

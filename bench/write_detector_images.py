@@ -39,11 +39,10 @@ def main() -> None:
     args = parser.parse_args()
     print(f"CPU: {cpu_model()}; load average {load_text()} on 2 cores")
 
-    from core.novelty.drawn_images import ink_to_input
     from core.runs.atomic_files import atomic_path
     from core.runs.run_detector import DETECTOR_IMAGES_FILE
     from non_digits import (
-        DETECTOR_FAMILY, detector_letters, letters_in, printed_digits, render_letter, scribbles, smudges, training_fonts,
+        DETECTOR_FAMILY, detector_letters, letters_in, printed_digits, printed_in, scribbles, smudges, training_fonts,
     )
     from stroke_digits import straight_ones
 
@@ -57,9 +56,7 @@ def main() -> None:
     printed = count * 3 // 4
     digits = {"1s drawn as one straight stroke": straight_ones(count // 2, rng),
               "digits printed in DejaVu's and Pillow's fonts": printed_digits(printed, rng, DETECTOR_FAMILY, with_pillow=True),
-              "digits printed in URW base35 and FreeFont": np.stack([
-                  ink_to_input(render_letter(str(i % 10), fonts[rng.integers(len(fonts))], int(rng.integers(120, 220)), rng))
-                  for i in range(printed)])}
+              "digits printed in URW base35 and FreeFont": printed_in(fonts, printed, rng)}
     about = (f"synthetic non-digits ({', '.join(f'{len(v):,} {k}' for k, v in non_digits.items())}) and digits "
              f"({', '.join(f'{len(v):,} {k}' for k, v in digits.items())}), seed {SEED}, from bench/write_detector_images.py")
     out = Path(args.out) if args.out else DETECTOR_IMAGES_FILE

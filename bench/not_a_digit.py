@@ -11,8 +11,8 @@ Run: `python bench/not_a_digit.py [--per-kind 500] [--tuning-per-kind 400] [--ru
 2. The check: non-digits made as Draw would see them (`bench/non_digits.py`: letters in Debian's
    fonts, scribbles, two test digits side by side, smudges) against the 10,000 test digits, scored
    by the shipped model's (or run NAME's) `novelty.npz`: the AUROC of each signal, per kind and in all,
-   then, at the saved threshold of the saved signal (the shipped model's `outlier_detector`, a run's
-   `combined`), the share flagged per kind and of the
+   then, at the saved threshold of the saved signal (`outlier_detector`, with the combined score's backstop,
+   for the shipped model and a run that fitted its own; else `combined`), the share flagged per kind and of the
    test digits (all 10,000, and the 5,000 the threshold was not chosen on); each signal alone at its own
    threshold at the same quantile of the same 5,000 digits (the best figure a single signal gives); and
    the check from before the combined score (`nearest_digits` at the 99% quantile); how many of the letters

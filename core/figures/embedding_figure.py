@@ -75,7 +75,10 @@ def embedding_figure(coordinates: np.ndarray, y_true: np.ndarray, y_pred: np.nda
         ))
     title = VIEW_TITLES.get(view, view)
     figure.update_layout(
-        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"title": {"text": "true digit"}, "itemsizing": "constant"},
+        # the legend in a row above the map (a column beside it left a phone's map 191 px wide)
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"title": {"text": "true digit"}, "itemsizing": "constant", "orientation": "h",
+                "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0.0, "entrywidth": 46, "entrywidthmode": "pixels"},
         xaxis={"title": {"text": f"{title}: 1", "font": {"size": 11}}, "showticklabels": False, "zeroline": False},
         yaxis={"title": {"text": "2", "font": {"size": 11}}, "showticklabels": False, "zeroline": False},
         clickmode="event+select", dragmode="pan",

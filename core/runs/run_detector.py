@@ -28,7 +28,7 @@ import numpy as np
 
 from core.data.mnist import Mnist
 from core.data.splits import to_model_input
-from core.models.penultimate import numpy_features_and_logits
+from core.models.penultimate import FeaturesAndLogits, numpy_features_and_logits
 from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics
 from core.novelty.drawn_images import digit_pairs, redrawn_digits, traced_digits
 from core.novelty.outlier_detector import detector_inputs, fit_outlier_detector
@@ -81,7 +81,7 @@ class DetectorImages:
         return cls(non_digits=non_digits.astype(np.float32) / 255.0, digits=digits.astype(np.float32) / 255.0, about=about)
 
 
-def fit_run_detector(statistics: DigitStatistics, features_and_logits, mnist: Mnist, images: DetectorImages,
+def fit_run_detector(statistics: DigitStatistics, features_and_logits: FeaturesAndLogits, mnist: Mnist, images: DetectorImages,
                      map_digits: int, from_mnist: dict[str, int] | None = None) -> DigitStatistics:
     """`statistics` with a detector fitted for their model (see the module docstring).
 

@@ -16,13 +16,13 @@ from dashboard.dataset import mnist_or_stop
 from dashboard.epoch_scrubber import epoch_scrubber, kept_epochs_of, scrub_to
 from dashboard.feature_space import ask_errors_to_open, embedding_map_for, epoch_maps_for, place_drawing, show_neighbours
 from dashboard.linked_run import select_linked_run, select_newest_own_run
+from dashboard.map_touch import select_on_first_tap
 
 CLICKED_ZOOM = 6  # a clicked digit at 168x168
 PAGES = Path(__file__).resolve().parent
 
 st.caption("Each dot is a test digit, placed by what the model's last hidden layer makes of it: digits the model "
-           "sees alike lie close. Colour: the true digit; ✕: the model got it wrong. Click a dot to see it (on a touch "
-           "screen: the first tap shows its label, the second its digit).")
+           "sees alike lie close. Colour: the true digit; ✕: the model got it wrong. Click or tap a dot to see it.")
 sources = {source.label: source for source in model_sources()}
 if not sources:
     st.info("No trained model yet: train one on the Train page.")
@@ -75,6 +75,7 @@ with map_column:
                               drawing=None if placed is None else placed[1].coordinates[view])
     state = st.plotly_chart(figure, key=f"map_chart_{view}", on_select="rerun", selection_mode="points",
                             config={"displayModeBar": False})
+    select_on_first_tap()
     seconds = embedding.meta.get("seconds", {})
     mistakes = int((embedding.y_true != frame.y_pred).sum())
     st.caption(f"{len(embedding.indices):,} test digits, {mistakes:,} of them misclassified"

@@ -94,7 +94,8 @@ class Verdict:
         signal: which signal `score` is (a key of `SIGNAL_WORDS`).
         nearest_class: the class whose mean the features are closest to.
         quantile: the share of held-out real digits under `threshold`.
-        parts: for the `combined` signal, each component's contribution to `score` (else empty).
+        parts: for the `combined` signal, each component's contribution to `score`; for a detector with a
+            backstop, each component's contribution to the backstop's combined score (else empty).
         older_statistics: True for statistics saved before the combined score (format version 1).
         backstop: with a detector, `(combined score, its threshold, its quantile)`: the combined score flags too
             (`BACKSTOP_QUANTILE`); None otherwise.
@@ -269,6 +270,11 @@ class DigitStatistics:
         Raises:
             ValueError: if these statistics have no detector, or `images` is missing.
         """
+        return self._detector_scores_and_contributions(features, logits, images, pooled)[0]
+
+    def _detector_scores_and_contributions(self, features: np.ndarray, logits: np.ndarray, images: np.ndarray | None,
+                                           pooled: np.ndarray | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """`detector_scores` and the contributions it read (the backstop's combined score adds them up), computed once."""
         if self.detector is None:
             raise ValueError("These statistics have no outlier detector (a run's own, or from before it): pick another "
                              "signal.")
@@ -276,7 +282,7 @@ class DigitStatistics:
             raise ValueError("The outlier detector reads the images: pass `images=` (float32 (n, 28, 28)).")
         found = self.contributions(features, logits, images, pooled)
         parts = np.stack([found[component] for component in self.detector_parts], axis=1)
-        return self.detector.scores(detector_inputs(parts, features, images))
+        return self.detector.scores(detector_inputs(parts, features, images)), found
 
     def with_detector(self, detector: OutlierDetector, fitted_on: str, held_out_features: np.ndarray,
                       held_out_logits: np.ndarray, held_out_images: np.ndarray,
@@ -300,11 +306,11 @@ class DigitStatistics:
                              "statistics). Fit it on `detector_inputs` of these statistics' contributions.")
         found = replace(self, detector=detector, detector_parts=parts, detector_fitted_on=fitted_on,
                         signal=DETECTOR_SIGNAL, version=FORMAT_VERSION)
-        held_out_scores = found.detector_scores(held_out_features, held_out_logits, held_out_images, held_out_pooled)
-        held_out_combined = combined(self.contributions(held_out_features, held_out_logits, held_out_images, held_out_pooled))
+        held_out_scores, held_out_parts = found._detector_scores_and_contributions(
+            held_out_features, held_out_logits, held_out_images, held_out_pooled)
         return replace(found, threshold=float(np.quantile(held_out_scores, self.quantile)),
                        digits_thresholded=len(held_out_features),
-                       backstop_threshold=float(np.quantile(held_out_combined, self.backstop_quantile)))
+                       backstop_threshold=float(np.quantile(combined(held_out_parts), self.backstop_quantile)))
 
     def judge(self, features: np.ndarray, logits: np.ndarray, image: np.ndarray | None = None,
               pooled: np.ndarray | None = None) -> Verdict:
@@ -320,18 +326,20 @@ class DigitStatistics:
         if pooled is not None and self.pooled_basis is not None and pooled.shape[1] != len(self.pooled_basis):
             raise ValueError(f"`pooled` must have {len(self.pooled_basis)} values, as the model these statistics are for. "
                              f"Received: pooled.shape={pooled.shape}")
-        parts: tuple[tuple[str, float], ...] = ()
+        found: dict[str, np.ndarray] = {}
         backstop = None
-        if self.signal == "combined" or (self.signal == DETECTOR_SIGNAL and self.backstop_threshold is not None):
+        if self.signal == "combined":
             found = self.contributions(features, logits, images, pooled)
-            parts = tuple((component, float(values[0])) for component, values in found.items())
-            if self.signal == "combined":
-                score = float(combined(found)[0])
-            else:
+            score = float(combined(found)[0])
+        elif self.signal == DETECTOR_SIGNAL:
+            scores, contributions_read = self._detector_scores_and_contributions(features, logits, images, pooled)
+            score = float(scores[0])
+            if self.backstop_threshold is not None:
+                found = contributions_read
                 backstop = (float(combined(found)[0]), self.backstop_threshold, self.backstop_quantile)
-                score = float(self.scores(features, logits, images=images, pooled=pooled)[0])
         else:
             score = float(self.scores(features, logits, images=images, pooled=pooled)[0])
+        parts = tuple((component, float(values[0])) for component, values in found.items())
         nearest = int(class_distances(features @ self.whitening, self.whitened_means)[0].argmin())
         is_digit = score <= self.threshold and (backstop is None or backstop[0] <= backstop[1])
         return Verdict(is_digit=is_digit, score=score, threshold=self.threshold, signal=self.signal,
@@ -342,9 +350,12 @@ class DigitStatistics:
               pooled: np.ndarray | None = None) -> np.ndarray:
         """Whether each image is called "not a digit", bool `(n,)` (the arguments as for `scores`): its signal above
         the threshold, or, with a detector, its combined score above the backstop's."""
-        flagged = self.scores(features, logits, images=images, pooled=pooled) > self.threshold
-        if self.signal == DETECTOR_SIGNAL and self.backstop_threshold is not None:
-            flagged |= combined(self.contributions(features, logits, images, pooled)) > self.backstop_threshold
+        if self.signal != DETECTOR_SIGNAL:
+            return self.scores(features, logits, images=images, pooled=pooled) > self.threshold
+        scores, found = self._detector_scores_and_contributions(features, logits, images, pooled)
+        flagged = scores > self.threshold
+        if self.backstop_threshold is not None:
+            flagged |= combined(found) > self.backstop_threshold
         return flagged
 
     def save(self, path: str | os.PathLike) -> None:

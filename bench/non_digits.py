@@ -132,7 +132,7 @@ def detector_non_digits(count_per_kind: int, x_train: np.ndarray, seed: int = DE
     fonts (see the module docstring)."""
     rng = np.random.default_rng(seed)
     return {"letters": detector_letters(count_per_kind, rng), "scribbles": scribbles(count_per_kind, rng),
-            "side_by_side": side_by_side(count_per_kind, x_train, rng), "smudges": smudges(count_per_kind, rng),
+            "side_by_side": digit_pairs(count_per_kind, x_train, rng), "smudges": smudges(count_per_kind, rng),
             "letters in training fonts": letters_in(training_fonts(), count_per_kind, rng)}
 
 
@@ -208,10 +208,6 @@ def _bernstein(n: int, k: int, t: float) -> float:
     return comb(n, k) * t ** k * (1 - t) ** (n - k)
 
 
-def side_by_side(count: int, x_test: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    return digit_pairs(count, x_test, rng)
-
-
 def smudges(count: int, rng: np.random.Generator) -> np.ndarray:
     made = []
     for _ in range(count):
@@ -235,14 +231,14 @@ def non_digits(count_per_kind: int, x_test: np.ndarray, seed: int = 0,
     """`count_per_kind` model inputs of each kind, float32 `(n, 28, 28)`, seeded; `letter_fonts` gets the letters' fonts."""
     rng = np.random.default_rng(seed)
     return {"letters": letters(count_per_kind, rng, letter_fonts), "scribbles": scribbles(count_per_kind, rng),
-            "side_by_side": side_by_side(count_per_kind, x_test, rng), "smudges": smudges(count_per_kind, rng)}
+            "side_by_side": digit_pairs(count_per_kind, x_test, rng), "smudges": smudges(count_per_kind, rng)}
 
 
 def tuning_non_digits(count_per_kind: int, x_train: np.ndarray, seed: int = TUNING_SEED) -> dict[str, np.ndarray]:
     """The tuning set: the same kinds, none of the reported images (see the module docstring), seeded."""
     rng = np.random.default_rng(seed)
     return {"letters": tuning_letters(count_per_kind, rng), "scribbles": scribbles(count_per_kind, rng),
-            "side_by_side": side_by_side(count_per_kind, x_train, rng), "smudges": smudges(count_per_kind, rng)}
+            "side_by_side": digit_pairs(count_per_kind, x_train, rng), "smudges": smudges(count_per_kind, rng)}
 
 
 # Letters as a learner draws them with the mouse: strokes of Draw's brush through points of a unit box (x right, y down)

@@ -27,7 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from shared_machine import cpu_model, load_text  # noqa: E402
+from shared_machine import cpu_model  # noqa: E402
+
+from not_a_digit import load_line  # noqa: E402
 
 SEED = 13
 
@@ -37,7 +39,7 @@ def main() -> None:
     parser.add_argument("--per-kind", type=int, default=800, help="non-digits of each kind (default 800)")
     parser.add_argument("--out", help="where to write (default: pretrained/detector_images.npz)")
     args = parser.parse_args()
-    print(f"CPU: {cpu_model()}; load average {load_text()} on 2 cores")
+    print(f"CPU: {cpu_model()}; {load_line()}")
 
     from core.runs.atomic_files import atomic_path
     from core.runs.run_detector import DETECTOR_IMAGES_FILE
@@ -69,7 +71,7 @@ def main() -> None:
             np.savez_compressed(file, non_digits=as_bytes(non_digits), digits=as_bytes(digits),
                                 meta=np.array(json.dumps({"about": about})))
     print(f"{about}\nmade in {time.perf_counter() - started:.1f} s; wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
-    print(f"CPU: {cpu_model()}; load average {load_text()} on 2 cores")
+    print(f"CPU: {cpu_model()}; {load_line()}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dashboard.page_scripts import run_script
 
-MAP_CHART_KEY_PREFIX = "map_chart_"  # the Map page's charts are keyed map_chart_<view>
+MAP_CHART_KEY_PREFIX = "map_chart_"  # the Map page keys its chart of each view with this and the view's name
 HOVER_AT_TOUCH = """<script>
 if (!window.mnistLabHoversAtTouch) {
     window.mnistLabHoversAtTouch = true;

@@ -16,7 +16,7 @@ from dashboard.dataset import mnist_or_stop
 from dashboard.epoch_scrubber import epoch_scrubber, kept_epochs_of, scrub_to
 from dashboard.feature_space import ask_errors_to_open, embedding_map_for, epoch_maps_for, place_drawing, show_neighbours
 from dashboard.linked_run import select_linked_run, select_newest_own_run
-from dashboard.map_touch import select_on_first_tap
+from dashboard.map_touch import MAP_CHART_KEY_PREFIX, select_on_first_tap
 
 CLICKED_ZOOM = 6  # a clicked digit at 168x168
 PAGES = Path(__file__).resolve().parent
@@ -73,7 +73,7 @@ with map_column:
     figure = embedding_figure(frame.coordinates, embedding.y_true, frame.y_pred, embedding.indices, view,
                               axis_ranges=frame.axis_ranges,
                               drawing=None if placed is None else placed[1].coordinates[view])
-    state = st.plotly_chart(figure, key=f"map_chart_{view}", on_select="rerun", selection_mode="points",
+    state = st.plotly_chart(figure, key=f"{MAP_CHART_KEY_PREFIX}{view}", on_select="rerun", selection_mode="points",
                             config={"displayModeBar": False})
     select_on_first_tap()
     seconds = embedding.meta.get("seconds", {})

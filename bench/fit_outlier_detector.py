@@ -44,7 +44,7 @@ def main() -> None:
     print(f"CPU: {cpu_model()}; {load_line()}")
 
     from core.data.mnist import load_mnist
-    from core.novelty.outlier_detector import detector_inputs, fit_outlier_detector
+    from core.novelty.outlier_detector import fit_outlier_detector
     from core.runs.atomic_files import atomic_path
     from core.runs.feature_files import feature_file, read_digit_statistics, sample_images, source_features_and_logits
     from core.runs.model_sources import model_sources
@@ -65,8 +65,7 @@ def main() -> None:
 
     def inputs(images: np.ndarray) -> np.ndarray:
         features, logits, pooled = function(images[..., None])
-        found = statistics.contributions(features, logits, images, pooled)
-        return detector_inputs(np.stack([found[name] for name in statistics.scales], axis=1), features, images)
+        return statistics.detector_inputs_for(features, logits, images, pooled)
 
     started, cpu = time.perf_counter(), time.process_time()
     digit_inputs = np.concatenate([inputs(images) for images in digits.values()])

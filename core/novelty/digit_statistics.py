@@ -284,6 +284,14 @@ class DigitStatistics:
         parts = np.stack([found[component] for component in self.detector_parts], axis=1)
         return self.detector.scores(detector_inputs(parts, features, images)), found
 
+    def detector_inputs_for(self, features: np.ndarray, logits: np.ndarray, images: np.ndarray,
+                            pooled: np.ndarray | None = None) -> np.ndarray:
+        """What a detector for these statistics reads of each image (`core.novelty.outlier_detector.detector_inputs`,
+        the contributions in these statistics' order), float32 `(n, k)`: what one is fitted on (the arguments as for
+        `scores`)."""
+        found = self.contributions(features, logits, images, pooled)
+        return detector_inputs(np.stack([found[component] for component in self.scales], axis=1), features, images)
+
     def with_detector(self, detector: OutlierDetector, fitted_on: str, held_out_features: np.ndarray,
                       held_out_logits: np.ndarray, held_out_images: np.ndarray,
                       held_out_pooled: np.ndarray | None = None) -> DigitStatistics:

@@ -31,7 +31,7 @@ from core.data.splits import to_model_input
 from core.models.penultimate import FeaturesAndLogits, numpy_features_and_logits
 from core.novelty.digit_statistics import NOVELTY_FILE, DigitStatistics
 from core.novelty.drawn_images import digit_pairs, redrawn_digits, traced_digits
-from core.novelty.outlier_detector import detector_inputs, fit_outlier_detector
+from core.novelty.outlier_detector import fit_outlier_detector
 from core.runs.atomic_files import atomic_path
 from core.runs.feature_files import sample_indices
 from core.runs.pretrained import PRETRAINED_DIR
@@ -109,8 +109,7 @@ def fit_run_detector(statistics: DigitStatistics, features_and_logits: FeaturesA
 
     def inputs(batch: np.ndarray) -> np.ndarray:
         features, logits, pooled = features_and_logits(batch[..., None])
-        found = statistics.contributions(features, logits, batch, pooled)
-        return detector_inputs(np.stack([found[name] for name in statistics.scales], axis=1), features, batch)
+        return statistics.detector_inputs_for(features, logits, batch, pooled)
 
     detector = fit_outlier_detector(np.concatenate([inputs(batch) for batch in digits]),
                                     np.concatenate([inputs(batch) for batch in non_digits]),

@@ -37,16 +37,25 @@ def open_teacher_box(page, server, view: str = "") -> None:
 
 
 def sign_in_message(page, password: str, log_lines_before: int, server, expect_log: bool) -> str:
-    """Submit `password`, wait for the server to answer it, and return the sidebar's error text."""
+    """Submit `password`, wait for the server to answer it, and return the sidebar's error text.
+
+    A wrong password is known answered by the server's log (its text may repeat the last one's);
+    a try that is not logged is known answered when the sidebar's text changes, since wait_idle
+    alone can look before the click's rerun has begun."""
+    alert = page.locator("[data-testid='stSidebar'] [data-testid='stAlert']").first
+    before = alert.inner_text().strip() if alert.count() else ""
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
-    if expect_log:  # the server's own count proves this very try was answered (the page's text may repeat)
-        deadline = time.monotonic() + WAIT_MS / 1000
+    deadline = time.monotonic() + WAIT_MS / 1000
+    if expect_log:
         while failures_logged(server) == log_lines_before:
             assert time.monotonic() < deadline, "the wrong password was never logged"
             time.sleep(0.2)
+    else:
+        while not alert.count() or alert.inner_text().strip() == before:
+            assert time.monotonic() < deadline, f"the sidebar still reads {before!r}"
+            time.sleep(0.2)
     wait_idle(page)
-    alert = page.locator("[data-testid='stSidebar'] [data-testid='stAlert']").first
     alert.wait_for(state="visible", timeout=WAIT_MS)
     return alert.inner_text().strip()
 

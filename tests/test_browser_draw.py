@@ -218,10 +218,18 @@ def test_each_drawing_right_after_clear_is_predicted(draw_page):
     assert_page_clean(draw_page)
 
 
+def wait_data_page(page) -> None:
+    """Wait until the Data page has replaced Draw: its title, a heading that only Data's run draws (Draw with a
+    drawing already shows "MNIST" in its "as MNIST's digits were" caption, so waiting on that text returned at once,
+    and the Draw page's metric, still shown, then passed for the prediction made again on the return)."""
+    page.get_by_role("heading", name="MNIST training lab", exact=True).wait_for(state="visible")
+    page.locator("[data-testid='stMetric']", has_text="Prediction").wait_for(state="detached")
+
+
 def test_the_drawing_is_kept_across_pages(draw_page):
     first = draw(draw_page, SEVEN_BAR)  # a lone bar: "?" or a digit
     draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Data").first.click()
-    wait_text(draw_page, "MNIST")
+    wait_data_page(draw_page)
     draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Draw").first.click()
     prediction_metric(draw_page).wait_for(state="visible", timeout=PREDICTION_TIMEOUT_MS)  # predicted again, no new stroke
     assert prediction_metric(draw_page).locator("[data-testid='stMetricValue']").inner_text().strip() == str(first)
@@ -231,7 +239,7 @@ def test_the_drawing_is_kept_across_pages(draw_page):
     assert_page_clean(draw_page)
     clear(draw_page)  # Clear still empties it, and a later visit starts blank
     draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Data").first.click()
-    wait_text(draw_page, "MNIST")
+    wait_data_page(draw_page)
     draw_page.locator("[data-testid='stSidebarNav'] a", has_text="Draw").first.click()
     wait_text(draw_page, HINT)
     assert prediction_metric(draw_page).count() == 0

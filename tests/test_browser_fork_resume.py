@@ -130,6 +130,9 @@ def test_a_fork_with_ten_times_the_learning_rate_continues_the_parents_curve(ser
     assert float(rate.input_value()) == pytest.approx(0.01)  # the parent's settings fill the form
     rate.fill("0.1")
     rate.press("Enter")
+    # The Enter's run answered: the page writes the form into the address bar (wait_idle alone could look before
+    # that run had begun, and Start would then be pressed while it redraws the form).
+    page.wait_for_url(re.compile(r"[?&]learning_rate=0\.1(&|$)"))
     wait_idle(page)
     page.locator(".st-key-train_start").get_by_role("button", name="Start training").click()
     wait_text(page, re.compile(rf"fork of {PARENT} at epoch 1"))

@@ -130,6 +130,9 @@ def test_a_class_plays_a_challenge_on_the_board_and_only_the_teacher_runs_it(ser
         assert card_of(teacher, BOB).locator(".rank").count() == 0
         sparkline = card_of(teacher, ALICE).locator("img.spark").get_attribute("src")  # its loss and accuracy, an SVG
         assert base64.b64decode(sparkline.removeprefix("data:image/svg+xml;base64,")).decode().count("<polyline") == 2
+        # The leaderboard is an element of its own, drawn after the cards in the board's run: the rank on Alice's card
+        # does not prove it was redrawn yet (it may still say "No run is ranked yet."). Wait for her row in it.
+        teacher.locator(".class-leaders tr", has_text=ALICE).wait_for(state="visible", timeout=WAIT_MS)
         leaders = teacher.locator(".class-leaders tr")
         assert leaders.count() == 2 and ALICE in leaders.nth(1).inner_text()  # a header and Alice
         assert teacher.locator(".class-card .who b").count() == 0  # her <b> is text, not bold

@@ -147,13 +147,17 @@ def test_a_new_learning_rate_and_resume_mark_the_curve_and_the_run(server, page)
     field.press("Enter")
     wait_idle(page)
     button(page, "train_set_learning_rate", "Set").click()
+    wait_text(page, "Learning rate 0.002 from the next batch on.")  # Set's own answer: the rate was taken
+    # The count the curve must pass, read while paused and not while a redraw replaces the chart (-1: "points
+    # again" would then hold at once).
+    held = wait_chart(page, "c => c[0] >= 0")[0]
     button(page, "train_resume", "Resume").click()
-    held = chart(page)[0]
     wait_chart(page, f"c => c[0] > {held} + 3", timeout_ms=60_000)  # points again
     wait_chart(page, "c => c[2] >= 1", timeout_ms=60_000)  # the change's dashed line
     wait_text(page, re.compile(r"adam lr 0\.003 → 0\.002 (at|in) epoch [1-3]"))  # the caption tells the change
     assert not page.get_by_text("Paused").count() or "Paused" not in progress_text(page)
     page.locator("[data-testid='stAlert']", has_text=re.compile(r"^completed: ")).wait_for(timeout=END_TIMEOUT_MS)
+    wait_idle(page)  # the ending's run redraws the chart below it: read the chart only once that run has ended
     screenshot(page, "steer_done")
     [run] = [p for p in server.runs_dir.iterdir() if p.is_dir()]
     [change] = [json.loads(line) for line in (run / "controls.jsonl").read_text().splitlines()]

@@ -18,7 +18,9 @@ from live_server import (
 LONG_QUERY = "model=mlp&train_size=1000&validation_size=500&epochs=500&patience=0"
 SHORT_QUERY = "model=mlp&train_size=1000&validation_size=500&epochs=1&patience=0"
 START_TIMEOUT_MS = 180_000
-PAGES = ("Data", "Train", "Runs", "Inspect", "Errors", "Draw")
+# Each page in the sidebar, and the title its own run draws first (`dashboard/app.py`): its answer to the click.
+PAGES = {"Data": "MNIST training lab", "Train": "Train", "Runs": "Runs", "Inspect": "Inspect a model", "Errors": "Errors",
+         "Draw": "Draw a digit"}
 
 
 def loaded_tensorflow(pid: int) -> bool:
@@ -69,8 +71,12 @@ def test_a_queued_job_shows_its_position_and_estimated_start_and_the_server_neve
         assert_page_clean(first)
         assert_page_clean(second)
 
-        for title in PAGES:  # every page, as a visitor would click through them
+        for title, heading in PAGES.items():  # every page, as a visitor would click through them
             click_nav(second, title)
+            # The page's own title, then the end of its run: wait_idle alone could look before the click's run had
+            # begun, and the next click would then cut the page short (its error box, or its import of TensorFlow,
+            # never seen).
+            second.get_by_role("heading", name=heading, exact=True).wait_for(state="visible", timeout=START_TIMEOUT_MS)
             wait_idle(second)
             second.wait_for_timeout(500)
             assert_page_clean(second)

@@ -123,8 +123,9 @@ def test_on_a_projector_the_curves_are_in_view_without_scrolling(started, page):
     size = page.viewport_size
     page.set_viewport_size(PROJECTOR)
     try:
-        wait_points(page, 1)
-        page.wait_for_timeout(1500)  # let the fragment's next run lay out at the new width (a pause, not a check)
+        # A run of the live view drawn at the new width (a point more than it showed after the resize), in place
+        # of a pause that stood in for it.
+        wait_points(page, wait_points(page, 1))
         loss = box_of(page, LOSS_CHART)
         accuracy = box_of(page, ".st-key-train_accuracy_chart:not([data-stale='true'])")
         stop = box_of(page, ".st-key-train_stop")
@@ -143,8 +144,7 @@ def test_on_a_phone_the_live_view_comes_before_the_form(started, page):
     size = page.viewport_size
     page.set_viewport_size(PHONE)
     try:
-        wait_points(page, 1)
-        page.wait_for_timeout(1500)
+        wait_points(page, wait_points(page, 1))  # a run of the live view drawn at the phone's width
         loss = box_of(page, LOSS_CHART)
         accuracy = box_of(page, ".st-key-train_accuracy_chart:not([data-stale='true'])")
         model = box_of(page, ".st-key-train_model")

@@ -42,6 +42,9 @@ with st.container(horizontal=True, vertical_alignment="bottom", key="draw_contro
     choice = st.selectbox("Model", list(by_label) + ([COMPARE_ALL] if len(sources) > 1 else []), key="draw_model")
     brush = st.slider("Brush width", min_value=5, max_value=50, value=22, key="draw_brush", width=140)
 
+# On a phone the answer comes under the canvas: the top margin gives back the room the canvas keeps for its toolbar,
+# so the bars stay on a 390x844 screen.
+st.html("<style>@media (max-width: 640px) { [data-testid='stMainBlockContainer'] { padding-top: 3.5rem; } }</style>")
 canvas_column, result_column = st.columns([2, 3], gap="medium")
 with canvas_column:
     rgba = drawing_canvas(brush, CANVAS_SIZE)  # uint8 RGBA, or None: nothing drawn yet

@@ -257,6 +257,27 @@ def off_screen(page, selectors: dict[str, str]) -> list[str]:
     return outside
 
 
+def toolbar_covers(page) -> list[str]:
+    """The controls that the canvas's toolbar, shown as the pointer rests on the canvas, lies over (it shows on
+    hover, and on a phone after a tap): its delete button once sat on the brush slider's thumb."""
+    page.locator(CANVAS).hover()
+    toolbar = page.locator(".st-key-draw_canvas .dc-toolbar-card")  # in the canvas's open shadow root
+    page.wait_for_function("""() => {  // shown and moved to its place (its opacity and top animate in)
+        const host = [...document.querySelectorAll(".st-key-draw_canvas *")].find((e) => e.shadowRoot);
+        const bar = host && host.shadowRoot.querySelector(".dc-toolbar");
+        return bar && getComputedStyle(bar).opacity === "1";
+    }""", timeout=10_000)
+    bar = toolbar.bounding_box()
+    covered = []
+    for name, selector in {"the Model box": ".st-key-draw_model",
+                           "the brush slider": ".st-key-draw_brush"}.items():
+        box = page.locator(selector).first.bounding_box()
+        if bar["x"] < box["x"] + box["width"] and box["x"] < bar["x"] + bar["width"] \
+                and bar["y"] < box["y"] + box["height"] and box["y"] < bar["y"] + bar["height"]:
+            covered.append(f"{name} at {box} (toolbar at {bar})")
+    return covered
+
+
 @pytest.mark.parametrize("viewport", [DESKTOP, PROJECTOR, PHONE], ids=["desktop", "projector", "phone"])
 def test_a_new_visitors_first_strokes_are_kept(server, browser, viewport):
     """A fresh browser (no visitor cookie) opens Draw and draws a 7 in two strokes as its very first action;
@@ -273,6 +294,7 @@ def test_a_new_visitors_first_strokes_are_kept(server, browser, viewport):
         assert "mnist_lab_visitor" in [cookie["name"] for cookie in page.context.cookies()]
         assert page.evaluate("() => document.querySelector(\"[data-testid='stMain']\").scrollTop") == 0
         assert off_screen(page, ANSWER) == [], f"at {viewport}, drawing and answer need a scroll"
+        assert toolbar_covers(page) == [], f"at {viewport}, the canvas's toolbar covers controls"
         screenshot(page, f"draw_first_seven_{viewport['width']}x{viewport['height']}")
         assert_page_clean(page)
     finally:

@@ -26,10 +26,12 @@ CLEARS_KEY = "draw_clears"  # Clear presses, written into each new empty drawing
 KEPT_DRAWING_KEY = "draw_kept_strokes"  # the canvas's strokes, kept while the visitor is on other pages
 KEPT_IMAGE_KEY = "draw_kept_image"  # and the image they made (RGBA), predicted again on the way back
 NOT_DRAWN = {"drawing": {"raw": {"objects": []}, "data": None}, "backgroundFit": None}  # a canvas that sent nothing
-# The canvas's toolbar shows on hover (and on a phone, after a tap) 2.65 rem above the canvas, over the end of the Model
-# box and, on a phone, over the brush slider, whose thumb then sat under the toolbar's delete button: the canvas keeps
-# that room free above it.
-TOOLBAR_ROOM = f"<style>.st-key-{CANVAS_KEY} {{ margin-top: 2.65rem; }}</style>"
+# The canvas's toolbar shows on hover (and on a phone, after a tap) 2.65 rem above the canvas, where it covered the
+# end of the Model box and, on a phone, the brush slider, whose thumb sat under the toolbar's delete button. A spacer
+# above the canvas (10 px and the column's 1-rem gap) keeps that room free. A spacer, not a style: `st.html` is drawn
+# by a chunk of Streamlit's JavaScript loaded on first use, so a style in it could apply after the canvas was shown
+# and move it under a stroke already aimed at it.
+TOOLBAR_ROOM_PX = 10
 
 
 def drawing_canvas(brush: int, size: int) -> np.ndarray | None:
@@ -45,7 +47,7 @@ def drawing_canvas(brush: int, size: int) -> np.ndarray | None:
     """
     from streamlit_drawable_canvas import st_canvas  # registers its component: only inside a running app
 
-    st.html(TOOLBAR_ROOM)  # a style only: it takes no place
+    st.space(TOOLBAR_ROOM_PX)
     send_strokes_on_release(CANVAS_KEY)  # the canvas alone waits 200 ms after each stroke before it sends it
     if CANVAS_KEY not in st.session_state:  # a new canvas: a first visit, or back from another page (state dropped)
         st.session_state[INITIAL_DRAWING_KEY] = st.session_state.get(KEPT_DRAWING_KEY)  # it starts from the strokes kept

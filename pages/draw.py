@@ -23,7 +23,7 @@ from dashboard.model_cache import checkpoint_predictor, predictor_for
 
 CANVAS_SIZE = 280  # pixels; ten canvas pixels per MNIST pixel
 INPUT_ZOOM = 4  # the 28x28 model input shown at 112x112, small: the answer comes first
-BARS_HEIGHT = 190  # pixels; the bars sit beside the answer, under the canvas on a phone (390x844, no scrolling)
+BARS_HEIGHT = 176  # pixels; the bars sit beside the answer, under the canvas on a phone (390x844, no scrolling)
 COMPARE_ALL = "Compare all models"
 BACKGROUND = "black"  # white ink on black, like MNIST; `canvas_to_input` reads the brightest channel
 HINT = "Draw a digit on the black square to see what the model thinks it is: one digit, 0 to 9, big and centred."
@@ -42,9 +42,6 @@ with st.container(horizontal=True, vertical_alignment="bottom", key="draw_contro
     choice = st.selectbox("Model", list(by_label) + ([COMPARE_ALL] if len(sources) > 1 else []), key="draw_model")
     brush = st.slider("Brush width", min_value=5, max_value=50, value=22, key="draw_brush", width=140)
 
-# On a phone the answer comes under the canvas: the top margin gives back the room the canvas keeps for its toolbar,
-# so the bars stay on a 390x844 screen.
-st.html("<style>@media (max-width: 640px) { [data-testid='stMainBlockContainer'] { padding-top: 3.5rem; } }</style>")
 canvas_column, result_column = st.columns([2, 3], gap="medium")
 with canvas_column:
     rgba = drawing_canvas(brush, CANVAS_SIZE)  # uint8 RGBA, or None: nothing drawn yet

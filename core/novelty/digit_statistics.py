@@ -281,16 +281,14 @@ class DigitStatistics:
         if images is None:
             raise ValueError("The outlier detector reads the images: pass `images=` (float32 (n, 28, 28)).")
         found = self.contributions(features, logits, images, pooled)
-        parts = np.stack([found[component] for component in self.detector_parts], axis=1)
-        return self.detector.scores(detector_inputs(parts, features, images)), found
+        return self.detector.scores(_stacked_detector_inputs(found, self.detector_parts, features, images)), found
 
     def detector_inputs_for(self, features: np.ndarray, logits: np.ndarray, images: np.ndarray,
                             pooled: np.ndarray | None = None) -> np.ndarray:
         """What a detector for these statistics reads of each image (`core.novelty.outlier_detector.detector_inputs`,
         the contributions in these statistics' order), float32 `(n, k)`: what one is fitted on (the arguments as for
         `scores`)."""
-        found = self.contributions(features, logits, images, pooled)
-        return detector_inputs(np.stack([found[component] for component in self.scales], axis=1), features, images)
+        return _stacked_detector_inputs(self.contributions(features, logits, images, pooled), self.scales, features, images)
 
     def with_detector(self, detector: OutlierDetector, fitted_on: str, held_out_features: np.ndarray,
                       held_out_logits: np.ndarray, held_out_images: np.ndarray,
@@ -418,6 +416,12 @@ class DigitStatistics:
                    unit_points=unit_points.astype(np.float32), signal=meta["signal"], threshold=float(meta["threshold"]),
                    quantile=float(meta.get("quantile", DEFAULT_QUANTILE)), digits_fitted=int(meta.get("digits_fitted", 0)),
                    digits_thresholded=int(meta.get("digits_thresholded", 0)), version=int(meta["version"]), **extra)
+
+
+def _stacked_detector_inputs(found: dict[str, np.ndarray], components, features: np.ndarray,
+                             images: np.ndarray) -> np.ndarray:
+    """`detector_inputs` of the contributions `found`, stacked in the order of `components`."""
+    return detector_inputs(np.stack([found[component] for component in components], axis=1), features, images)
 
 
 def _read_version_2_parts(arrays: dict[str, np.ndarray], meta: dict) -> dict:

@@ -4,7 +4,8 @@ A newly mounted canvas (a page load, a return from another page) lies ~290 px lo
 canvas, until its stylesheet (a `<link>` in the component's shadow root, fetched from the server) has loaded,
 then jumps into place: a stroke aimed at it before that misses it. `CANVAS_IN_PLACE` is true once the canvas is
 where it stays. `CANVAS_EMPTY` is true while its drawing layer holds no ink (white ink on black): after Clear, once
-the canvas has emptied itself (`dashboard/draw_canvas.py`). Both are functions for `page.wait_for_function`.
+the canvas has emptied itself (`dashboard/draw_canvas.py`). `CANVAS_TOOLBAR_SHOWN` is true once the canvas's
+toolbar, shown on hover, has faded in and moved to its place. All are functions for `page.wait_for_function`.
 """
 
 CANVAS_HOST = "div[data-testid='stBidiComponentIsolated']"  # the element holding its shadow root (Draw's only component)
@@ -19,4 +20,8 @@ CANVAS_EMPTY = """() => {
     const pixels = layer.getContext("2d").getImageData(0, 0, layer.width, layer.height).data;
     for (let i = 0; i < pixels.length; i += 4) if (pixels[i] > 128) return false;
     return true;
+}""" % CANVAS_HOST
+CANVAS_TOOLBAR_SHOWN = """() => {
+    const bar = document.querySelector("%s")?.shadowRoot?.querySelector(".dc-toolbar");
+    return !!bar && getComputedStyle(bar).opacity === "1";  // its opacity and its top animate in together
 }""" % CANVAS_HOST

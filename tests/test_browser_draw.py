@@ -11,7 +11,7 @@ import math
 
 import pytest
 
-from canvas_watch import CANVAS_EMPTY, CANVAS_IN_PLACE
+from canvas_watch import CANVAS_EMPTY, CANVAS_HOST, CANVAS_IN_PLACE, CANVAS_TOOLBAR_SHOWN
 from live_server import (
     assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, screenshot, wait_text,
 )
@@ -261,13 +261,8 @@ def toolbar_covers(page) -> list[str]:
     """The controls that the canvas's toolbar, shown as the pointer rests on the canvas, lies over (it shows on
     hover, and on a phone after a tap): its delete button once sat on the brush slider's thumb."""
     page.locator(CANVAS).hover()
-    toolbar = page.locator(".st-key-draw_canvas .dc-toolbar-card")  # in the canvas's open shadow root
-    page.wait_for_function("""() => {  // shown and moved to its place (its opacity and top animate in)
-        const host = [...document.querySelectorAll(".st-key-draw_canvas *")].find((e) => e.shadowRoot);
-        const bar = host && host.shadowRoot.querySelector(".dc-toolbar");
-        return bar && getComputedStyle(bar).opacity === "1";
-    }""", timeout=10_000)
-    bar = toolbar.bounding_box()
+    page.wait_for_function(CANVAS_TOOLBAR_SHOWN, timeout=10_000)
+    bar = page.locator(f"{CANVAS_HOST} .dc-toolbar-card").bounding_box()  # Playwright's selectors enter its shadow root
     covered = []
     for name, selector in {"the Model box": ".st-key-draw_model",
                            "the brush slider": ".st-key-draw_brush"}.items():

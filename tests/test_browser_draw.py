@@ -97,11 +97,23 @@ def draw(page, *strokes) -> int:
         look like a digit.
     """
     for points in strokes:
+        wait_run_over(page)  # `before` must be the input of the drawing so far, not of a run still drawing it
         before = model_input_src(page)
         stroke(page, points)
         wait_classified(page, before, PREDICTION_TIMEOUT_MS)
     value = prediction_metric(page).locator("[data-testid='stMetricValue']").inner_text().strip()
     return int(value) if value.isdigit() else value  # "?": the drawing so far does not look like a digit (a lone bar)
+
+
+def wait_run_over(page) -> None:
+    """Wait until no script run is going on. Back from another page, the Prediction metric shows before its run
+    draws the model input under it: `before`, read then, was nothing, and the kept drawing's input, drawn next,
+    passed for the new stroke's (CI read the kept bar's "?" for the 7 that the stroke had made).
+    Call it once the page shows what the run drew: a run is marked as going only when its first message arrives."""
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-testid='stApp']\").getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=PREDICTION_TIMEOUT_MS,
+    )
 
 
 def wait_classified(page, before: str | None, timeout: int) -> None:

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from live_server import LiveServer, chromium, fresh_log, new_page, open_view, wait_idle  # noqa: E402
+from live_server import LiveServer, chromium, fresh_log, new_page, open_view, wait_idle, wait_run_over  # noqa: E402
 from shared_machine import Transcript, cpu_model, load_text  # noqa: E402
 
 STROKE_EVERY_S = 1.5
@@ -85,7 +85,14 @@ def prediction_text(page) -> str:
 
 
 def stroke(page, index: int, timeout: float = PREDICTION_TIMEOUT_S) -> float | None:
-    """Draw one short stroke (each in a new place); seconds from mouse-up to a new prediction shown."""
+    """Draw one short stroke (each in a new place); seconds from mouse-up to a new prediction shown.
+
+    `before` is read once the page's last run is over: the stroke before returned at the first sign of its
+    prediction, while its run still drew the pictures under it (what the model sees, why, the map), and those,
+    read as `before` mid-run and changed after this stroke's release, passed for this stroke's prediction (a
+    stroke that drew nothing was "answered" that way, with the page slowed by 2 s under its answer).
+    """
+    wait_run_over(page, int(timeout * 1000))
     canvas = page.locator("div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas").first
     box = canvas.bounding_box()
     before = prediction_text(page)

@@ -297,6 +297,20 @@ def wait_idle(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
     )
 
 
+def wait_run_over(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
+    """Wait until no script run of this session is going on (`data-test-script-state` is "notRunning").
+
+    Call it once the page shows something the last run drew: a run is marked as going only when its first
+    message arrives, so right after an action this can return before that action's run began. Read a baseline
+    (an image's src, a text) only after it, where the check then waits for the baseline to change: a run still
+    drawing would change it too, and pass for the action's answer.
+    """
+    page.wait_for_function(
+        "() => document.querySelector(\"[data-testid='stApp']\")?.getAttribute('data-test-script-state') === 'notRunning'",
+        timeout=timeout_ms,
+    )
+
+
 def record_outside_requests(context) -> list[str]:
     """From now on, every request `context`'s pages (and their frames) make to a host other than the
     server's (127.0.0.1) is appended to the returned list: a self-hosted app fetches nothing from outside."""

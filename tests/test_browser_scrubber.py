@@ -185,11 +185,27 @@ def mapped(trained) -> tuple[str, EmbeddingMap, EpochMaps]:
     return name, EmbeddingMap.load(folder / EMBEDDING_FILE), EpochMaps.load(folder / EPOCH_MAPS_FILE)
 
 
-def drawn_map(page, epoch: int, since: float) -> dict[str, np.ndarray]:
-    """The map as plotly drew it after `since` for `epoch` (its caption says so): `(n, 2)` places per trace name."""
+def drawn_map(page, epoch: int, since: float, earlier: dict[str, np.ndarray] | None = None,
+              timeout_s: float = 60) -> dict[str, np.ndarray]:
+    """The map as plotly drew it after `since` for `epoch` (its caption says so), once it is not `earlier` (the map
+    drawn before the action): `(n, 2)` places per trace name.
+
+    Plotly draws each figure twice, the second time a few tenths of a second after the first (0.2-0.8 s here, both
+    after the run that sent it had ended): `since`, read after the first drawing of the map before the action,
+    could come before its second, which then passed for the action's map."""
     wait_text(page, f"misclassified after epoch {epoch}")
-    traces = page.wait_for_function(DRAWN_SINCE, arg=["^mistakes", since]).json_value()
-    return {trace["name"]: np.stack([trace["x"], trace["y"]], axis=1).reshape(-1, 2) for trace in traces}
+    deadline = time.monotonic() + timeout_s
+    while True:
+        traces = page.wait_for_function(DRAWN_SINCE, arg=["^mistakes", since]).json_value()
+        shown = {trace["name"]: np.stack([trace["x"], trace["y"]], axis=1).reshape(-1, 2) for trace in traces}
+        if earlier is None or not same_map(shown, earlier):
+            return shown
+        assert time.monotonic() < deadline, "the map still shows the one drawn before the action"
+        time.sleep(0.2)
+
+
+def same_map(one: dict[str, np.ndarray], other: dict[str, np.ndarray]) -> bool:
+    return one.keys() == other.keys() and all(np.array_equal(one[name], other[name]) for name in one)
 
 
 def assert_map_is(shown: dict[str, np.ndarray], places: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray) -> None:
@@ -208,21 +224,25 @@ def test_scrubbing_moves_the_map_to_each_epochs_places(server, browser, mapped):
     try:
         open_view_any_width(page, server, "map", f"run={name}")
         now = lambda: page.evaluate("performance.now()")  # noqa: E731
-        assert_map_is(drawn_map(page, 3, 0), embedding.views["tsne"], embedding.y_true, maps.predictions_at(3))  # the kept model's
+        shown = drawn_map(page, 3, 0)
+        assert_map_is(shown, embedding.views["tsne"], embedding.y_true, maps.predictions_at(3))  # the kept model's
         wait_idle(page)
         since = now()
         page.locator(".st-key-map_view_controls").get_by_text("PCA").first.click()
-        assert_map_is(drawn_map(page, 3, since), maps.view_at("pca", 3), embedding.y_true, maps.predictions_at(3))
+        shown = drawn_map(page, 3, since, earlier=shown)
+        assert_map_is(shown, maps.view_at("pca", 3), embedding.y_true, maps.predictions_at(3))
         wait_idle(page)
         since = now()
         page.locator(SLIDER).first.focus()
         page.keyboard.press("ArrowLeft")  # epoch 3 -> 2: each digit moves to its place in epoch 2's own PCA
-        assert_map_is(drawn_map(page, 2, since), maps.view_at("pca", 2), embedding.y_true, maps.predictions_at(2))
+        shown = drawn_map(page, 2, since, earlier=shown)
+        assert_map_is(shown, maps.view_at("pca", 2), embedding.y_true, maps.predictions_at(2))
         assert not np.allclose(maps.view_at("pca", 2), maps.view_at("pca", 3), atol=1e-2)  # a move the check can see
         wait_idle(page)
         since = now()
         page.locator(".st-key-map_view_controls").get_by_text("t-SNE").first.click()  # the kept model's places, epoch 2's mistakes
-        assert_map_is(drawn_map(page, 2, since), embedding.views["tsne"], embedding.y_true, maps.predictions_at(2))
+        assert_map_is(drawn_map(page, 2, since, earlier=shown), embedding.views["tsne"], embedding.y_true,
+                      maps.predictions_at(2))
         assert_page_clean(page)
     finally:
         page.context.close()

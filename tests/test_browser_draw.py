@@ -13,7 +13,7 @@ import pytest
 
 from canvas_watch import CANVAS_EMPTY, CANVAS_HOST, CANVAS_IN_PLACE, CANVAS_TOOLBAR_SHOWN
 from live_server import (
-    assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, screenshot, wait_text,
+    assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, screenshot, wait_run_over, wait_text,
 )
 
 CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
@@ -97,23 +97,15 @@ def draw(page, *strokes) -> int:
         look like a digit.
     """
     for points in strokes:
-        wait_run_over(page)  # `before` must be the input of the drawing so far, not of a run still drawing it
+        # `before` must be the input of the drawing so far, not of a run still drawing it: back from another page, the
+        # Prediction metric shows before its run draws the model input under it, and `before`, read then, was nothing;
+        # the kept drawing's input, drawn next, passed for the new stroke's (CI read the kept bar's "?" for a 7).
+        wait_run_over(page, PREDICTION_TIMEOUT_MS)
         before = model_input_src(page)
         stroke(page, points)
         wait_classified(page, before, PREDICTION_TIMEOUT_MS)
     value = prediction_metric(page).locator("[data-testid='stMetricValue']").inner_text().strip()
     return int(value) if value.isdigit() else value  # "?": the drawing so far does not look like a digit (a lone bar)
-
-
-def wait_run_over(page) -> None:
-    """Wait until no script run is going on. Back from another page, the Prediction metric shows before its run
-    draws the model input under it: `before`, read then, was nothing, and the kept drawing's input, drawn next,
-    passed for the new stroke's (CI read the kept bar's "?" for the 7 that the stroke had made).
-    Call it once the page shows what the run drew: a run is marked as going only when its first message arrives."""
-    page.wait_for_function(
-        "() => document.querySelector(\"[data-testid='stApp']\").getAttribute('data-test-script-state') === 'notRunning'",
-        timeout=PREDICTION_TIMEOUT_MS,
-    )
 
 
 def wait_classified(page, before: str | None, timeout: int) -> None:

@@ -20,14 +20,14 @@ from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap
 from core.embedding.epoch_maps import EPOCH_MAPS_FILE, EpochMaps
 from core.figures.confusion import confusion_matrix
 from core.runs.checkpoints import list_checkpoints, load_checkpoint_predictions
-from live_server import assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle, wait_text
+from live_server import (
+    assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle, wait_run_over, wait_text,
+)
 from plotly_watch import AFTERPLOT_HOOK, DRAWN_SINCE
+from test_browser_draw import CANVAS, PREDICTION_TIMEOUT_MS, SEVEN_BAR, SEVEN_LEG, model_input_src, stroke, wait_classified
 
 SLIDER = "[data-testid='stSlider'] input[type='range']"  # the thumb's hidden range input, which takes the keys
 SHOTS = Path(os.environ.get("SCRUB_SHOTS_DIR", "/tmp/shots-scrub19"))
-CANVAS = "div[data-testid='stBidiComponentIsolated'] canvas.upper-canvas"
-SEVEN_BAR = [(0.25, 0.2), (0.5, 0.2), (0.75, 0.2)]
-SEVEN_LEG = [(0.75, 0.2), (0.6, 0.5), (0.45, 0.85)]
 SIZES = {"1400x1000": (1400, 1000), "1280x720": (1280, 720), "390x844": (390, 844)}
 MAP_DIGITS = 200  # a small map: its t-SNE costs little, and its files are the map test's oracle
 
@@ -161,13 +161,11 @@ def test_screenshots_of_the_scrubbed_views(server, browser, trained, size):
         page.locator(CANVAS).wait_for(state="visible")
         page.locator("[data-testid='stSelectbox']").first.click()
         page.get_by_role("option", name=re.compile(re.escape(name))).click()
-        box = page.locator(CANVAS).bounding_box()
-        for points in (SEVEN_BAR, SEVEN_LEG):
-            page.mouse.move(box["x"] + points[0][0] * box["width"], box["y"] + points[0][1] * box["height"])
-            page.mouse.down()
-            for x, y in points[1:]:
-                page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=4)
-            page.mouse.up()
+        for points in (SEVEN_BAR, SEVEN_LEG):  # each stroke once the canvas is in place, each answered before the next
+            wait_run_over(page)
+            before = model_input_src(page)
+            stroke(page, points)
+            wait_classified(page, before, PREDICTION_TIMEOUT_MS)
         wait_text(page, "epoch by epoch")
         wait_idle(page)
         (SHOTS / f"draw-{size}.png").write_bytes(screenshot(page, f"scrub-draw-{size}").read_bytes())

@@ -74,6 +74,33 @@ def test_a_map_digit_placed_again_lands_on_itself():
         embedding.place(np.zeros(7))
 
 
+def nearest(points: np.ndarray, among: np.ndarray, exclude_self: bool = False) -> np.ndarray:
+    """For each of `points`, the index of its nearest point in `among` (itself left out where they are the same set)."""
+    found = []
+    for start in range(0, len(points), 500):
+        chunk = points[start:start + 500]
+        distances = ((chunk[:, None, :] - among[None, :, :]) ** 2).sum(axis=-1)
+        if exclude_self:
+            distances[np.arange(len(chunk)), np.arange(start, start + len(chunk))] = np.inf
+        found.append(distances.argmin(axis=1))
+    return np.concatenate(found)
+
+
+def test_on_the_shipped_map_the_4s_and_9s_touch():
+    """Issue 20's "Done means": on the shipped model's map, as the Map page first shows it, a learner sees the 4s
+    and 9s touch. For most 4s the nearest digit of another kind is a 9, and some 4s lie right beside a 9."""
+    embedding = EmbeddingMap.load(ROOT / "pretrained" / "mnist_fast.embedding.npz")
+    view = list(embedding.views)[0]  # the page's radio lists the views in this order and starts on the first
+    assert view == embedding.method == "tsne"
+    places, labels = embedding.views[view].astype(np.float64), embedding.y_true
+    fours = labels == 4
+    nearest_other_kind = labels[~fours][nearest(places[fours], places[~fours])]
+    counts = np.bincount(nearest_other_kind, minlength=10)
+    assert counts.argmax() == 9 and counts[9] > fours.sum() / 2, f"the 4s' nearest other digits: {counts.tolist()}"
+    beside = labels[nearest(places, places, exclude_self=True)]
+    assert np.sum(fours & (beside == 9)) >= 1, "no 4 has a 9 as its nearest digit: the two groups do not touch"
+
+
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, mnist):
     runs_dir = tmp_path_factory.mktemp("embedding_runs")

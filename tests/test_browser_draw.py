@@ -90,12 +90,20 @@ def model_input_src(page) -> str | None:
 
 
 def draw(page, *strokes) -> int:
-    """Draw `strokes` one by one; after each, wait until the page has classified the drawing so far.
+    """Draw `strokes` one by one (`draw_strokes`), then read the answer.
 
     Returns:
         The digit the "Prediction" metric shows for the whole drawing, or "?" where the page says it does not
         look like a digit.
     """
+    draw_strokes(page, *strokes)
+    value = prediction_metric(page).locator("[data-testid='stMetricValue']").inner_text().strip()
+    return int(value) if value.isdigit() else value  # "?": the drawing so far does not look like a digit (a lone bar)
+
+
+def draw_strokes(page, *strokes) -> None:
+    """Draw `strokes` one by one, each once the canvas is in place; after each, wait until the page has classified
+    the drawing so far (the metric's label varies: "Prediction", or "After epoch N" for a scrubbed run)."""
     for points in strokes:
         # `before` must be the input of the drawing so far, not of a run still drawing it: back from another page, the
         # Prediction metric shows before its run draws the model input under it, and `before`, read then, was nothing;
@@ -104,8 +112,6 @@ def draw(page, *strokes) -> int:
         before = model_input_src(page)
         stroke(page, points)
         wait_classified(page, before, PREDICTION_TIMEOUT_MS)
-    value = prediction_metric(page).locator("[data-testid='stMetricValue']").inner_text().strip()
-    return int(value) if value.isdigit() else value  # "?": the drawing so far does not look like a digit (a lone bar)
 
 
 def wait_classified(page, before: str | None, timeout: int) -> None:

@@ -22,9 +22,7 @@ from live_server import (
 )
 from network_watch import logged_calls, outside_calls, watch_environment
 from plotly_watch import AFTERPLOT_HOOK
-from test_browser_draw import (
-    CANVAS, PREDICTION_TIMEOUT_MS, SEVEN_BAR, SEVEN_LEG, clear, draw, model_input_src, stroke, wait_classified,
-)
+from test_browser_draw import CANVAS, PREDICTION_TIMEOUT_MS, SEVEN_BAR, SEVEN_LEG, clear, draw, draw_strokes
 
 PHONE_WITH_TOUCH = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 SCRIBBLE = [(0.15, 0.3), (0.85, 0.25), (0.2, 0.5), (0.8, 0.45), (0.25, 0.75), (0.9, 0.8)]  # a zigzag, no digit
@@ -129,10 +127,7 @@ def map_with_drawing(page) -> dict:
 
 
 def test_draw_places_the_drawing_on_the_map_with_its_nearest_digits(page):
-    for points in (SEVEN_BAR, SEVEN_LEG):
-        before = model_input_src(page)
-        stroke(page, points)
-        wait_classified(page, before, PREDICTION_TIMEOUT_MS)
+    draw_strokes(page, SEVEN_BAR, SEVEN_LEG)
     # Draw shows the map as a picture (a plotly scatter of 5,000 points cost each stroke ~0.5 s in the browser):
     # its star is where the Map page's chart puts the drawing, checked on the Map page below.
     page.wait_for_function(f"() => ({STAR_IN_PICTURE})() !== null", timeout=PREDICTION_TIMEOUT_MS)

@@ -20,11 +20,9 @@ from core.embedding.embedding_map import EMBEDDING_FILE, EmbeddingMap
 from core.embedding.epoch_maps import EPOCH_MAPS_FILE, EpochMaps
 from core.figures.confusion import confusion_matrix
 from core.runs.checkpoints import list_checkpoints, load_checkpoint_predictions
-from live_server import (
-    assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle, wait_run_over, wait_text,
-)
+from live_server import assert_page_clean, chromium, fresh_log, new_page, running_server, screenshot, wait_idle, wait_text
 from plotly_watch import AFTERPLOT_HOOK, DRAWN_SINCE
-from test_browser_draw import CANVAS, PREDICTION_TIMEOUT_MS, SEVEN_BAR, SEVEN_LEG, model_input_src, stroke, wait_classified
+from test_browser_draw import CANVAS, SEVEN_BAR, SEVEN_LEG, draw_strokes
 
 SLIDER = "[data-testid='stSlider'] input[type='range']"  # the thumb's hidden range input, which takes the keys
 SHOTS = Path(os.environ.get("SCRUB_SHOTS_DIR", "/tmp/shots-scrub19"))
@@ -161,11 +159,7 @@ def test_screenshots_of_the_scrubbed_views(server, browser, trained, size):
         page.locator(CANVAS).wait_for(state="visible")
         page.locator("[data-testid='stSelectbox']").first.click()
         page.get_by_role("option", name=re.compile(re.escape(name))).click()
-        for points in (SEVEN_BAR, SEVEN_LEG):  # each stroke once the canvas is in place, each answered before the next
-            wait_run_over(page)
-            before = model_input_src(page)
-            stroke(page, points)
-            wait_classified(page, before, PREDICTION_TIMEOUT_MS)
+        draw_strokes(page, SEVEN_BAR, SEVEN_LEG)
         wait_text(page, "epoch by epoch")
         wait_idle(page)
         (SHOTS / f"draw-{size}.png").write_bytes(screenshot(page, f"scrub-draw-{size}").read_bytes())

@@ -311,6 +311,20 @@ def wait_run_over(page, timeout_ms: int = PAGE_TIMEOUT_MS) -> None:
     )
 
 
+def wait_cookies(page, names: tuple[str, ...], timeout_ms: int = PAGE_TIMEOUT_MS) -> list[dict]:
+    """Wait until the page's browser holds a cookie with a value for each of `names`; returns those cookies.
+
+    The lab sets its cookies from a script the page runs after the text that announces them ("Signed in"): a new
+    page load before that is a session that does not know them yet."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        found = [c for c in page.context.cookies() if c["name"] in names and c["value"]]
+        if {c["name"] for c in found} >= set(names):
+            return found
+        assert time.monotonic() < deadline, f"no cookie {names} after {timeout_ms} ms: {page.context.cookies()}"
+        time.sleep(0.2)
+
+
 def record_outside_requests(context) -> list[str]:
     """From now on, every request `context`'s pages (and their frames) make to a host other than the
     server's (127.0.0.1) is appended to the returned list: a self-hosted app fetches nothing from outside."""

@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
+from live_server import (
+    assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_cookies, wait_idle, wait_text,
+)
 
 PASSWORD = "chalk-and-talk-42"
 QUERY = "model=mlp&train_size=3000&validation_size=500&epochs=30&batch_size=10&patience=0"  # ~a minute, under the 30-epoch cap
@@ -82,12 +84,9 @@ def test_visitors_own_their_trainings_and_runs_and_the_teacher_manages_all(serve
         teacher.get_by_label("Password", exact=True).fill(PASSWORD)
         teacher.get_by_role("button", name="Sign in").click()
         wait_text(teacher, "Signed in: you can stop, steer and delete every training and run.", WAIT_MS)
-        # The page sets the teacher cookie from a script after it says "Signed in"; the next page load is a new
-        # session that knows the teacher only by that cookie (race: opening Sweep before it was set read a visitor).
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while not any(c["name"] == "mnist_lab_teacher" and c["value"] for c in teacher.context.cookies()):
-            assert time.monotonic() < deadline, f"no teacher cookie after signing in: {teacher.context.cookies()}"
-            time.sleep(0.2)
+        # The next page load is a new session that knows the teacher only by the cookie (race: opening Sweep before
+        # it was set read a visitor).
+        wait_cookies(teacher, ("mnist_lab_teacher",), WAIT_MS)
         open_view(teacher, server, "sweep")
         teacher.locator(".st-key-sweep_start").get_by_role("button").wait_for(state="visible", timeout=WAIT_MS)
         assert teacher.locator(".st-key-sweep_start").get_by_role("button").is_enabled()

@@ -15,7 +15,9 @@ import time
 
 import pytest
 
-from live_server import assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_idle, wait_text
+from live_server import (
+    assert_page_clean, chromium, fresh_log, new_page, open_view, running_server, wait_cookies, wait_idle, wait_text,
+)
 
 PASSWORD = "chalk-and-talk-17"
 WRONG = "wrong-guess-not-it"
@@ -97,8 +99,11 @@ def test_wrong_passwords_in_a_row_are_refused_with_growing_waits_and_logged_with
         assert_page_clean(page)
 
 
+TEACHER_COOKIES = ("mnist_lab_visitor", "mnist_lab_teacher")
+
+
 def teacher_cookies(page) -> list[dict]:
-    return [c for c in page.context.cookies() if c["name"] in ("mnist_lab_visitor", "mnist_lab_teacher") and c["value"]]
+    return [c for c in page.context.cookies() if c["name"] in TEACHER_COOKIES and c["value"]]
 
 
 def test_a_copied_teacher_cookie_stops_working_after_sign_out(server):
@@ -108,11 +113,7 @@ def test_a_copied_teacher_cookie_stops_working_after_sign_out(server):
         teacher.get_by_label("Password", exact=True).fill(PASSWORD)
         teacher.get_by_role("button", name="Sign in").click()
         wait_text(teacher, SIGNED_IN, WAIT_MS)
-        deadline = time.monotonic() + WAIT_MS / 1000
-        while len(teacher_cookies(teacher)) < 2:  # the page sets the teacher cookie from its script
-            assert time.monotonic() < deadline, teacher.context.cookies()
-            time.sleep(0.2)
-        copied = teacher_cookies(teacher)
+        copied = wait_cookies(teacher, TEACHER_COOKIES, WAIT_MS)  # the page sets the teacher cookie from its script
 
         thief = new_page(browser)  # another browser, given both cookies
         thief.context.add_cookies([{"name": c["name"], "value": c["value"], "url": server.url} for c in copied])
